@@ -1,0 +1,1 @@
+"""RITM-style interactive segmentation model and predictor (torch + numpy + opencv only; no Qt, no QGIS)."""

@@ -1,0 +1,1 @@
+"""ITER-M training and fine-tuning of core_model's interactive segmentation models."""
