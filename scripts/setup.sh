@@ -42,7 +42,8 @@ want=$(cat requirements.txt .venv/setup/constraints.txt | sha256sum | cut -d' ' 
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing requirements.txt into .venv"
   .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt \
-    -c .venv/setup/constraints.txt || fail "pip install -r requirements.txt failed (see the pip output above)."
+    -c .venv/setup/constraints.txt 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2) \
+    || fail "pip install -r requirements.txt failed (see the pip output above)."
   echo "$want" > "$stamp"
 fi
 .venv/bin/python -c "import torch, numpy, qgis.core, rasterio, shapely, cv2" \
