@@ -1,0 +1,299 @@
+"""Rasters and the windows of them the predictor sees.
+
+``RasterSource`` wraps a GDAL raster (GeoTIFF orthoimage or a webcam photo with no georeference) and
+maps raster-CRS coordinates to pixels.  ``RasterWindow`` is a rectangle of native pixels that is read
+(never the whole raster) and scaled to the model image: downsampled only when its longest side
+exceeds ``max_side``.
+
+Conventions
+-----------
+* ``(row, col)`` are pixel coordinates; integer values are pixel *corners* in ``xy_of`` /
+  ``image_to_xy`` (pixel ``(r, c)`` covers ``[r, r+1) × [c, c+1)``).
+* A photo with no geotransform gets the geotransform QGIS gives it, ``(0, 1, 0, 0, 0, -1)``: map
+  units are pixels, x = column, y = -row (checked against ``QgsRasterLayer.extent()`` in the tests).
+* Rotated geotransforms are refused (``RasterError``).
+* GDAL datasets are opened per thread, so a worker thread may read while the GUI thread maps clicks.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+
+import numpy as np
+from osgeo import gdal
+
+from .errors import RasterError
+from .stretch import BandPlan, band_plan, compute_cuts, to_uint8
+
+#: Geotransform QGIS uses for an image without georeference (map units = pixels, y up).
+PHOTO_GEOTRANSFORM = (0.0, 1.0, 0.0, 0.0, 0.0, -1.0)
+DEFAULT_MAX_SIDE = 1600
+
+
+def _open_quietly(path: str):
+    gdal.PushErrorHandler("CPLQuietErrorHandler")
+    try:
+        ds = gdal.Open(str(path), gdal.GA_ReadOnly)
+        message = gdal.GetLastErrorMsg()
+    finally:
+        gdal.PopErrorHandler()
+    return ds, message
+
+
+class RasterSource:
+    """A raster file opened read-only with GDAL.  Create it with ``RasterSource.open(path)``."""
+
+    def __init__(self, path: str, ds: gdal.Dataset):
+        self.path = str(path)
+        self.name = os.path.splitext(os.path.basename(self.path))[0]
+        self.width = ds.RasterXSize
+        self.height = ds.RasterYSize
+        self.band_count = ds.RasterCount
+        self.data_type = gdal.GetDataTypeName(ds.GetRasterBand(1).DataType)
+        self.crs_wkt = ds.GetProjection() or ""
+        gt = ds.GetGeoTransform(can_return_null=True)
+        self.is_georeferenced = gt is not None
+        self.geotransform = tuple(float(v) for v in gt) if gt is not None else PHOTO_GEOTRANSFORM
+        self._plan: BandPlan = band_plan(ds)
+        self._cuts = None
+        self._cuts_done = False
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._local.ds = ds
+
+    @classmethod
+    def open(cls, path) -> "RasterSource":
+        """Open ``path``; raises ``RasterError`` with one sentence if it cannot be used."""
+        path = str(path)
+        name = os.path.basename(path)
+        if not os.path.exists(path):
+            raise RasterError(f"The raster file '{path}' does not exist.")
+        ds, message = _open_quietly(path)
+        if ds is None:
+            reason = f" ({message.strip()})" if message else ""
+            raise RasterError(f"GDAL cannot read '{name}' as a raster{reason}; choose a GeoTIFF, JPEG or PNG image.")
+        if ds.RasterCount == 0:
+            raise RasterError(f"The raster '{name}' has no bands (it may be a container of sub-datasets); "
+                              "open one of its bands as a layer instead.")
+        gt = ds.GetGeoTransform(can_return_null=True)
+        if gt is not None:
+            if gt[2] != 0 or gt[4] != 0:
+                raise RasterError(f"The raster '{name}' has a rotated geotransform, which the tool cannot use; "
+                                  "warp it to a north-up grid first (Raster > Projections > Warp).")
+            if gt[1] == 0 or gt[5] == 0:
+                raise RasterError(f"The raster '{name}' has a zero pixel size in its geotransform; "
+                                  "fix its georeference first.")
+        return cls(path, ds)
+
+    # -- datasets per thread -------------------------------------------------------------------
+    def _dataset(self) -> gdal.Dataset:
+        ds = getattr(self._local, "ds", None)
+        if ds is None:
+            ds, message = _open_quietly(self.path)
+            if ds is None:
+                raise RasterError(f"The raster '{self.name}' can no longer be read ({message.strip()}).")
+            self._local.ds = ds
+        return ds
+
+    # -- geometry --------------------------------------------------------------------------------
+    @property
+    def pixel_size(self) -> tuple[float, float]:
+        """(x size, y size) of one native pixel in raster-CRS units, both positive."""
+        return abs(self.geotransform[1]), abs(self.geotransform[5])
+
+    @property
+    def extent(self) -> tuple[float, float, float, float]:
+        """(xmin, ymin, xmax, ymax) of the whole raster in raster-CRS coordinates."""
+        x0, y0 = self.xy_of(0, 0)
+        x1, y1 = self.xy_of(self.height, self.width)
+        return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
+
+    def pixel_of(self, x: float, y: float) -> tuple[float, float]:
+        """Raster-CRS point -> (row, col) as floats (fractional position inside the pixel)."""
+        gt = self.geotransform
+        return (y - gt[3]) / gt[5], (x - gt[0]) / gt[1]
+
+    def xy_of(self, row: float, col: float) -> tuple[float, float]:
+        """(row, col) -> raster-CRS point; integer values are pixel corners."""
+        gt = self.geotransform
+        return gt[0] + col * gt[1], gt[3] + row * gt[5]
+
+    def contains(self, x: float, y: float) -> bool:
+        row, col = self.pixel_of(x, y)
+        return 0 <= row < self.height and 0 <= col < self.width
+
+    # -- reading ---------------------------------------------------------------------------------
+    @property
+    def cuts(self):
+        """Per-band (low, high) of the 2-98 % cut (None for 8-bit data); computed once."""
+        with self._lock:
+            if not self._cuts_done:
+                try:
+                    self._cuts = compute_cuts(self._dataset(), self._plan)
+                except (OSError, RuntimeError) as exc:
+                    raise RasterError(f"Cannot read '{self.name}' to compute its contrast stretch ({exc}).") from exc
+                self._cuts_done = True
+        return self._cuts
+
+    def read_rgb(self, row0: int, col0: int, height: int, width: int,
+                 out_height: int | None = None, out_width: int | None = None) -> np.ndarray:
+        """Read a block of native pixels, resampled to out_height × out_width, as H×W×3 uint8 RGB."""
+        out_height = out_height or height
+        out_width = out_width or width
+        if row0 < 0 or col0 < 0 or row0 + height > self.height or col0 + width > self.width:
+            raise RasterError(f"The window lies outside the raster '{self.name}'.")
+        cuts = self.cuts
+        ds = self._dataset()
+        plan = self._plan
+        downsampled = (out_height, out_width) != (height, width)
+        resample = gdal.GRIORA_Average if downsampled and plan.palette is None else gdal.GRIORA_NearestNeighbour
+
+        def read(band_no: int, alg=resample) -> np.ndarray:
+            arr = ds.GetRasterBand(band_no).ReadAsArray(col0, row0, width, height, buf_xsize=out_width,
+                                                        buf_ysize=out_height, resample_alg=alg)
+            if arr is None:
+                raise RasterError(f"GDAL failed to read a window of '{self.name}' "
+                                  f"({gdal.GetLastErrorMsg().strip() or 'unknown error'}).")
+            return arr
+
+        cache: dict[int, np.ndarray] = {}
+        bands = []
+        for band_no in plan.rgb_bands:
+            if band_no not in cache:
+                cache[band_no] = read(band_no)
+            bands.append(cache[band_no])
+        alpha = read(plan.alpha_band, gdal.GRIORA_NearestNeighbour) if plan.alpha_band else None
+        return to_uint8(bands, plan, cuts, alpha)
+
+
+class RasterWindow:
+    """A rectangle of native pixels of ``source`` and its scaling to the model image.
+
+    ``RasterWindow(source, row0, col0, height, width, max_side)`` clips the rectangle to the raster.
+    The model image is ``image_shape`` = the window divided by ``scale`` (>= 1, only > 1 when the
+    window's longest side exceeds ``max_side``).
+    """
+
+    def __init__(self, source: RasterSource, row0: int, col0: int, height: int, width: int,
+                 max_side: int = DEFAULT_MAX_SIDE):
+        r0, c0 = max(0, int(row0)), max(0, int(col0))
+        r1 = min(source.height, int(row0) + int(height))
+        c1 = min(source.width, int(col0) + int(width))
+        if r1 <= r0 or c1 <= c0:
+            raise RasterError(f"The requested window lies outside the raster '{source.name}'.")
+        if max_side < 16:
+            raise ValueError(f"max_side must be at least 16 pixels, got {max_side}.")
+        self.source = source
+        self.row0, self.col0 = r0, c0
+        self.height, self.width = r1 - r0, c1 - c0
+        self.max_side = int(max_side)
+        self.scale = max(1.0, max(self.height, self.width) / self.max_side)
+        img_h = max(1, round(self.height / self.scale))
+        img_w = max(1, round(self.width / self.scale))
+        self.image_shape = (img_h, img_w)
+        # native pixels per image pixel along rows / columns (exact, so corners map exactly)
+        self.row_step = self.height / img_h
+        self.col_step = self.width / img_w
+
+    # -- constructors ----------------------------------------------------------------------------
+    @classmethod
+    def around(cls, source: RasterSource, points_xy, margin_px: int,
+               max_side: int = DEFAULT_MAX_SIDE) -> "RasterWindow":
+        """The window holding all points (raster-CRS) plus ``margin_px`` native pixels, clipped."""
+        points_xy = list(points_xy)
+        if not points_xy:
+            raise ValueError("RasterWindow.around needs at least one point.")
+        for x, y in points_xy:
+            if not source.contains(x, y):
+                raise RasterError(f"The point ({x:.2f}, {y:.2f}) is outside the raster '{source.name}'.")
+        pix = [source.pixel_of(x, y) for x, y in points_xy]
+        rows = [math.floor(r) for r, _ in pix]
+        cols = [math.floor(c) for _, c in pix]
+        m = int(margin_px)
+        r0, r1 = min(rows) - m, max(rows) + 1 + m
+        c0, c1 = min(cols) - m, max(cols) + 1 + m
+        return cls(source, r0, c0, r1 - r0, c1 - c0, max_side)
+
+    @classmethod
+    def from_box(cls, source: RasterSource, x0: float, y0: float, x1: float, y1: float,
+                 margin_px: int = 0, max_side: int = DEFAULT_MAX_SIDE) -> "RasterWindow":
+        """The window covering the box (raster-CRS corners, any order) plus ``margin_px``, clipped."""
+        ra, ca = source.pixel_of(x0, y0)
+        rb, cb = source.pixel_of(x1, y1)
+        m = int(margin_px)
+        r0 = math.floor(min(ra, rb)) - m
+        r1 = math.ceil(max(ra, rb)) + m
+        c0 = math.floor(min(ca, cb)) - m
+        c1 = math.ceil(max(ca, cb)) + m
+        if r1 <= 0 or c1 <= 0 or r0 >= source.height or c0 >= source.width:
+            raise RasterError(f"The box lies outside the raster '{source.name}'.")
+        return cls(source, r0, c0, max(1, r1 - r0), max(1, c1 - c0), max_side)
+
+    def union(self, other: "RasterWindow") -> "RasterWindow":
+        """The smallest window holding both (same source; max_side of self)."""
+        r0, c0 = min(self.row0, other.row0), min(self.col0, other.col0)
+        r1 = max(self.row0 + self.height, other.row0 + other.height)
+        c1 = max(self.col0 + self.width, other.col0 + other.width)
+        return RasterWindow(self.source, r0, c0, r1 - r0, c1 - c0, self.max_side)
+
+    # -- geometry --------------------------------------------------------------------------------
+    @property
+    def native_box(self) -> tuple[int, int, int, int]:
+        """(row0, col0, height, width) in native pixels."""
+        return self.row0, self.col0, self.height, self.width
+
+    @property
+    def geotransform(self) -> tuple[float, float, float, float, float, float]:
+        """GDAL geotransform of the model image's pixel grid (raster CRS)."""
+        gt = self.source.geotransform
+        x0, y0 = self.source.xy_of(self.row0, self.col0)
+        return (x0, gt[1] * self.col_step, 0.0, y0, 0.0, gt[5] * self.row_step)
+
+    @property
+    def extent(self) -> tuple[float, float, float, float]:
+        """(xmin, ymin, xmax, ymax) of the window in raster-CRS coordinates."""
+        xa, ya = self.source.xy_of(self.row0, self.col0)
+        xb, yb = self.source.xy_of(self.row0 + self.height, self.col0 + self.width)
+        return min(xa, xb), min(ya, yb), max(xa, xb), max(ya, yb)
+
+    def contains(self, x: float, y: float) -> bool:
+        row, col = self.source.pixel_of(x, y)
+        return (self.row0 <= row < self.row0 + self.height) and (self.col0 <= col < self.col0 + self.width)
+
+    def to_image_float(self, x: float, y: float) -> tuple[float, float]:
+        """Raster-CRS point -> fractional (row, col) in the model image."""
+        row, col = self.source.pixel_of(x, y)
+        return (row - self.row0) / self.row_step, (col - self.col0) / self.col_step
+
+    def to_image(self, x: float, y: float) -> tuple[int, int]:
+        """Raster-CRS point -> integer (row, col) of the model-image pixel holding it (clamped)."""
+        row, col = self.to_image_float(x, y)
+        h, w = self.image_shape
+        return min(max(math.floor(row), 0), h - 1), min(max(math.floor(col), 0), w - 1)
+
+    def image_to_xy(self, row: float, col: float) -> tuple[float, float]:
+        """Model-image (row, col) -> raster-CRS point; integers are pixel corners."""
+        return self.source.xy_of(self.row0 + row * self.row_step, self.col0 + col * self.col_step)
+
+    def image_pixel_centre_xy(self, row: int, col: int) -> tuple[float, float]:
+        """Raster-CRS centre of model-image pixel (row, col)."""
+        return self.image_to_xy(row + 0.5, col + 0.5)
+
+    # -- reading ---------------------------------------------------------------------------------
+    def read_rgb(self) -> np.ndarray:
+        """The window as ``image_shape`` + (3,) uint8 RGB (stretched to 8 bit, nodata -> 0)."""
+        h, w = self.image_shape
+        return self.source.read_rgb(self.row0, self.col0, self.height, self.width, h, w)
+
+    def __eq__(self, other) -> bool:
+        return (isinstance(other, RasterWindow) and other.source is self.source
+                and other.native_box == self.native_box and other.max_side == self.max_side)
+
+    def __hash__(self):
+        return hash((id(self.source), self.native_box, self.max_side))
+
+    def __repr__(self) -> str:
+        return (f"RasterWindow({self.source.name!r}, row0={self.row0}, col0={self.col0}, "
+                f"height={self.height}, width={self.width}, image_shape={self.image_shape})")
