@@ -1,0 +1,28 @@
+"""Avalanche Interactive Segmentation — QGIS plugin entry point.
+
+QGIS calls classFactory(iface). Nothing heavy is imported here: PyTorch and the model (core_model)
+are imported only when the first prediction is needed, so the plugin loads without them and says so
+in the message bar at that moment.
+
+core_model is bundled inside the installed plugin folder (see pb_tool.cfg / scripts/build_zip.py);
+in a repository checkout it sits beside this package. Both work: when the bundled copy exists, this
+folder goes on sys.path so that `import core_model` finds it.
+"""
+import os
+import sys
+
+PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _use_bundled_core_model() -> None:
+    if os.path.isfile(os.path.join(PLUGIN_DIR, "core_model", "__init__.py")) and PLUGIN_DIR not in sys.path:
+        sys.path.insert(0, PLUGIN_DIR)
+
+
+_use_bundled_core_model()
+
+
+def classFactory(iface):  # noqa: N802 - name required by QGIS
+    from .plugin import AvalancheIsegPlugin
+
+    return AvalancheIsegPlugin(iface)

@@ -1,0 +1,221 @@
+"""The plugin's dock: model and digitising settings, object buttons, target layer, export, status line.
+
+Widgets only: every action is a signal; the controller does the work. Settings are written back to
+QgsSettings as soon as they change.
+"""
+from __future__ import annotations
+
+import importlib.util
+
+from qgis.core import QgsMapLayerProxyModel, QgsVectorLayer
+from qgis.gui import QgsFileWidget, QgsMapLayerComboBox
+from qgis.PyQt.QtCore import Qt, pyqtSignal
+from qgis.PyQt.QtWidgets import (
+    QComboBox,
+    QDockWidget,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .settings import PluginSettings
+
+DOCK_OBJECT_NAME = "AvalancheIsegDock"
+
+
+def cuda_available() -> bool:
+    """True when PyTorch is installed and sees a CUDA device (imports torch: call it lazily)."""
+    if importlib.util.find_spec("torch") is None:
+        return False
+    try:
+        import torch
+    except Exception:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+class AvalancheDock(QDockWidget):
+    finishRequested = pyqtSignal()
+    undoRequested = pyqtSignal()
+    discardRequested = pyqtSignal()
+    newLayerRequested = pyqtSignal()
+    correctRequested = pyqtSignal()
+    exportRequested = pyqtSignal()
+    targetLayerChanged = pyqtSignal(object)   # QgsVectorLayer or None
+    settingsChanged = pyqtSignal(str)         # name of the PluginSettings field that changed
+
+    def __init__(self, settings: PluginSettings, parent=None):
+        super().__init__("Avalanche digitiser", parent)
+        self.setObjectName(DOCK_OBJECT_NAME)
+        self.settings = settings
+        self._devices_checked = False
+        body = QWidget(self)
+        layout = QVBoxLayout(body)
+
+        # --- model
+        model_box = QGroupBox("Model", body)
+        form = QFormLayout(model_box)
+        self.checkpoint_widget = QgsFileWidget(model_box)
+        self.checkpoint_widget.setFilter("RITM checkpoints (*.pth *.pt);;All files (*)")
+        self.checkpoint_widget.setFilePath(settings.checkpoint)
+        self.checkpoint_widget.setToolTip("A RITM checkpoint (.pth): the project's avalanche model or an "
+                                          "official coco_lvis_h18s/h18/h32_itermask.pth")
+        self.checkpoint_widget.fileChanged.connect(self._on_checkpoint)
+        form.addRow("Checkpoint", self.checkpoint_widget)
+        self.device_combo = QComboBox(model_box)
+        self.device_combo.addItem("CPU", "cpu")
+        self.device_combo.currentIndexChanged.connect(self._on_device)
+        form.addRow("Device", self.device_combo)
+        self.threshold_spin = self._double(0.05, 0.95, 0.01, 2, settings.threshold, "threshold")
+        self.threshold_spin.setToolTip("Probability above which a pixel belongs to the avalanche")
+        form.addRow("Threshold", self.threshold_spin)
+        self.max_side_spin = QSpinBox(model_box)
+        self.max_side_spin.setRange(256, 8192)
+        self.max_side_spin.setSingleStep(100)
+        self.max_side_spin.setValue(settings.max_side)
+        self.max_side_spin.setSuffix(" px")
+        self.max_side_spin.setToolTip("Longest side of the raster window given to the model; larger "
+                                      "windows are resampled down to it")
+        self.max_side_spin.valueChanged.connect(lambda v: self._set("max_side", int(v)))
+        form.addRow("Window max side", self.max_side_spin)
+        layout.addWidget(model_box)
+
+        # --- display
+        view_box = QGroupBox("Display", body)
+        form = QFormLayout(view_box)
+        self.opacity_slider = QSlider(Qt.Horizontal, view_box)
+        self.opacity_slider.setRange(0, 100)
+        self.opacity_slider.setValue(int(round(settings.overlay_opacity * 100)))
+        self.opacity_slider.valueChanged.connect(lambda v: self._set("overlay_opacity", v / 100.0))
+        form.addRow("Mask opacity", self.opacity_slider)
+        self.radius_spin = QSpinBox(view_box)
+        self.radius_spin.setRange(2, 40)
+        self.radius_spin.setValue(settings.click_radius)
+        self.radius_spin.setSuffix(" px")
+        self.radius_spin.valueChanged.connect(lambda v: self._set("click_radius", int(v)))
+        form.addRow("Click radius", self.radius_spin)
+        layout.addWidget(view_box)
+
+        # --- polygons
+        poly_box = QGroupBox("Polygons", body)
+        form = QFormLayout(poly_box)
+        self.min_area_spin = self._double(0.0, 1e7, 5.0, 1, settings.min_area, "min_area")
+        self.min_area_spin.setSuffix(" m²")
+        self.min_area_spin.setToolTip("Parts smaller than this are dropped (square map units of the raster)")
+        form.addRow("Min area", self.min_area_spin)
+        self.simplify_spin = self._double(0.0, 1000.0, 0.25, 2, settings.simplify, "simplify")
+        self.simplify_spin.setToolTip("Douglas-Peucker tolerance in raster map units; 0 keeps the pixel outline")
+        form.addRow("Simplify", self.simplify_spin)
+        target_row = QHBoxLayout()
+        self.layer_combo = QgsMapLayerComboBox(poly_box)
+        self.layer_combo.setFilters(QgsMapLayerProxyModel.PolygonLayer)
+        self.layer_combo.setAllowEmptyLayer(True)
+        self.layer_combo.setToolTip("Polygon layer that receives finished avalanches")
+        self.layer_combo.layerChanged.connect(self._on_layer)
+        target_row.addWidget(self.layer_combo, 1)
+        self.new_layer_button = QPushButton("New…", poly_box)
+        self.new_layer_button.setToolTip("Create a new avalanche GeoPackage")
+        self.new_layer_button.clicked.connect(self.newLayerRequested)
+        target_row.addWidget(self.new_layer_button)
+        form.addRow("Target layer", target_row)
+        layout.addWidget(poly_box)
+
+        # --- object buttons
+        buttons = QHBoxLayout()
+        self.finish_button = QPushButton("Finish (Space)", body)
+        self.finish_button.clicked.connect(self.finishRequested)
+        self.undo_button = QPushButton("Undo (Ctrl+Z)", body)
+        self.undo_button.clicked.connect(self.undoRequested)
+        self.discard_button = QPushButton("Discard (Esc)", body)
+        self.discard_button.clicked.connect(self.discardRequested)
+        for button in (self.finish_button, self.undo_button, self.discard_button):
+            button.setFocusPolicy(Qt.NoFocus)   # keys must keep going to the map canvas
+            buttons.addWidget(button)
+        layout.addLayout(buttons)
+        more = QHBoxLayout()
+        self.correct_button = QPushButton("Correct selected polygon", body)
+        self.correct_button.setToolTip("Load the selected polygon of the target layer as the starting mask; "
+                                       "clicks then refine it and Finish replaces its geometry (same id)")
+        self.correct_button.clicked.connect(self.correctRequested)
+        self.export_button = QPushButton("Export…", body)
+        self.export_button.setToolTip("Save the target layer as Shapefile or GeoPackage")
+        self.export_button.clicked.connect(self.exportRequested)
+        for button in (self.correct_button, self.export_button):
+            button.setFocusPolicy(Qt.NoFocus)
+            more.addWidget(button)
+        layout.addLayout(more)
+
+        help_label = QLabel("Left click: avalanche · right click: not avalanche · drag: box · "
+                            "Space: finish · Ctrl+Z/Backspace: undo · Esc: discard", body)
+        help_label.setWordWrap(True)
+        help_label.setStyleSheet("color: palette(mid);")
+        layout.addWidget(help_label)
+        self.status_label = QLabel(body)
+        self.status_label.setWordWrap(True)
+        self.status_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        layout.addWidget(self.status_label)
+        layout.addStretch(1)
+        self.setWidget(body)
+        self.set_status(0, 0, "", "cpu")
+
+    # ---------------------------------------------------------------- helpers
+    def _double(self, lo, hi, step, decimals, value, name) -> QDoubleSpinBox:
+        spin = QDoubleSpinBox(self)
+        spin.setRange(lo, hi)
+        spin.setSingleStep(step)
+        spin.setDecimals(decimals)
+        spin.setValue(value)
+        spin.valueChanged.connect(lambda v: self._set(name, float(v)))
+        return spin
+
+    def _set(self, name: str, value) -> None:
+        if getattr(self.settings, name) == value:
+            return
+        setattr(self.settings, name, value)
+        self.settings.save()
+        self.settingsChanged.emit(name)
+
+    def _on_checkpoint(self, path: str) -> None:
+        self._set("checkpoint", path)
+
+    def _on_device(self, _index: int) -> None:
+        device = self.device_combo.currentData() or "cpu"
+        self._set("device", device)
+
+    def _on_layer(self, layer) -> None:
+        self.targetLayerChanged.emit(layer)
+
+    # ---------------------------------------------------------------- public
+    def refresh_devices(self) -> None:
+        """Offers CUDA when torch sees a GPU. Imports torch, so it runs when the dock is first opened."""
+        if self._devices_checked:
+            return
+        self._devices_checked = True
+        if cuda_available() and self.device_combo.findData("cuda") < 0:
+            self.device_combo.addItem("CUDA (GPU)", "cuda")
+        index = self.device_combo.findData(self.settings.device)
+        self.device_combo.setCurrentIndex(index if index >= 0 else 0)
+
+    def target_layer(self) -> QgsVectorLayer | None:
+        return self.layer_combo.currentLayer()
+
+    def set_target_layer(self, layer) -> None:
+        self.layer_combo.setLayer(layer)
+
+    def set_status(self, n_pos: int, n_neg: int, model: str, device: str, busy: bool = False) -> None:
+        model_text = model or "not loaded"
+        text = f"Clicks: {n_pos} positive, {n_neg} negative · model: {model_text} · device: {device}"
+        if busy:
+            text += " · predicting…"
+        self.status_label.setText(text)
+
+    def status_text(self) -> str:
+        return self.status_label.text()
+

@@ -1,0 +1,106 @@
+"""The plugin object QGIS holds: actions, toolbar, Raster menu entry, dock, map tool, Processing provider.
+
+initGui adds them; unload removes every one of them. The dock, map tool and digitising controller are
+made the first time the user opens the tool, so QGIS starts without importing anything heavy.
+"""
+from __future__ import annotations
+
+import os
+
+from qgis.core import QgsApplication
+from qgis.PyQt.QtCore import Qt
+from qgis.PyQt.QtGui import QIcon
+from qgis.PyQt.QtWidgets import QAction
+
+PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
+MENU = "&Avalanche digitiser"
+TOOLBAR_NAME = "Avalanche digitiser"
+TOOLBAR_OBJECT_NAME = "AvalancheIsegToolbar"
+ACTION_OBJECT_NAME = "AvalancheIsegDigitiseAction"
+
+
+class AvalancheIsegPlugin:
+    def __init__(self, iface):
+        self.iface = iface
+        self.action: QAction | None = None
+        self.toolbar = None
+        self.provider = None
+        self.dock = None
+        self.map_tool = None
+        self.controller = None
+
+    # ---------------------------------------------------------------- QGIS hooks
+    def initProcessing(self):  # noqa: N802 - QGIS name
+        from .processing_provider import AvalancheProvider
+
+        if self.provider is None:
+            self.provider = AvalancheProvider()
+            QgsApplication.processingRegistry().addProvider(self.provider)
+
+    def initGui(self):  # noqa: N802 - QGIS name
+        self.initProcessing()
+        self.action = QAction(QIcon(os.path.join(PLUGIN_DIR, "icon.png")), "Digitise avalanches by clicking",
+                              self.iface.mainWindow())
+        self.action.setObjectName(ACTION_OBJECT_NAME)
+        self.action.setCheckable(True)
+        self.action.setToolTip("Avalanche digitiser: click on an avalanche in the active raster "
+                               "(left = avalanche, right = not avalanche, Space = finish)")
+        self.action.triggered.connect(self.run)
+        self.toolbar = self.iface.addToolBar(TOOLBAR_NAME)
+        self.toolbar.setObjectName(TOOLBAR_OBJECT_NAME)
+        self.toolbar.addAction(self.action)
+        self.iface.addPluginToRasterMenu(MENU, self.action)
+
+    def unload(self):
+        if self.controller is not None:
+            self.controller.shutdown()
+            self.controller = None
+        if self.map_tool is not None:
+            canvas = self.iface.mapCanvas()
+            if canvas.mapTool() is self.map_tool:
+                canvas.unsetMapTool(self.map_tool)
+            self.map_tool.deleteLater()
+            self.map_tool = None
+        if self.dock is not None:
+            self.iface.removeDockWidget(self.dock)
+            self.dock.setParent(None)
+            self.dock.deleteLater()
+            self.dock = None
+        if self.action is not None:
+            self.iface.removePluginRasterMenu(MENU, self.action)
+            if self.toolbar is not None:
+                self.toolbar.removeAction(self.action)
+            self.action.deleteLater()
+            self.action = None
+        if self.toolbar is not None:
+            self.iface.mainWindow().removeToolBar(self.toolbar)
+            self.toolbar.setParent(None)
+            self.toolbar.deleteLater()
+            self.toolbar = None
+        if self.provider is not None:
+            QgsApplication.processingRegistry().removeProvider(self.provider)
+            self.provider = None
+
+    # ---------------------------------------------------------------- actions
+    def run(self):
+        """Opens the dock and activates the click tool (the toolbar button and the menu entry)."""
+        self._ensure_ui()
+        self.dock.show()
+        self.dock.raise_()
+        self.dock.refresh_devices()
+        self.iface.mapCanvas().setMapTool(self.map_tool)
+        self.action.setChecked(True)
+
+    def _ensure_ui(self):
+        if self.dock is not None:
+            return
+        from .controller import DigitisingController
+        from .dock import AvalancheDock
+        from .map_tool import AvalancheMapTool
+        from .settings import PluginSettings
+
+        self.dock = AvalancheDock(PluginSettings.load(), self.iface.mainWindow())
+        self.iface.addDockWidget(Qt.RightDockWidgetArea, self.dock)
+        self.map_tool = AvalancheMapTool(self.iface.mapCanvas())
+        self.map_tool.setAction(self.action)
+        self.controller = DigitisingController(self.iface, self.dock, self.map_tool)
