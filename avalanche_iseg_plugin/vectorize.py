@@ -27,7 +27,7 @@ def _geotransform_of(window):
     return gt
 
 
-def _polygons_in(geom: ogr.Geometry) -> list[ogr.Geometry]:
+def polygons_in(geom: ogr.Geometry) -> list[ogr.Geometry]:
     """Polygons inside any geometry (Polygon, MultiPolygon, GeometryCollection)."""
     if geom is None or geom.IsEmpty():
         return []
@@ -37,7 +37,7 @@ def _polygons_in(geom: ogr.Geometry) -> list[ogr.Geometry]:
     if flat in (ogr.wkbMultiPolygon, ogr.wkbGeometryCollection):
         out = []
         for i in range(geom.GetGeometryCount()):
-            out.extend(_polygons_in(geom.GetGeometryRef(i)))
+            out.extend(polygons_in(geom.GetGeometryRef(i)))
         return out
     return []
 
@@ -95,7 +95,7 @@ def mask_to_polygons(mask, window, min_area: float = 0.0, simplify: float = 0.0)
         poly = _without_small_holes(poly, min_area)
         if simplify > 0:
             poly = poly.SimplifyPreserveTopology(simplify)
-        parts = [poly] if poly.IsValid() else _polygons_in(poly.MakeValid())
+        parts = [poly] if poly.IsValid() else polygons_in(poly.MakeValid())
         for part in parts:
             if not part.IsEmpty() and part.GetArea() > 0 and part.GetArea() >= min_area:
                 polygons.append(part)
@@ -107,7 +107,7 @@ def as_multipolygon_wkt(polygons_wkt: list[str]) -> str:
     """Join POLYGON WKTs into one MULTIPOLYGON WKT (``MULTIPOLYGON EMPTY`` for an empty list)."""
     multi = ogr.Geometry(ogr.wkbMultiPolygon)
     for wkt in polygons_wkt:
-        for part in _polygons_in(ogr.CreateGeometryFromWkt(wkt)):
+        for part in polygons_in(ogr.CreateGeometryFromWkt(wkt)):
             multi.AddGeometry(part)
     return multi.ExportToWkt()
 
