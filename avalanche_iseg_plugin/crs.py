@@ -12,19 +12,31 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, Qgs
 from .errors import RasterError
 
 
+def is_defined(crs: QgsCoordinateReferenceSystem) -> bool:
+    """False for an invalid CRS and for the placeholders of "no CRS": GeoPackage's "Undefined
+    Cartesian/geographic SRS" and other local (engineering) systems."""
+    if not crs.isValid():
+        return False
+    wkt = crs.toWkt().lstrip().upper()
+    if wkt.startswith(("LOCAL_CS", "ENGCRS", "ENGINEERINGCRS")):
+        return False
+    return not crs.description().lower().startswith("undefined")
+
+
 def crs_from(value) -> QgsCoordinateReferenceSystem:
-    """A QgsCoordinateReferenceSystem from a QgsCoordinateReferenceSystem, 'EPSG:xxxx', WKT, or ''/None
-    (the latter gives an invalid CRS = "no CRS", pixel units)."""
+    """A QgsCoordinateReferenceSystem from a QgsCoordinateReferenceSystem, 'EPSG:xxxx', WKT, or ''/None.
+    "No CRS" (''/None, or an undefined/local CRS, see is_defined) gives an invalid CRS: pixel units."""
     if isinstance(value, QgsCoordinateReferenceSystem):
-        return value
-    if not value:
-        return QgsCoordinateReferenceSystem()
-    text = str(value)
-    if text.strip().upper().startswith(("EPSG:", "ESRI:", "IGNF:", "OGC:", "PROJ:", "USER:")):
-        crs = QgsCoordinateReferenceSystem(text)
+        crs = value
+    elif not value:
+        crs = QgsCoordinateReferenceSystem()
     else:
-        crs = QgsCoordinateReferenceSystem.fromWkt(text)
-    return crs
+        text = str(value)
+        if text.strip().upper().startswith(("EPSG:", "ESRI:", "IGNF:", "OGC:", "PROJ:", "USER:")):
+            crs = QgsCoordinateReferenceSystem(text)
+        else:
+            crs = QgsCoordinateReferenceSystem.fromWkt(text)
+    return crs if is_defined(crs) else QgsCoordinateReferenceSystem()
 
 
 def needs_transform(src, dst) -> bool:

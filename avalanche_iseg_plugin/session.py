@@ -10,7 +10,8 @@ Window rules (all in native raster pixels):
 * first click: the window is the click plus ``margin_px`` on every side (clipped to the raster);
 * a box (``start_box``): the box plus ``box_margin`` × its longest side (at least 8 px); the box's
   centre is the first positive click;
-* correcting a polygon (``start_from_polygon``): the polygon's envelope plus the same box margin; the
+* correcting a polygon (``start_from_polygon``): the polygon's envelope plus 25 % of its longest side
+  (at least 16 px; old outlines are often too small); the
   polygon is rasterised (pixel-centre rule) into the model image as the initial mask;
 * a later click outside the window, or closer than ``margin_px // 4`` to an edge that is not the
   raster's edge (or than 1/8 of the window's shorter side, if less), grows the window to the union with (click ± ``margin_px``); the image is read again
@@ -37,6 +38,7 @@ from .vectorize import as_multipolygon_wkt, mask_to_polygons, polygons_in
 DEFAULT_MARGIN_PX = 256
 DEFAULT_BOX_MARGIN = 0.1
 DEFAULT_MIN_AREA_IMAGE_PX = 4  # default speck size: 4 model-image pixels
+CORRECTION_MARGIN = 0.25  # window around a polygon to correct: its envelope + 25 % of its longest side
 MIN_BOX_PX = 3  # a drag smaller than this (native px) is taken as a click
 
 
@@ -95,7 +97,11 @@ def rasterize_polygon(wkt: str, window: RasterWindow) -> np.ndarray:
     feature = ogr.Feature(layer.GetLayerDefn())
     feature.SetGeometry(geom)
     layer.CreateFeature(feature)
-    gdal.RasterizeLayer(raster, [1], layer, burn_values=[1])
+    gdal.PushErrorHandler("CPLQuietErrorHandler")  # "no spatial reference": both grids are the raster's
+    try:
+        gdal.RasterizeLayer(raster, [1], layer, burn_values=[1])
+    finally:
+        gdal.PopErrorHandler()
     return raster.GetRasterBand(1).ReadAsArray().astype(bool)
 
 
@@ -253,7 +259,7 @@ class DigitisingSession:
         ra, ca = self.source.pixel_of(xmin, ymax)
         rb, cb = self.source.pixel_of(xmax, ymin)
         side = max(abs(ra - rb), abs(ca - cb))
-        margin = max(8, int(math.ceil(self.box_margin * side)))
+        margin = max(16, int(math.ceil(CORRECTION_MARGIN * side)))
         window = RasterWindow.from_box(self.source, xmin, ymin, xmax, ymax, margin, self.max_side)
         self._initial_wkt = geom.ExportToWkt()
         try:

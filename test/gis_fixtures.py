@@ -176,6 +176,25 @@ def make_photo_png(path, size=(480, 640), seed: int = 1) -> dict:
     return _describe(path, avalanche, PHOTO_GEOTRANSFORM, "", {"rgb": rgb})
 
 
+def xy_transformer(src: str, dst: str):
+    """(x, y) -> (x, y) from ``src`` to ``dst`` ('EPSG:xxxx') with GDAL/OSR, x = easting/longitude;
+    an independent check of the plugin's QgsCoordinateTransform results."""
+    a, b = osr.SpatialReference(), osr.SpatialReference()
+    a.SetFromUserInput(src)
+    b.SetFromUserInput(dst)
+    for srs in (a, b):
+        srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    transform = osr.CoordinateTransformation(a, b)
+
+    def apply(x, y, z=None):
+        if np.ndim(x) == 0:
+            return transform.TransformPoint(float(x), float(y))[:2]
+        pts = transform.TransformPoints(list(zip(np.asarray(x, float), np.asarray(y, float))))
+        return np.array([p[0] for p in pts]), np.array([p[1] for p in pts])
+
+    return apply
+
+
 @dataclass(frozen=True)
 class FakeClick:
     row: int

@@ -8,7 +8,7 @@ from osgeo import gdal
 
 from avalanche_iseg_plugin.errors import RasterError
 from avalanche_iseg_plugin.raster_window import PHOTO_GEOTRANSFORM, RasterSource, RasterWindow
-from gis_fixtures import make_lobe_geotiff, make_photo_png
+from gis_fixtures import make_lobe_geotiff, make_photo_png, xy_transformer
 
 SIZE = (120, 160)  # small rasters keep the tests fast
 
@@ -188,14 +188,12 @@ def test_photo_uses_qgis_pixel_geotransform(tmp_path, qgis_app):
 
 
 def test_click_in_web_mercator_hits_the_right_pixel(tif8, qgis_app):
-    from pyproj import Transformer
-
     from avalanche_iseg_plugin.crs import canvas_to_raster, raster_to_canvas
 
     src = RasterSource.open(tif8["path"])
     row, col = tif8["lobe_pixel"]
     x, y = src.xy_of(row + 0.5, col + 0.5)
-    mx, my = Transformer.from_crs("EPSG:2056", "EPSG:3857", always_xy=True).transform(x, y)
+    mx, my = xy_transformer("EPSG:2056", "EPSG:3857")(x, y)
     rx, ry = canvas_to_raster(mx, my, "EPSG:3857", src.crs_wkt)
     assert math.hypot(rx - x, ry - y) < 0.01
     pr, pc = src.pixel_of(rx, ry)

@@ -1,0 +1,446 @@
+"""The avalanche (polygon) layer: create, open, add finished objects, correct, export (qgis.core).
+
+Fields of a layer this module creates (GeoPackage, MultiPolygon):
+``id`` (int, max(id)+1), ``area_m2``, ``perimeter_m`` (real), ``source`` (raster name), ``n_pos``,
+``n_neg`` (int), ``model`` (text), ``threshold`` (real), ``created_utc`` (ISO 8601 text, UTC, e.g.
+``2026-11-25T08:15:02Z``), ``method`` (``interactive``, ``corrected``, ...).
+Any existing polygon layer can be the target too: only the fields it has are filled.
+
+Measures use QgsDistanceArea in the layer's CRS: ellipsoidal on the CRS's ellipsoid when the CRS is
+geographic or a Mercator projection (Web Mercator's planar areas are ~2x too large at 47° N), planar
+otherwise (national grids, UTM), converted to m² / m.  A layer without CRS (webcam photos) is measured
+in its own units, pixels: ``area_m2`` then holds pixel² and ``perimeter_m`` pixels (``area_units``
+says which, for messages).
+
+Every write goes through the layer's edit buffer (one edit command per object) and is committed at
+once, so a crash never loses earlier objects.  If the layer was already in editing mode it stays
+so (and the commit also saves the user's other pending edits of that layer).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+
+from qgis.PyQt.QtCore import QVariant
+from qgis.core import (QgsCoordinateReferenceSystem, QgsDistanceArea, QgsFeature, QgsField, QgsFields,
+                       QgsGeometry, QgsProject, QgsUnitTypes, QgsVectorDataProvider, QgsVectorFileWriter,
+                       QgsVectorLayer, QgsWkbTypes, QgsCsException)
+
+from .crs import crs_from, make_transform
+from .errors import LayerError
+
+DEFAULT_LAYER_NAME = "avalanches"
+METHOD_INTERACTIVE = "interactive"
+METHOD_CORRECTED = "corrected"
+
+FIELD_SPECS = (
+    ("id", QVariant.Int, 0),
+    ("area_m2", QVariant.Double, 0),
+    ("perimeter_m", QVariant.Double, 0),
+    ("source", QVariant.String, 254),
+    ("n_pos", QVariant.Int, 0),
+    ("n_neg", QVariant.Int, 0),
+    ("model", QVariant.String, 100),
+    ("threshold", QVariant.Double, 0),
+    ("created_utc", QVariant.String, 25),
+    ("method", QVariant.String, 20),
+)
+#: Shapefile field names are limited to 10 characters: these are renamed on export.
+SHAPEFILE_NAMES = {"perimeter_m": "perim_m", "created_utc": "created"}
+EXPORT_DRIVERS = {".shp": "ESRI Shapefile", ".gpkg": "GPKG"}
+
+
+def avalanche_fields() -> QgsFields:
+    fields = QgsFields()
+    for name, kind, length in FIELD_SPECS:
+        fields.append(QgsField(name, kind, len=length))
+    return fields
+
+
+def utc_now_iso() -> str:
+    """Current time as ISO 8601 UTC, to the second (e.g. 2026-11-25T08:15:02Z)."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- opening / creating -----------------------------------------------------------------------------
+def _geometry_name(layer: QgsVectorLayer) -> str:
+    return {QgsWkbTypes.PointGeometry: "points", QgsWkbTypes.LineGeometry: "lines",
+            QgsWkbTypes.NullGeometry: "no geometry (a table)"}.get(layer.geometryType(), "no polygons")
+
+
+def check_polygon_layer(layer) -> QgsVectorLayer:
+    """Return ``layer`` if it is a valid, editable polygon layer; else raise LayerError."""
+    if not isinstance(layer, QgsVectorLayer):
+        name = layer.name() if hasattr(layer, "name") else str(layer)
+        raise LayerError(f"'{name}' is not a vector layer; choose a polygon layer for the avalanches.")
+    if not layer.isValid():
+        raise LayerError(f"The layer '{layer.name()}' is not valid (its data source cannot be read).")
+    if layer.geometryType() != QgsWkbTypes.PolygonGeometry:
+        raise LayerError(f"The layer '{layer.name()}' holds {_geometry_name(layer)}, not polygons; "
+                         "choose a polygon layer or create a new avalanche GeoPackage.")
+    caps = layer.dataProvider().capabilities()
+    if not caps & QgsVectorDataProvider.AddFeatures:
+        raise LayerError(f"The layer '{layer.name()}' cannot be edited (its data source is read-only); "
+                         "choose another layer or create a new avalanche GeoPackage.")
+    return layer
+
+
+def open_avalanche_layer(path, layer_name: str | None = None) -> QgsVectorLayer:
+    """Open a polygon layer from a file (GeoPackage, Shapefile, ...); raise LayerError if unusable."""
+    path = str(path)
+    if not os.path.exists(path):
+        raise LayerError(f"The file '{path}' does not exist.")
+    uri = f"{path}|layername={layer_name}" if layer_name else path
+    name = layer_name or os.path.splitext(os.path.basename(path))[0]
+    layer = QgsVectorLayer(uri, name, "ogr")
+    if not layer.isValid():
+        which = f" has no layer '{layer_name}' or" if layer_name else ""
+        raise LayerError(f"The file '{os.path.basename(path)}'{which} cannot be opened as a vector layer.")
+    return check_polygon_layer(layer)
+
+
+def _gpkg_has_layer(path: str, layer_name: str) -> bool:
+    from osgeo import ogr
+
+    ds = ogr.Open(path)
+    return ds is not None and ds.GetLayerByName(layer_name) is not None
+
+
+def create_avalanche_layer(path, crs=None, layer_name: str = DEFAULT_LAYER_NAME) -> QgsVectorLayer:
+    """Create the avalanche layer in a GeoPackage, or open it if the file already has it.
+
+    ``crs``: QgsCoordinateReferenceSystem, 'EPSG:xxxx', WKT, or None/'' for no CRS (photos, pixel
+    units).  Raises LayerError for a path that is not .gpkg or cannot be written."""
+    path = os.path.abspath(str(path))
+    if os.path.splitext(path)[1].lower() != ".gpkg":
+        raise LayerError(f"The avalanche layer must be a GeoPackage: give a file name ending in .gpkg, "
+                         f"not '{os.path.basename(path)}'.")
+    if os.path.exists(path) and _gpkg_has_layer(path, layer_name):
+        return open_avalanche_layer(path, layer_name)
+    folder = os.path.dirname(path)
+    if not os.path.isdir(folder):
+        raise LayerError(f"Cannot create the GeoPackage '{path}': the folder '{folder}' does not exist; "
+                         "choose another location.")
+    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise LayerError(f"Cannot create the GeoPackage '{path}': the location is not writable; "
+                         "choose a folder you can write to.")
+    options = QgsVectorFileWriter.SaveVectorOptions()
+    options.driverName = "GPKG"
+    options.layerName = layer_name
+    options.fileEncoding = "UTF-8"
+    options.actionOnExistingFile = (QgsVectorFileWriter.CreateOrOverwriteLayer if os.path.exists(path)
+                                    else QgsVectorFileWriter.CreateOrOverwriteFile)
+    writer = QgsVectorFileWriter.create(path, avalanche_fields(), QgsWkbTypes.MultiPolygon, crs_from(crs),
+                                        QgsProject.instance().transformContext(), options)
+    if writer.hasError():
+        message = writer.errorMessage()
+        del writer
+        raise LayerError(f"Cannot create the GeoPackage '{path}' ({message.strip()}); choose another location.")
+    del writer  # closes the file
+    if not crs_from(crs).isValid():
+        _mark_undefined_cartesian(path, layer_name)
+    return open_avalanche_layer(path, layer_name)
+
+
+def _mark_undefined_cartesian(path: str, layer_name: str) -> None:
+    """A layer without CRS is written with srs_id 0 ("undefined geographic"); pixel coordinates are
+    Cartesian: GeoPackage's srs_id -1."""
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE gpkg_geometry_columns SET srs_id = -1 WHERE table_name = ?", (layer_name,))
+        db.execute("UPDATE gpkg_contents SET srs_id = -1 WHERE table_name = ?", (layer_name,))
+    db.close()
+
+
+# -- measuring ----------------------------------------------------------------------------------------
+def area_units(layer_or_crs) -> str:
+    """'m²' for layers with a CRS, 'pixel²' for layers without (photos)."""
+    crs = crs_from(layer_or_crs.crs() if hasattr(layer_or_crs, "crs") else layer_or_crs)
+    return "m²" if crs.isValid() else "pixel²"
+
+
+def _is_mercator(crs: QgsCoordinateReferenceSystem) -> bool:
+    return "+proj=merc" in crs.toProj()
+
+
+def measure(geometry: QgsGeometry, crs, transform_context=None) -> tuple[float, float]:
+    """(area in m², perimeter in m) of a geometry in ``crs`` (see the module doc for the rules;
+    pixel² and pixels when the CRS is missing)."""
+    crs = crs_from(crs)
+    if not crs.isValid():
+        return geometry.area(), geometry.length()
+    da = QgsDistanceArea()
+    da.setSourceCrs(crs, transform_context or QgsProject.instance().transformContext())
+    if crs.isGeographic() or _is_mercator(crs):
+        da.setEllipsoid(crs.ellipsoidAcronym() or "EPSG:7030")
+    else:
+        da.setEllipsoid("NONE")
+    area = da.measureArea(geometry) * QgsUnitTypes.fromUnitToUnitFactor(da.areaUnits(), QgsUnitTypes.AreaSquareMeters)
+    perimeter = da.measurePerimeter(geometry) * QgsUnitTypes.fromUnitToUnitFactor(
+        da.lengthUnits(), QgsUnitTypes.DistanceMeters)
+    return area, perimeter
+
+
+# -- geometry in the layer's CRS -----------------------------------------------------------------------
+def _geometry_in_layer_crs(layer: QgsVectorLayer, polygons_wkt, raster_crs, context) -> QgsGeometry:
+    if isinstance(polygons_wkt, str):
+        polygons_wkt = [polygons_wkt]
+    parts = [QgsGeometry.fromWkt(w) for w in polygons_wkt]
+    parts = [g for g in parts if not g.isNull() and not g.isEmpty()]
+    if not parts:
+        raise LayerError("There is no polygon to write: the avalanche mask is empty.")
+    geom = QgsGeometry.collectGeometry(parts)
+    raster_crs, layer_crs = crs_from(raster_crs), crs_from(layer.crs())
+    if raster_crs.isValid() != layer_crs.isValid():
+        if raster_crs.isValid():
+            raise LayerError(f"The layer '{layer.name()}' has no coordinate reference system, but the raster has "
+                             f"{raster_crs.authid() or 'one'}; choose a georeferenced avalanche layer.")
+        raise LayerError(f"The image has no georeference (its coordinates are pixels), so its polygons cannot go "
+                         f"into the layer '{layer.name()}' in {layer_crs.authid() or 'a map CRS'}; "
+                         "create a separate avalanche GeoPackage without CRS for this photo.")
+    transform = make_transform(raster_crs, layer_crs, context)
+    if transform is not None:
+        try:
+            geom.transform(transform)
+        except QgsCsException as exc:
+            raise LayerError(f"The polygon cannot be transformed from {raster_crs.authid()} to "
+                             f"{layer_crs.authid()} of the layer '{layer.name()}'.") from exc
+    return geom
+
+
+def _fit_to_layer_type(layer: QgsVectorLayer, geom: QgsGeometry) -> list[QgsGeometry]:
+    """One geometry for multi-type layers; one per part for single-polygon layers; Z/M added if needed."""
+    wkb = layer.wkbType()
+    if QgsWkbTypes.isMultiType(wkb):
+        geom.convertToMultiType()
+        geoms = [geom]
+    else:
+        geoms = [QgsGeometry(part.clone()) for part in geom.constParts()]
+    for g in geoms:
+        if QgsWkbTypes.hasZ(wkb) and not g.constGet().is3D():
+            g.get().addZValue(0.0)
+        if QgsWkbTypes.hasM(wkb) and not g.constGet().isMeasure():
+            g.get().addMValue(0.0)
+    return geoms
+
+
+# -- writing ---------------------------------------------------------------------------------------------
+def next_id(layer: QgsVectorLayer) -> int:
+    """max(id) + 1 over the layer (edit buffer included); 1 for an empty layer or one with no 'id'."""
+    index = layer.fields().indexOf("id")
+    if index < 0:
+        return 1
+    value = layer.maximumValue(index)
+    try:
+        return int(value) + 1
+    except (TypeError, ValueError):
+        return 1
+
+
+def _set_attributes(layer: QgsVectorLayer, feature: QgsFeature, values: dict) -> None:
+    fields = layer.fields()
+    for name, value in values.items():
+        index = fields.indexOf(name)
+        if index >= 0:
+            feature.setAttribute(index, value)
+
+
+class _Edit:
+    """startEditing (if needed) + one edit command + commit; rolls back our change on failure."""
+
+    def __init__(self, layer: QgsVectorLayer, title: str):
+        self.layer, self.title = layer, title
+        self.was_editing = layer.isEditable()
+        self.added_ids: list[int] = []
+
+    def __enter__(self):
+        if not self.was_editing and not self.layer.startEditing():
+            raise LayerError(f"The layer '{self.layer.name()}' cannot be put into editing mode.")
+        self.layer.beginEditCommand(self.title)
+        self.layer.committedFeaturesAdded.connect(self._on_added)
+        return self
+
+    def _on_added(self, _layer_id, features):
+        self.added_ids.extend(f.id() for f in features)
+
+    def __exit__(self, exc_type, exc, tb):
+        layer = self.layer
+        try:
+            if exc_type is not None:
+                layer.destroyEditCommand()
+                if not self.was_editing:
+                    layer.rollBack()
+                return False
+            layer.endEditCommand()
+            if not layer.commitChanges(not self.was_editing):
+                errors = "; ".join(layer.commitErrors()[-3:])
+                if not self.was_editing:
+                    layer.rollBack()
+                raise LayerError(f"Could not save to the layer '{layer.name()}' ({errors}); the avalanche is "
+                                 "still on the map: fix the problem (e.g. a read-only or locked file) and finish again.")
+            return False
+        finally:
+            layer.committedFeaturesAdded.disconnect(self._on_added)
+
+
+def add_object(layer: QgsVectorLayer, polygons_wkt, raster_crs, attrs: dict | None = None,
+               transform_context=None) -> int:
+    """Add one finished object (POLYGON WKTs or one MULTIPOLYGON WKT, in ``raster_crs``) to ``layer``.
+
+    ``attrs`` may hold source, n_pos, n_neg, model, threshold, method (default 'interactive') and any
+    other field of the layer; id, area_m2, perimeter_m and created_utc are computed.  Committed at
+    once.  Returns the new feature id (fid).  A single-polygon (not multi) layer gets one feature per
+    part, each with its own id; the fid of the largest part is returned."""
+    check_polygon_layer(layer)
+    context = transform_context or QgsProject.instance().transformContext()
+    geom = _geometry_in_layer_crs(layer, polygons_wkt, raster_crs, context)
+    geoms = _fit_to_layer_type(layer, geom)
+    values = {"method": METHOD_INTERACTIVE}
+    values.update(attrs or {})
+    values["created_utc"] = values.get("created_utc") or utc_now_iso()
+    first_id = next_id(layer)
+    features = []
+    for i, g in enumerate(geoms):
+        feature = QgsFeature(layer.fields())
+        feature.setGeometry(g)
+        area, perimeter = measure(g, crs_from(layer.crs()), context)
+        _set_attributes(layer, feature, {**values, "id": first_id + i, "area_m2": area, "perimeter_m": perimeter})
+        features.append(feature)
+    largest = max(range(len(geoms)), key=lambda i: geoms[i].area())
+    with _Edit(layer, "Add avalanche") as edit:
+        if not layer.addFeatures(features):
+            raise LayerError(f"The layer '{layer.name()}' refused the new avalanche feature.")
+    fids = edit.added_ids
+    if len(fids) == len(features):
+        return int(fids[largest])
+    return _fid_by_id(layer, first_id + largest)
+
+
+def _fid_by_id(layer: QgsVectorLayer, value: int) -> int:
+    from qgis.core import QgsFeatureRequest
+
+    request = QgsFeatureRequest().setFilterExpression(f'"id" = {int(value)}')
+    for feature in layer.getFeatures(request):
+        return int(feature.id())
+    raise LayerError(f"The avalanche was saved but cannot be found again in '{layer.name()}'.")
+
+
+def add_finished(layer: QgsVectorLayer, finished, extra: dict | None = None, transform_context=None) -> int:
+    """``add_object`` for a ``session.FinishedObject`` (source, clicks, model, threshold filled)."""
+    attrs = {"source": finished.source_name, "n_pos": finished.n_pos, "n_neg": finished.n_neg,
+             "model": finished.model, "threshold": finished.threshold}
+    attrs.update(extra or {})
+    return add_object(layer, finished.polygons_wkt, finished.raster_crs_wkt, attrs, transform_context)
+
+
+def replace_geometry(layer: QgsVectorLayer, fid: int, polygons_wkt, raster_crs, attrs: dict | None = None,
+                     transform_context=None) -> None:
+    """Replace the geometry of feature ``fid`` (same fid, other attributes kept); area_m2 /
+    perimeter_m are recomputed and method set to 'corrected' where those fields exist, plus any
+    ``attrs`` given.  Committed at once."""
+    check_polygon_layer(layer)
+    feature = layer.getFeature(int(fid))
+    if not feature.isValid():
+        raise LayerError(f"The feature {fid} no longer exists in '{layer.name()}'; select the polygon again.")
+    context = transform_context or QgsProject.instance().transformContext()
+    geom = _geometry_in_layer_crs(layer, polygons_wkt, raster_crs, context)
+    geoms = _fit_to_layer_type(layer, geom)
+    if len(geoms) != 1:
+        raise LayerError(f"The corrected avalanche has {len(geoms)} separate parts, but the layer "
+                         f"'{layer.name()}' holds single polygons; remove the extra parts with negative clicks.")
+    area, perimeter = measure(geoms[0], crs_from(layer.crs()), context)
+    values = {"area_m2": area, "perimeter_m": perimeter, "method": METHOD_CORRECTED}
+    values.update(attrs or {})
+    fields = layer.fields()
+    with _Edit(layer, "Correct avalanche"):
+        if not layer.changeGeometry(int(fid), geoms[0]):
+            raise LayerError(f"The layer '{layer.name()}' refused the corrected geometry of feature {fid}.")
+        for name, value in values.items():
+            index = fields.indexOf(name)
+            if index >= 0:
+                layer.changeAttributeValue(int(fid), index, value)
+
+
+def remove_object(layer: QgsVectorLayer, fid: int) -> None:
+    """Delete feature ``fid`` (e.g. "undo last avalanche"), committed at once."""
+    check_polygon_layer(layer)
+    with _Edit(layer, "Remove avalanche"):
+        if not layer.deleteFeature(int(fid)):
+            raise LayerError(f"The feature {fid} cannot be deleted from '{layer.name()}'.")
+
+
+def feature_wkt_in_crs(layer: QgsVectorLayer, fid: int, target_crs, transform_context=None) -> str:
+    """The polygon of feature ``fid`` as WKT in ``target_crs`` (e.g. the raster's, for correction)."""
+    check_polygon_layer(layer)
+    feature = layer.getFeature(int(fid))
+    if not feature.isValid() or not feature.hasGeometry():
+        raise LayerError(f"The feature {fid} of '{layer.name()}' has no polygon to correct.")
+    geom = QgsGeometry(feature.geometry())
+    target = crs_from(target_crs)
+    transform = make_transform(layer.crs(), target, transform_context)
+    if transform is not None:
+        try:
+            geom.transform(transform)
+        except QgsCsException as exc:
+            raise LayerError(f"The polygon {fid} cannot be transformed to the raster's CRS "
+                             f"{target.authid()}.") from exc
+    return geom.asWkt()
+
+
+def selected_polygon_id(layer) -> int:
+    """The fid of the one selected feature of a polygon layer (for correction), else LayerError."""
+    if not isinstance(layer, QgsVectorLayer) or layer.geometryType() != QgsWkbTypes.PolygonGeometry:
+        name = layer.name() if hasattr(layer, "name") else "The active layer"
+        raise LayerError(f"'{name}' is not a polygon layer; select one avalanche polygon to correct.")
+    ids = layer.selectedFeatureIds()
+    if len(ids) != 1:
+        raise LayerError(f"Select exactly one polygon in '{layer.name()}' to correct ({len(ids)} selected).")
+    return int(ids[0])
+
+
+# -- export ------------------------------------------------------------------------------------------
+class _ShapefileNames(QgsVectorFileWriter.FieldValueConverter):
+    """Renames fields longer than Shapefile's 10 characters (see SHAPEFILE_NAMES)."""
+
+    def fieldDefinition(self, field):  # noqa: N802 - Qt API name
+        out = QgsField(field)
+        out.setName(SHAPEFILE_NAMES.get(field.name(), field.name()))
+        return out
+
+    def convert(self, index, value):
+        return value
+
+
+def export_layer(layer: QgsVectorLayer, path, transform_context=None) -> str:
+    """Write all features of ``layer`` to ``path``: '.shp' (Shapefile; perimeter_m -> perim_m,
+    created_utc -> created) or '.gpkg' (GeoPackage, layer named after the file).  Overwrites an
+    existing file.  Returns the path written.  LayerError for other extensions or unwritable paths."""
+    if not isinstance(layer, QgsVectorLayer) or not layer.isValid():
+        raise LayerError("Choose a valid vector layer to export.")
+    path = os.path.abspath(str(path))
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in EXPORT_DRIVERS:
+        raise LayerError(f"Export writes Shapefile (.shp) or GeoPackage (.gpkg) files, not "
+                         f"'{ext or os.path.basename(path)}'; choose a name ending in .shp or .gpkg.")
+    source_path = layer.source().split("|")[0]
+    if os.path.exists(path) and os.path.exists(source_path) and os.path.samefile(source_path, path):
+        raise LayerError(f"The export would overwrite the layer's own file '{path}'; choose another file name.")
+    folder = os.path.dirname(path)
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        raise LayerError(f"Cannot write '{path}': the folder '{folder}' does not exist or is not writable.")
+    options = QgsVectorFileWriter.SaveVectorOptions()
+    options.driverName = EXPORT_DRIVERS[ext]
+    options.fileEncoding = "UTF-8"
+    options.layerName = os.path.splitext(os.path.basename(path))[0]
+    options.actionOnExistingFile = QgsVectorFileWriter.CreateOrOverwriteFile
+    converter = None
+    if ext == ".shp":
+        converter = _ShapefileNames()
+        options.fieldValueConverter = converter
+    context = transform_context or QgsProject.instance().transformContext()
+    error, message, *_ = QgsVectorFileWriter.writeAsVectorFormatV3(layer, path, context, options)
+    if error != QgsVectorFileWriter.NoError:
+        raise LayerError(f"Could not export '{layer.name()}' to '{path}' ({message.strip() or error}).")
+    return path
