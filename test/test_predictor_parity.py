@@ -1,0 +1,112 @@
+"""The predictor and click simulator against sessions recorded with the reference RITM implementation."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import SHARED, shared_path
+from core_model.clicks import Click, next_click
+from core_model.noc import iou
+from core_model.predictor import InteractivePredictor, PredictorSettings
+
+REF = SHARED / "ritm_reference"
+SESSIONS = sorted(p.name for p in REF.glob("*_session_*.npz")) or ["hrnet18s_itermask_ref_session_davis017.npz"]
+PROB_TOL = 1e-4
+_models: dict[str, torch.nn.Module] = {}
+
+
+def _model(name: str):
+    if name not in _models:
+        from core_model.checkpoint import load_model
+        _models[name] = load_model(shared_path("ritm_reference", name + ".pth"))
+    return _models[name]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _two_threads():
+    old = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(old)
+    _models.clear()
+
+
+@pytest.mark.parametrize("session", SESSIONS)
+def test_session_parity_and_simulated_clicks(session):
+    data = np.load(shared_path("ritm_reference", session))
+    model = _model(session.split("_session_")[0])
+    pred = InteractivePredictor(model)
+    pred.set_image(data["image"])
+    gt = data["gt"]
+    mask = np.zeros(gt.shape, dtype=bool)
+    diffs = []
+    for k, (row, col, positive) in enumerate(data["clicks"].tolist()):
+        simulated = next_click(gt, mask, clicked=pred.clicks)
+        assert simulated == Click(row, col, bool(positive)), f"click {k + 1}"
+        probs = pred.add_click(row, col, bool(positive))
+        assert probs.dtype == np.float32 and probs.shape == gt.shape
+        diffs.append(float(np.abs(probs - data["probs"][k]).max()))
+        mask = pred.mask
+        assert np.array_equal(mask, probs > 0.49)
+        assert iou(gt, mask) == pytest.approx(data["ious"][k], abs=1e-3)
+    print(f"{session}: max |probs - reference| per click: " + ", ".join(f"{d:.1e}" for d in diffs))
+    assert max(diffs) <= PROB_TOL
+
+
+def test_cache_changes_nothing_and_undo_is_exact():
+    data = np.load(shared_path("ritm_reference", "hrnet18s_itermask_ref_session_davis017.npz"))
+    model = _model("hrnet18s_itermask_ref")
+    fast, plain = InteractivePredictor(model), InteractivePredictor(model, cache=False)
+    fast.set_image(data["image"])
+    plain.set_image(data["image"])
+    clicks = data["clicks"][:4].tolist()
+    after = []
+    for row, col, positive in clicks[:3]:
+        after.append(fast.add_click(row, col, bool(positive)))
+        assert np.array_equal(after[-1], plain.add_click(row, col, bool(positive)))
+    # Undo restores the state after click 2 exactly; redoing click 3 gives the same map again.
+    assert np.array_equal(fast.undo(), after[1])
+    assert np.array_equal(fast.probabilities, after[1])
+    assert fast.clicks == [Click(*clicks[0][:2], True), Click(*clicks[1][:2], True)]
+    assert np.array_equal(fast.add_click(*clicks[2][:2], bool(clicks[2][2])), after[2])
+    # A different click 3 after the undo, then undo again.
+    other = fast.add_click(*clicks[3][:2], bool(clicks[3][2]))
+    assert not np.array_equal(other, after[2])
+    fast.undo()
+    fast.undo()
+    fast.undo()
+    assert fast.undo() is None and fast.clicks == [] and fast.probabilities is None
+    assert np.array_equal(fast.add_click(*clicks[0][:2], True), after[0])
+
+
+def test_initial_mask_zooms_first_click_and_undo_returns_it():
+    data = np.load(shared_path("ritm_reference", "hrnet18s_itermask_ref_session_davis017.npz"))
+    model = _model("hrnet18s_itermask_ref")
+    gt = data["gt"] == 1
+    pred = InteractivePredictor(model)
+    pred.set_image(data["image"])
+    pred.set_initial_mask(gt)
+    assert np.array_equal(pred.mask, gt)
+    row, col, _ = data["clicks"][0].tolist()
+    with_mask = pred.add_click(row, col, True)
+    assert pred._zoom.object_roi is not None          # the outline made the first click zoom in
+    assert np.all(with_mask[:100] == 0)               # outside the zoomed region (rows 164–364) nothing
+    assert np.abs(with_mask - data["probs"][0]).max() > 0.1   # differs from the same click without outline
+    back = pred.undo()
+    assert np.array_equal(back, gt.astype(np.float32))
+    pred.reset()
+    assert pred.clicks == [] and np.array_equal(pred.mask, gt)
+    pred.set_image(data["image"])
+    assert pred.probabilities is None
+
+
+def test_no_flip_no_zoom_setting_differs_but_runs():
+    data = np.load(shared_path("ritm_reference", "hrnet18s_itermask_ref_session_davis017.npz"))
+    pred = InteractivePredictor(_model("hrnet18s_itermask_ref"),
+                                settings=PredictorSettings(flip=False, zoom_in=False, max_longest_side=300))
+    pred.set_image(data["image"])
+    row, col, _ = data["clicks"][0].tolist()
+    probs = pred.add_click(row, col, True)
+    assert probs.shape == data["gt"].shape
+    assert 0.0 < np.abs(probs - data["probs"][0]).max() < 1.0
