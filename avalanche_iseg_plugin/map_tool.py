@@ -88,30 +88,28 @@ class AvalancheMapTool(QgsMapTool):
         return key in (Qt.Key_Space, Qt.Key_Escape, Qt.Key_Backspace) and not mods & Qt.ControlModifier
 
     def keyPressEvent(self, event):
+        # QgsMapCanvas's convention is inverted: a map tool *ignores* a key event to say it consumed it
+        # (then the canvas skips its own handling, e.g. Space = temporary pan); an accepted event gets
+        # the canvas's default behaviour.
         if not self._is_our_key(event):
-            event.ignore()
+            event.accept()
             return
-        event.accept()
+        event.ignore()
         if event.isAutoRepeat():
             return
         key = event.key()
         if key == Qt.Key_Space:
             self.finishRequested.emit()
         elif key == Qt.Key_Escape:
-            if self._press_pos is not None:   # Esc during a drag cancels the box only
-                self._press_pos = None
-                self._dragging = False
-                self._clear_box()
-            else:
-                self.discardRequested.emit()
+            self.discardRequested.emit()
         else:
             self.undoRequested.emit()
 
     def keyReleaseEvent(self, event):
         if self._is_our_key(event):
-            event.accept()   # stops the canvas leaving/entering its Space pan mode
-        else:
             event.ignore()
+        else:
+            event.accept()
 
     # ---------------------------------------------------------------- box band
     def _draw_box(self, a: QgsPointXY, b: QgsPointXY) -> None:

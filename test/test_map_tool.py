@@ -1,0 +1,477 @@
+"""The real map tool on a real canvas, driven by real mouse and key events (pytest-qgis, offscreen).
+
+The raster is the synthetic lobe (EPSG:2056, 0.5 m pixels); the canvas is in EPSG:3857, so every click
+goes through a CRS transform. Predictions come from the deterministic FakePredictor; finished objects
+are read back from the GeoPackage on disk.
+"""
+from __future__ import annotations
+
+import sys
+
+import pytest
+from osgeo import ogr
+from qgis.core import (Qgis, QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsPointXY, QgsProject,
+                       QgsRasterLayer, QgsRectangle, QgsSettings, QgsVectorLayer)
+from qgis.PyQt.QtCore import QPoint, Qt
+from qgis.PyQt.QtGui import QWheelEvent
+from qgis.PyQt.QtCore import QPointF
+from qgis.PyQt.QtTest import QTest
+
+from avalanche_iseg_plugin.plugin import AvalancheIsegPlugin
+from gis_fixtures import FakePredictor, make_lobe_geotiff
+
+CANVAS_CRS = "EPSG:3857"
+
+
+class Digitiser:
+    """A started plugin with a raster, a target GeoPackage and helpers that click like a user."""
+
+    def __init__(self, iface, tmp_path):
+        self.iface = iface
+        self.tmp_path = tmp_path
+        self.info = make_lobe_geotiff(tmp_path / "ortho.tif")
+        self.raster = QgsRasterLayer(self.info["path"], "ortho")
+        assert self.raster.isValid()
+        QgsProject.instance().addMapLayer(self.raster)
+        iface.setActiveLayer(self.raster)
+        self.canvas = iface.mapCanvas()
+        self.canvas.setDestinationCrs(QgsCoordinateReferenceSystem(CANVAS_CRS))
+        iface.mainWindow().resize(1000, 800)
+        iface.mainWindow().show()
+        self.canvas.resize(900, 700)
+        self.canvas.show()
+        QTest.qWait(20)
+        assert self.canvas.mapSettings().outputSize().width() == self.canvas.viewport().width() > 800
+        self.to_canvas = QgsCoordinateTransform(self.raster.crs(), QgsCoordinateReferenceSystem(CANVAS_CRS),
+                                                QgsProject.instance())
+        extent = self.to_canvas.transformBoundingBox(self.raster.extent())
+        self.canvas.setExtent(extent)
+        self.canvas.refresh()
+        QTest.qWait(10)
+        self.predictors = []
+        self.plugin = AvalancheIsegPlugin(iface)
+        self.plugin.initGui()
+        self.plugin.run()
+        self.controller = self.plugin.controller
+        self.controller.predictor_factory = self._fake_predictor
+        self.messages = iface.messageBar()
+        self.messages.clear_messages()
+
+    def _fake_predictor(self, checkpoint, device, threshold):
+        predictor = FakePredictor(threshold=threshold)
+        self.predictors.append(predictor)
+        return predictor
+
+    # -- coordinates --------------------------------------------------------------------------
+    def pixel_xy(self, row, col):
+        gt = self.info["geotransform"]
+        return gt[0] + (col + 0.5) * gt[1], gt[3] + (row + 0.5) * gt[5]
+
+    def screen(self, x, y) -> QPoint:
+        """Raster-CRS point -> canvas widget pixel."""
+        p = self.to_canvas.transform(QgsPointXY(x, y))
+        s = self.canvas.getCoordinateTransform().transform(p)
+        return QPoint(round(s.x()), round(s.y()))
+
+    # -- user input ---------------------------------------------------------------------------
+    def click(self, x, y, button=Qt.LeftButton, wait=True):
+        QTest.mouseClick(self.canvas.viewport(), button, Qt.NoModifier, self.screen(x, y))
+        if wait:
+            self.controller.wait_idle(30)
+
+    def drag(self, a, b):
+        viewport = self.canvas.viewport()
+        pa, pb = self.screen(*a), self.screen(*b)
+        QTest.mousePress(viewport, Qt.LeftButton, Qt.NoModifier, pa)
+        mid = QPoint((pa.x() + pb.x()) // 2, (pa.y() + pb.y()) // 2)
+        for p in (mid, pb):
+            QTest.mouseMove(viewport, p)
+            # QTest.mouseMove does not carry the pressed button on all Qt versions: send one that does
+            from qgis.PyQt.QtGui import QMouseEvent
+            from qgis.PyQt.QtCore import QEvent
+            from qgis.PyQt.QtWidgets import QApplication
+            ev = QMouseEvent(QEvent.MouseMove, QPointF(p), Qt.NoButton, Qt.LeftButton, Qt.NoModifier)
+            QApplication.sendEvent(viewport, ev)
+        QTest.mouseRelease(viewport, Qt.LeftButton, Qt.NoModifier, pb)
+        self.controller.wait_idle(30)
+
+    def key(self, key, modifier=Qt.NoModifier):
+        self.canvas.setFocus()
+        QTest.keyClick(self.canvas, key, modifier)
+        self.controller.wait_idle(30)
+
+    # -- reading back -------------------------------------------------------------------------
+    def warnings(self):
+        return list(self.messages.get_messages(Qgis.Warning)) + list(self.messages.get_messages(Qgis.Critical))
+
+    def close(self):
+        self.controller.wait_idle(30)
+        self.plugin.unload()
+        self.canvas.setDestinationCrs(QgsCoordinateReferenceSystem())
+
+
+@pytest.fixture
+def digitiser(qgis_iface, qgis_new_project, tmp_path):
+    QgsSettings().remove("avalanche_iseg")
+    d = Digitiser(qgis_iface, tmp_path)
+    yield d
+    d.close()
+    QgsSettings().remove("avalanche_iseg")
+
+
+def test_clicks_are_transformed_and_predicted(digitiser):
+    d = digitiser
+    x, y = d.info["lobe_xy"]
+    d.click(x, y)
+    c = d.controller
+    assert d.warnings() == []
+    assert len(c.state.clicks) == 1
+    cx, cy, positive = c.state.clicks[0]
+    assert positive
+    # the click went canvas (EPSG:3857) -> raster (EPSG:2056): back within one pixel of the lobe point
+    assert abs(cx - x) <= 0.5 and abs(cy - y) <= 0.5
+    assert c.state.mask is not None and c.state.mask.sum() > 1000
+    # overlay: one filled dot and a visible mask item
+    assert d.controller.overlay.marker_count == 1
+    assert c.overlay.mask_item is not None and c.overlay.mask_item.isVisible()
+    assert "Clicks: 1 positive, 0 negative" in d.plugin.dock.status_text()
+
+    d.click(*d.info["hole_xy"], button=Qt.RightButton)
+    assert [p for _, _, p in c.state.clicks] == [True, False]
+    assert "Clicks: 1 positive, 1 negative" in d.plugin.dock.status_text()
+    assert c.overlay.marker_count == 2
+
+
+def test_undo_and_discard_with_keys(digitiser):
+    d = digitiser
+    c = d.controller
+    d.click(*d.info["lobe_xy"])
+    d.click(*d.info["hole_xy"], button=Qt.RightButton)
+    d.key(Qt.Key_Z, Qt.ControlModifier)
+    assert [p for _, _, p in c.state.clicks] == [True]
+    d.click(*d.info["hole_xy"], button=Qt.RightButton)
+    d.key(Qt.Key_Backspace)
+    assert len(c.state.clicks) == 1
+    d.key(Qt.Key_Escape)
+    assert c.state.clicks == [] and c.state.window is None
+    assert c.overlay.marker_count == 0
+    assert not c.overlay.mask_item.isVisible()
+    assert d.warnings() == []
+
+
+def test_clicks_made_while_predicting_are_queued(digitiser):
+    d = digitiser
+    c = d.controller
+    points = [d.pixel_xy(360, 400), d.pixel_xy(380, 390), d.pixel_xy(300, 410)]
+    for x, y in points:
+        d.click(x, y, wait=False)
+    assert len(c.pending) + len(c.state.clicks) == 3
+    c.wait_idle(30)
+    assert len(c.state.clicks) == 3 and c.pending == []
+
+
+def test_wheel_and_middle_button_reach_the_canvas(digitiser):
+    d = digitiser
+    before = d.canvas.extent()
+    centre = QPoint(450, 350)
+    wheel = QWheelEvent(QPointF(centre), QPointF(d.canvas.mapToGlobal(centre)), QPoint(0, 0), QPoint(0, 120),
+                        Qt.NoButton, Qt.NoModifier, Qt.NoScrollPhase, False)
+    from qgis.PyQt.QtWidgets import QApplication
+    QApplication.sendEvent(d.canvas.viewport(), wheel)
+    QTest.qWait(50)
+    assert d.canvas.extent().width() < before.width() * 0.95   # zoomed in
+    # a middle-button click is not a digitising click
+    QTest.mouseClick(d.canvas.viewport(), Qt.MiddleButton, Qt.NoModifier, centre)
+    d.controller.wait_idle(5)
+    assert d.controller.state.clicks == [] and d.controller.pending == []
+    assert d.canvas.mapTool() is d.plugin.map_tool
+
+
+def test_box_drag_starts_object_with_window(digitiser):
+    d = digitiser
+    c = d.controller
+    lobe = d.info["lobe_bounds"]
+    a = (lobe[0] - 5, lobe[3] + 5)
+    b = (lobe[2] + 5, lobe[1] - 5)
+    d.drag(a, b)
+    assert d.warnings() == []
+    assert len(c.state.clicks) == 1 and c.state.clicks[0][2]
+    cx, cy, _ = c.state.clicks[0]
+    assert abs(cx - (a[0] + b[0]) / 2) < 1.0 and abs(cy - (a[1] + b[1]) / 2) < 1.0
+    xmin, ymin, xmax, ymax = c.state.window.extent
+    assert xmin <= lobe[0] and xmax >= lobe[2] and ymin <= lobe[1] and ymax >= lobe[3]
+
+
+def test_no_raster_layer_active(digitiser):
+    d = digitiser
+    QgsProject.instance().removeMapLayer(d.raster.id())
+    vector = QgsVectorLayer("Point?crs=EPSG:2056", "points", "memory")
+    QgsProject.instance().addMapLayer(vector)
+    d.iface.setActiveLayer(vector)
+    QTest.mouseClick(d.canvas.viewport(), Qt.LeftButton, Qt.NoModifier, QPoint(450, 350))
+    d.controller.wait_idle(5)
+    warnings = d.warnings()
+    assert len(warnings) == 1 and "No raster layer is active" in warnings[0]
+
+
+def test_click_outside_raster(digitiser):
+    d = digitiser
+    d.click(*d.info["lobe_xy"])
+    x0, y0, x1, y1 = d.info["lobe_bounds"]
+    gt = d.info["geotransform"]
+    outside = (gt[0] - 20.0, gt[3] - 50.0)  # 20 m left of the raster
+    d.canvas.zoomByFactor(1.5)
+    d.click(*outside)
+    warnings = d.warnings()
+    assert len(warnings) == 1 and "outside the raster 'ortho'" in warnings[0]
+    assert len(d.controller.state.clicks) == 1   # the earlier click is kept
+
+
+def test_rotated_raster_is_refused(digitiser, tmp_path):
+    d = digitiser
+    info = make_lobe_geotiff(tmp_path / "rotated.tif", rotation=0.05)
+    rotated = QgsRasterLayer(info["path"], "rotated")
+    QgsProject.instance().addMapLayer(rotated)
+    d.iface.setActiveLayer(rotated)
+    QTest.mouseClick(d.canvas.viewport(), Qt.LeftButton, Qt.NoModifier, QPoint(450, 350))
+    d.controller.wait_idle(5)
+    warnings = d.warnings()
+    assert len(warnings) == 1 and "rotated" in warnings[0]
+
+
+def test_failing_prediction_gives_one_message_and_keeps_clicks(digitiser):
+    d = digitiser
+    c = d.controller
+    d.click(*d.info["lobe_xy"])
+    predictor = d.predictors[-1]
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("model exploded")
+
+    predictor.add_click = broken
+    for x, y in (d.pixel_xy(360, 400), d.pixel_xy(370, 400), d.pixel_xy(380, 400)):
+        d.click(x, y, wait=False)
+    c.wait_idle(30)
+    warnings = d.warnings()
+    assert len(warnings) == 1 and "model exploded" in warnings[0]
+    assert len(c.state.clicks) == 1 and c.pending == []
+    assert c.state.mask is not None and c.state.mask.any()
+
+
+def test_torch_missing_is_one_clear_message(digitiser, monkeypatch):
+    d = digitiser
+    from avalanche_iseg_plugin import controller as controller_module
+
+    d.controller.predictor_factory = controller_module.make_predictor
+    monkeypatch.setitem(sys.modules, "torch", None)
+    d.click(*d.info["lobe_xy"])
+    warnings = d.warnings()
+    assert len(warnings) == 1 and "PyTorch is not installed" in warnings[0]
+    assert d.controller.state.clicks == []
+
+
+def test_missing_checkpoint_is_one_clear_message(digitiser, tmp_path):
+    d = digitiser
+    from avalanche_iseg_plugin import controller as controller_module
+
+    d.controller.predictor_factory = controller_module.make_predictor
+    d.plugin.dock.checkpoint_widget.setFilePath(str(tmp_path / "nope.pth"))
+    d.click(*d.info["lobe_xy"])
+    warnings = d.warnings()
+    assert len(warnings) == 1 and "nope.pth" in warnings[0] and "does not exist" in warnings[0]
+
+
+def test_foreign_checkpoint_is_one_clear_message(digitiser, tmp_path):
+    d = digitiser
+    from avalanche_iseg_plugin import controller as controller_module
+
+    bogus = tmp_path / "holiday.pth"
+    bogus.write_bytes(b"\xff\xd8\xff\xe0 this is a JPEG, not a checkpoint")
+    d.controller.predictor_factory = controller_module.make_predictor
+    d.plugin.dock.checkpoint_widget.setFilePath(str(bogus))
+    d.click(*d.info["lobe_xy"])
+    warnings = d.warnings()
+    assert len(warnings) == 1 and "holiday.pth" in warnings[0]
+    assert "Traceback" not in warnings[0]
+
+
+def test_overlay_opacity_and_radius_follow_the_dock(digitiser):
+    d = digitiser
+    d.click(*d.info["lobe_xy"])
+    dock = d.plugin.dock
+    dock.opacity_slider.setValue(80)
+    assert d.controller.overlay.mask_item.opacity == pytest.approx(0.8)
+    small = d.controller.overlay.markers[0].boundingRect().width()
+    dock.radius_spin.setValue(dock.radius_spin.value() + 8)
+    assert d.controller.overlay.markers[0].boundingRect().width() == pytest.approx(small + 16)
+    assert QgsSettings().value("avalanche_iseg/overlay_opacity", type=float) == pytest.approx(0.8)
+
+
+# ------------------------------------------------------------------------------------------ layers
+def read_gpkg(path):
+    """Features of the GeoPackage on disk: list of (fid, attributes dict, ogr geometry)."""
+    ds = ogr.Open(str(path))
+    layer = ds.GetLayer(0)
+    out = []
+    for feature in layer:
+        out.append((feature.GetFID(), feature.items(), feature.GetGeometryRef().Clone()))
+    srs = layer.GetSpatialRef()
+    ds = None
+    return out, srs
+
+
+def assert_matches_lobe(geometry, info, tolerance=0.5):
+    truth = ogr.CreateGeometryFromWkt(info["outline_wkt"])
+    # every vertex within one pixel of the truth outline and vice versa (Hausdorff <= 1 pixel)
+    assert geometry.Difference(truth.Buffer(tolerance)).IsEmpty()
+    assert truth.Difference(geometry.Buffer(tolerance)).IsEmpty()
+    assert geometry.GetArea() == pytest.approx(info["area"], rel=0.01)
+
+
+@pytest.fixture
+def target(digitiser, tmp_path):
+    path = tmp_path / "avalanches.gpkg"
+    layer = digitiser.controller.create_target_layer(str(path))
+    assert layer is not None and digitiser.warnings() == []
+    return path
+
+
+def test_space_finishes_object_into_geopackage(digitiser, target):
+    d = digitiser
+    d.click(*d.info["lobe_xy"])
+    d.click(*d.info["outside_xy"], button=Qt.RightButton)
+    d.key(Qt.Key_Space)
+    assert d.warnings() == []
+    features, srs = read_gpkg(target)
+    assert len(features) == 1
+    fid, attrs, geometry = features[0]
+    assert srs.GetAuthorityCode(None) == "2056"
+    assert_matches_lobe(geometry, d.info)
+    assert attrs["id"] == 1 and attrs["n_pos"] == 1 and attrs["n_neg"] == 1
+    assert attrs["source"] == "ortho" and attrs["model"] == "fake"
+    assert attrs["threshold"] == pytest.approx(0.49)
+    assert attrs["area_m2"] == pytest.approx(d.info["area"], rel=0.01)
+    assert attrs["perimeter_m"] > 0 and attrs["created_utc"].endswith("Z")
+    assert attrs["method"] == "interactive"
+    # the object is done: overlay and clicks cleared, canvas stays with the tool
+    c = d.controller
+    assert c.state.clicks == [] and c.overlay.marker_count == 0 and c.unsaved == []
+    assert d.canvas.mapTool() is d.plugin.map_tool
+    # the next object gets the next id
+    d.click(*d.info["lobe_xy"])
+    d.key(Qt.Key_Space)
+    features, _ = read_gpkg(target)
+    assert sorted(a["id"] for _, a, _ in features) == [1, 2]
+
+
+def test_finish_button_in_dock(digitiser, target):
+    d = digitiser
+    d.click(*d.info["lobe_xy"])
+    d.plugin.dock.finish_button.click()
+    d.controller.wait_idle(30)
+    features, _ = read_gpkg(target)
+    assert len(features) == 1
+
+
+def test_finish_without_target_keeps_clicks(digitiser, tmp_path):
+    d = digitiser
+    d.click(*d.info["lobe_xy"])
+    d.key(Qt.Key_Space)
+    warnings = d.warnings()
+    assert len(warnings) == 1 and "No target layer" in warnings[0]
+    assert len(d.controller.state.clicks) == 1
+    path = tmp_path / "later.gpkg"
+    d.controller.create_target_layer(str(path))
+    d.key(Qt.Key_Space)
+    features, _ = read_gpkg(path)
+    assert len(features) == 1
+
+
+def test_unwritable_geopackage_path(digitiser, tmp_path):
+    d = digitiser
+    d.click(*d.info["lobe_xy"])
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a file where a folder should be")
+    assert d.controller.create_target_layer(str(blocker / "avalanches.gpkg")) is None
+    warnings = d.warnings()
+    assert len(warnings) == 1 and "Cannot create the GeoPackage" in warnings[0]
+    assert len(d.controller.state.clicks) == 1 and d.controller.target_layer() is None
+
+
+def test_non_polygon_target_is_refused(digitiser, target):
+    d = digitiser
+    lines = QgsVectorLayer("LineString?crs=EPSG:2056", "tracks", "memory")
+    QgsProject.instance().addMapLayer(lines)
+    assert not d.controller.set_target_layer(lines)
+    warnings = d.warnings()
+    assert len(warnings) == 1 and "tracks" in warnings[0] and "not polygons" in warnings[0]
+    assert d.controller.target_layer().source().startswith(str(target))
+
+
+def test_failed_write_keeps_the_object_until_saved(digitiser, tmp_path):
+    d = digitiser
+    c = d.controller
+    # a layer without CRS cannot take georeferenced polygons: the write fails
+    from avalanche_iseg_plugin.avalanche_layer import create_avalanche_layer
+
+    no_crs = create_avalanche_layer(str(tmp_path / "nocrs.gpkg"), None)
+    QgsProject.instance().addMapLayer(no_crs)
+    assert c.set_target_layer(no_crs)
+    d.click(*d.info["lobe_xy"])
+    d.key(Qt.Key_Space)
+    warnings = d.warnings()
+    assert len(warnings) == 1 and "kept" in warnings[0]
+    assert len(c.unsaved) == 1 and no_crs.featureCount() == 0
+    # choosing a good layer saves it
+    good = tmp_path / "good.gpkg"
+    c.create_target_layer(str(good))
+    features, _ = read_gpkg(good)
+    assert len(features) == 1 and c.unsaved == []
+    assert_matches_lobe(features[0][2], d.info)
+
+
+def test_correct_selected_polygon_keeps_its_id(digitiser, target):
+    d = digitiser
+    c = d.controller
+    d.click(*d.info["lobe_xy"])
+    d.key(Qt.Key_Space)
+    d.click(*d.info["lobe_xy"])
+    d.key(Qt.Key_Space)
+    before, _ = read_gpkg(target)
+    layer = c.target_layer()
+    first_fid = before[0][0]
+    layer.selectByIds([first_fid])
+    d.iface.setActiveLayer(layer)
+    d.plugin.dock.correct_button.click()
+    c.wait_idle(30)
+    assert d.warnings() == []
+    assert c.state.window is not None and c.state.mask is not None and c.state.mask.any()
+    # a negative click inside the lobe cuts a disk out of it
+    d.iface.setActiveLayer(d.raster)
+    d.click(*d.info["lobe_xy"], button=Qt.RightButton)
+    d.key(Qt.Key_Space)
+    assert d.warnings() == []
+    after, _ = read_gpkg(target)
+    assert len(after) == 2
+    by_fid = {fid: (attrs, geom) for fid, attrs, geom in after}
+    attrs, geom = by_fid[first_fid]
+    assert attrs["id"] == before[0][1]["id"]
+    assert attrs["method"] == "corrected"
+    assert geom.GetArea() < d.info["area"] - 100 * 0.25   # the negative disk (r = 10 px) is gone
+    assert not geom.Contains(ogr.CreateGeometryFromWkt("POINT (%f %f)" % d.info["lobe_xy"]))
+    untouched = [a for f, a, _ in after if f != first_fid][0]
+    assert untouched["method"] == "interactive"
+
+
+def test_export_shapefile_and_geopackage(digitiser, target, tmp_path):
+    d = digitiser
+    d.click(*d.info["lobe_xy"])
+    d.key(Qt.Key_Space)
+    for name in ("export.shp", "export.gpkg"):
+        assert d.controller.export(str(tmp_path / name))
+        features, _ = read_gpkg(tmp_path / name)
+        assert len(features) == 1
+        assert_matches_lobe(features[0][2], d.info)
+    assert d.warnings() == []
+    assert not d.controller.export(str(tmp_path / "export.kml"))
+    assert len(d.warnings()) == 1
