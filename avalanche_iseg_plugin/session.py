@@ -199,6 +199,19 @@ class DigitisingSession:
             return self.predictor.mask
         return None if self._initial_mask is None else self._initial_mask.copy()
 
+    @property
+    def mask_at_window_edge(self) -> bool:
+        """True when the mask touches an edge of the window that is not the raster's edge: the object
+        probably continues outside; a click on its continuation grows the window."""
+        mask, window = self.mask, self._window
+        if mask is None or not mask.any():
+            return False
+        src = self.source
+        return bool((mask[0].any() and window.row0 > 0)
+                    or (mask[-1].any() and window.row0 + window.height < src.height)
+                    or (mask[:, 0].any() and window.col0 > 0)
+                    or (mask[:, -1].any() and window.col0 + window.width < src.width))
+
     # -- actions ---------------------------------------------------------------------------------
     def discard(self) -> None:
         """Forget the current object (clicks, window, polygon being corrected)."""
@@ -282,6 +295,9 @@ class DigitisingSession:
         there is nothing to finish.  The session stays as it is: call ``discard()`` once written."""
         mask = self.mask
         if mask is None or not mask.any():
+            if self.n_pos:
+                raise SessionError("The model found no avalanche at these clicks (the mask is empty); add a "
+                                   "positive click on it or undo the last negative click.")
             raise SessionError("There is no avalanche to finish: left-click on the avalanche first "
                                "(the mask is empty).")
         window = self._window

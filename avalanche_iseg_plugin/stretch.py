@@ -5,9 +5,11 @@ The rule follows QGIS's default rendering of a multiband raster:
 * 8-bit (Byte) bands are used as they are.
 * Any other data type (16-bit, 32-bit, float) gets a per-band *cumulative count cut 2-98 %*:
   the 2nd and 98th percentiles of the band's valid values map to 0 and 255, values outside are
-  clipped.  The percentiles are computed once per raster from a decimated read of the whole band
-  (longest side at most ``SAMPLE_SIDE`` pixels, nearest neighbour; GDAL serves it from overviews when
-  the file has them), which is also how QGIS estimates them (from a sample, not every pixel).
+  clipped.  The percentiles are computed once per raster from a sample, as QGIS also estimates them
+  (not from every pixel): a decimated read of the whole band (longest side at most ``SAMPLE_SIDE``
+  pixels, nearest neighbour; GDAL serves it from overviews) when the raster has overviews or at most
+  ``MAX_DECIMATED_PIXELS`` pixels; otherwise ``SAMPLE_GRID``² windows of ``SAMPLE_WINDOW``² native
+  pixels spread evenly over the raster, so a large raster without overviews is never read whole.
 * Nodata values, non-finite values and pixels whose alpha band is 0 become 0 (black).
 * 1 band -> grey RGB (a Byte band with a colour table is expanded through its palette);
   2 bands -> the first one as grey; 3 or more bands -> bands 1, 2, 3 as R, G, B.
@@ -21,6 +23,9 @@ import numpy as np
 from osgeo import gdal
 
 SAMPLE_SIDE = 1024
+MAX_DECIMATED_PIXELS = 16_000_000
+SAMPLE_GRID = 16
+SAMPLE_WINDOW = 64
 LOW_PERCENT = 2.0
 HIGH_PERCENT = 98.0
 
@@ -70,26 +75,42 @@ def _valid(values: np.ndarray, nodata: float | None) -> np.ndarray:
     return valid
 
 
+def _sample(ds: gdal.Dataset, band_no: int) -> np.ndarray:
+    """Sample values of one band (see the module doc for how they are taken); 1-D array."""
+    band = ds.GetRasterBand(band_no)
+    width, height = ds.RasterXSize, ds.RasterYSize
+    if width * height <= MAX_DECIMATED_PIXELS or band.GetOverviewCount() > 0:
+        scale = max(1.0, max(width, height) / SAMPLE_SIDE)
+        bw, bh = max(1, round(width / scale)), max(1, round(height / scale))
+        values = band.ReadAsArray(0, 0, width, height, buf_xsize=bw, buf_ysize=bh)
+        if values is None:
+            raise OSError(gdal.GetLastErrorMsg() or "GDAL could not read the band")
+        return values.ravel()
+    size_x, size_y = min(SAMPLE_WINDOW, width), min(SAMPLE_WINDOW, height)
+    parts = []
+    for i in range(SAMPLE_GRID):
+        row = min(max(0, int((i + 0.5) * height / SAMPLE_GRID) - size_y // 2), height - size_y)
+        for j in range(SAMPLE_GRID):
+            col = min(max(0, int((j + 0.5) * width / SAMPLE_GRID) - size_x // 2), width - size_x)
+            values = band.ReadAsArray(col, row, size_x, size_y)
+            if values is None:
+                raise OSError(gdal.GetLastErrorMsg() or "GDAL could not read the band")
+            parts.append(values.ravel())
+    return np.concatenate(parts)
+
+
 def compute_cuts(ds: gdal.Dataset, plan: BandPlan) -> tuple[tuple[float, float], ...] | None:
     """Per-band (low, high) cumulative 2-98 % cut values, or None for Byte data (used as is)."""
     if plan.is_byte:
         return None
-    width, height = ds.RasterXSize, ds.RasterYSize
-    scale = max(1.0, max(width, height) / SAMPLE_SIDE)
-    bw, bh = max(1, round(width / scale)), max(1, round(height / scale))
+    alpha = _sample(ds, plan.alpha_band) if plan.alpha_band is not None else None
     cuts = []
     done: dict[int, tuple[float, float]] = {}
     for band_no, nodata in zip(plan.rgb_bands, plan.nodata):
         if band_no not in done:
-            band = ds.GetRasterBand(band_no)
-            values = band.ReadAsArray(0, 0, width, height, buf_xsize=bw, buf_ysize=bh)
-            if values is None:
-                raise OSError(gdal.GetLastErrorMsg() or "GDAL could not read the band")
-            values = values.astype(np.float64)
+            values = _sample(ds, band_no).astype(np.float64)
             valid = _valid(values, nodata)
-            if plan.alpha_band is not None:
-                alpha = ds.GetRasterBand(plan.alpha_band).ReadAsArray(
-                    0, 0, width, height, buf_xsize=bw, buf_ysize=bh)
+            if alpha is not None:
                 valid &= alpha > 0
             if valid.any():
                 low, high = np.percentile(values[valid], [LOW_PERCENT, HIGH_PERCENT])

@@ -144,13 +144,13 @@ def test_one_band_is_grey_and_four_bands_use_first_three(tmp_path):
 
 
 def test_large_tiled_raster_read_by_window(tmp_path):
-    info = make_lobe_geotiff(tmp_path / "big.tif", size=(3000, 4000), tiled=True)
+    info = make_lobe_geotiff(tmp_path / "big.tif", size=(1500, 2000), tiled=True)
     src = RasterSource.open(info["path"])
-    win = RasterWindow.around(src, [info["lobe_xy"]], margin_px=1000, max_side=400)
-    assert win.native_box[2:] == (2001, 2001)
-    assert win.image_shape == (400, 400)
+    win = RasterWindow.around(src, [info["lobe_xy"]], margin_px=600, max_side=300)
+    assert win.native_box == (300, 400, 1200, 1201)
+    assert win.image_shape == (300, 300)
     rgb = win.read_rgb()
-    assert rgb.shape == (400, 400, 3)
+    assert rgb.shape == (300, 300, 3)
     r, c = win.to_image(*info["lobe_xy"])
     assert rgb[r, c].mean() > 150
 
@@ -214,3 +214,25 @@ def test_alpha_band_zero_is_black(tmp_path):
     assert transparent.any()
     assert (rgb[transparent] == 0).all()
     np.testing.assert_array_equal(rgb[~transparent], np.stack(info["data"][:3], axis=-1)[~transparent])
+
+
+def test_stretch_of_large_raster_without_overviews_is_sampled(tmp_path, monkeypatch):
+    from avalanche_iseg_plugin import stretch
+
+    info = make_lobe_geotiff(tmp_path / "l16.tif", size=SIZE, dtype="uint16")
+    monkeypatch.setattr(stretch, "MAX_DECIMATED_PIXELS", 1000)  # "large": sample windows instead
+    monkeypatch.setattr(stretch, "SAMPLE_WINDOW", 8)
+    monkeypatch.setattr(stretch, "SAMPLE_GRID", 8)
+    reads = []
+    original = gdal.Band.ReadAsArray
+
+    def spy(self, *args, **kwargs):
+        reads.append(args[:4])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(gdal.Band, "ReadAsArray", spy)
+    low, high = RasterSource.open(info["path"]).cuts[0]
+    assert len(reads) == 3 * 64 and all(r[2:] == (8, 8) for r in reads)  # 64 windows of 8×8 per band
+    band = info["data"][0].astype(float)
+    assert np.percentile(band, 1) <= low <= np.percentile(band, 5)
+    assert np.percentile(band, 95) <= high <= np.percentile(band, 99.5)

@@ -61,6 +61,7 @@ def test_window_grows_and_clicks_are_replayed(lobe):
     session.add_click(*lobe["lobe_xy"], True)
     small = session.window
     assert small.native_box[2:] == (41, 41) and pred.n_set_image == 1
+    assert session.mask_at_window_edge  # the lobe goes on beyond the small window
     part = shapely_wkt.loads(session.finish().multipolygon_wkt)
     # a second positive click on the upper part of the lobe, outside the first window
     src = lobe["source"]
@@ -72,6 +73,7 @@ def test_window_grows_and_clicks_are_replayed(lobe):
     assert grown.row0 <= 40 and grown.row0 + grown.height >= lobe["lobe_pixel"][0] + 21
     # both clicks were replayed on the new image, in order, at their new image positions
     assert [(c.row, c.col) for c in pred.clicks] == [grown.to_image(*lobe["lobe_xy"]), grown.to_image(*top_xy)]
+    assert session.mask_at_window_edge  # still wider than the grown window
     whole = shapely_wkt.loads(session.finish().multipolygon_wkt)
     assert whole.area > 2 * part.area
     assert whole.contains(part.buffer(-0.01))
@@ -106,6 +108,10 @@ def test_negative_click_and_undo(lobe):
     assert session.undo() is None  # nothing left: harmless
     with pytest.raises(SessionError, match="left-click on the avalanche"):
         session.finish()
+    session.add_click(*lobe["outside_xy"], True)  # dark terrain: the fake model finds a 13-px blob
+    session.add_click(*lobe["outside_xy"], False)
+    with pytest.raises(SessionError, match="found no avalanche at these clicks"):
+        session.finish()
 
 
 def test_box_start(lobe):
@@ -118,6 +124,7 @@ def test_box_start(lobe):
     # box 144×90 px (lobe), margin 10 % of the longest side (15 px), clipped
     assert win.native_box == (48 - 15, 115 - 15, 144 + 30, 90 + 30)
     assert session.clicks == [SessionClick((x0 + x1) / 2, (y0 + y1) / 2, True)]
+    assert not session.mask_at_window_edge
     truth = shapely_wkt.loads(lobe["outline_wkt"])
     assert _shape(session.finish()).symmetric_difference(truth).area == pytest.approx(0.0, abs=1e-6)
     # a tiny drag is a click
