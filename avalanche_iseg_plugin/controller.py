@@ -18,14 +18,9 @@ from .crs import canvas_to_raster
 from .errors import RasterError
 from .overlay import DigitisingOverlay
 from .prediction_worker import PredictionWorker
+from .predictor_loader import PredictorUnavailable, make_predictor
 
 MESSAGE_TITLE = "Avalanche digitiser"
-TORCH_MISSING = ("PyTorch is not installed in QGIS's Python, so the model cannot run: install it "
-                 "(e.g. 'python -m pip install torch' in the OSGeo4W shell or QGIS's Python) and restart QGIS.")
-
-
-class PredictorUnavailable(RuntimeError):
-    """The predictor cannot be made (no torch, no checkpoint); the message is one sentence."""
 
 
 @dataclass
@@ -44,25 +39,6 @@ class UnsavedObject:
     finished: object            # session.FinishedObject
     raster_crs: object          # QgsCoordinateReferenceSystem (invalid for photos)
     correction_fid: int | None
-
-
-def make_predictor(checkpoint: str, device: str, threshold: float):
-    """The real predictor (runs on the worker thread; imports torch only now)."""
-    try:
-        import torch  # noqa: F401
-    except ImportError as exc:
-        raise PredictorUnavailable(TORCH_MISSING) from exc
-    from core_model.checkpoint import load_model
-    from core_model.predictor import InteractivePredictor, PredictorSettings
-
-    if not checkpoint:
-        raise PredictorUnavailable("No model checkpoint is chosen: pick a RITM .pth file in the dock's "
-                                   "Checkpoint field.")
-    if not os.path.isfile(checkpoint):
-        raise PredictorUnavailable(f"The model checkpoint '{checkpoint}' does not exist: pick a RITM .pth "
-                                   "file in the dock's Checkpoint field.")
-    model = load_model(checkpoint, device=device)   # CheckpointError: one sentence naming the file
-    return InteractivePredictor(model, device=device, settings=PredictorSettings(threshold=threshold))
 
 
 def _snapshot(session) -> SessionState:

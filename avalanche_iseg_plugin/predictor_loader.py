@@ -1,0 +1,31 @@
+"""Makes the real predictor from a checkpoint: the only place the plugin imports torch and core_model's
+model code, and only when the first prediction is needed (no Qt here; runs on worker threads)."""
+from __future__ import annotations
+
+import os
+
+TORCH_MISSING = ("PyTorch is not installed in QGIS's Python, so the model cannot run: install it "
+                 "(e.g. 'python -m pip install torch' in the OSGeo4W shell or QGIS's Python) and restart QGIS.")
+
+
+class PredictorUnavailable(RuntimeError):
+    """The predictor cannot be made (no torch, no checkpoint); the message is one sentence."""
+
+
+def make_predictor(checkpoint: str, device: str, threshold: float):
+    """The real predictor (runs on the worker thread; imports torch only now)."""
+    try:
+        import torch  # noqa: F401
+    except ImportError as exc:
+        raise PredictorUnavailable(TORCH_MISSING) from exc
+    from core_model.checkpoint import load_model
+    from core_model.predictor import InteractivePredictor, PredictorSettings
+
+    if not checkpoint:
+        raise PredictorUnavailable("No model checkpoint is chosen: pick a RITM .pth file (the Checkpoint "
+                                   "field of the dock, or the algorithm's Checkpoint parameter).")
+    if not os.path.isfile(checkpoint):
+        raise PredictorUnavailable(f"The model checkpoint '{checkpoint}' does not exist: pick an existing "
+                                   "RITM .pth file (see the README for where to download one).")
+    model = load_model(checkpoint, device=device)   # CheckpointError: one sentence naming the file
+    return InteractivePredictor(model, device=device, settings=PredictorSettings(threshold=threshold))

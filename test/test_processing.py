@@ -1,0 +1,115 @@
+"""The Processing algorithm "Segment avalanches from points", run through processing.run in a real
+QgsApplication with Processing initialised (FakePredictor stands in for the model)."""
+import pytest
+from osgeo import ogr
+from qgis.core import (QgsApplication, QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsFeature,
+                       QgsField, QgsGeometry, QgsPointXY, QgsProcessingFeedback, QgsProject, QgsRasterLayer,
+                       QgsVectorLayer)
+from qgis.PyQt.QtCore import QVariant
+
+from avalanche_iseg_plugin.processing_provider import AvalancheProvider, SegmentFromPointsAlgorithm, click_sign
+from canvas_driver import assert_matches_lobe, read_gpkg
+from gis_fixtures import FakePredictor, make_lobe_geotiff
+
+
+class Feedback(QgsProcessingFeedback):
+    def __init__(self):
+        super().__init__()
+        self.errors, self.progress = [], []
+        self.progressChanged.connect(self.progress.append)
+
+    def reportError(self, error, fatalError=False):  # noqa: N802, N803
+        self.errors.append(error)
+
+
+@pytest.fixture
+def provider(qgis_processing):
+    provider = AvalancheProvider()
+    QgsApplication.processingRegistry().addProvider(provider)
+    SegmentFromPointsAlgorithm.predictor_factory = staticmethod(lambda c, d, t: FakePredictor(threshold=t))
+    yield provider
+    SegmentFromPointsAlgorithm.predictor_factory = None
+    QgsApplication.processingRegistry().removeProvider(provider)
+
+
+def _points(info, rows):
+    """A memory point layer in EPSG:3857 (the raster is EPSG:2056) with fields sign and obj."""
+    layer = QgsVectorLayer("Point?crs=EPSG:3857", "clicks", "memory")
+    layer.dataProvider().addAttributes([QgsField("sign", QVariant.String), QgsField("obj", QVariant.String)])
+    layer.updateFields()
+    to_3857 = QgsCoordinateTransform(QgsCoordinateReferenceSystem("EPSG:2056"),
+                                     QgsCoordinateReferenceSystem("EPSG:3857"), QgsProject.instance())
+    features = []
+    for (x, y), sign, obj in rows:
+        f = QgsFeature(layer.fields())
+        f.setGeometry(QgsGeometry.fromPointXY(to_3857.transform(QgsPointXY(x, y))))
+        f.setAttributes([sign, obj])
+        features.append(f)
+    layer.dataProvider().addFeatures(features)
+    return layer
+
+
+def test_click_sign_words():
+    assert [click_sign(v) for v in (1, 0, -1, "yes", "Negative", "+", "-", None, "maybe")] == \
+        [True, False, False, True, False, True, False, None, None]
+
+
+def test_segment_from_points_to_geopackage(provider, tmp_path):
+    import processing
+
+    info = make_lobe_geotiff(tmp_path / "ortho.tif")
+    raster = QgsRasterLayer(info["path"], "ortho")
+    gt = info["geotransform"]
+    dark = (gt[0] + 50 * gt[1], gt[3] + 50 * gt[5])           # terrain, not the lobe
+    outside = (gt[0] - 100.0, gt[3] + 100.0)
+    points = _points(info, [(info["lobe_xy"], "positive", "A"), (info["outside_xy"], "negative", "A"),
+                            (dark, "1", "B"), (outside, "1", "C"), (info["lobe_xy"], "perhaps", "A")])
+    out = tmp_path / "batch.gpkg"
+    feedback = Feedback()
+    result = processing.run("avalanche_iseg:segment_from_points", {
+        "RASTER": raster, "POINTS": points, "SIGN_FIELD": "sign", "GROUP_FIELD": "obj",
+        "CHECKPOINT": str(tmp_path / "unused.pth"), "DEVICE": 0, "THRESHOLD": 0.49, "MAX_SIDE": 1600,
+        "MIN_AREA": 25.0, "SIMPLIFY": 0.0, "OUTPUT": str(out)}, feedback=feedback)
+    assert result["OUTPUT"].startswith(str(out))
+    features, srs = read_gpkg(out)
+    assert srs.GetAuthorityCode(None) == "2056"
+    assert len(features) == 1
+    _, attrs, geometry = features[0]
+    assert_matches_lobe(geometry, info)
+    assert attrs["n_pos"] == 1 and attrs["n_neg"] == 1 and attrs["method"] == "points"
+    assert attrs["source"] == "ortho" and attrs["model"] == "fake" and attrs["id"] == 1
+    assert attrs["area_m2"] == pytest.approx(info["area"], rel=0.01)
+    # the speck of B, the point of C outside the raster and the unreadable sign are reported, not fatal
+    assert any("'B'" in e and "minimum area" in e for e in feedback.errors)
+    assert any("outside the raster" in e for e in feedback.errors)
+    assert any("perhaps" in e for e in feedback.errors)
+    assert feedback.progress and feedback.progress[-1] == 100.0
+
+
+def test_segment_without_fields_one_avalanche_per_positive_point(provider, tmp_path):
+    import processing
+
+    info = make_lobe_geotiff(tmp_path / "ortho.tif")
+    raster = QgsRasterLayer(info["path"], "ortho")
+    points = _points(info, [(info["lobe_xy"], None, None)])
+    out = tmp_path / "plain.gpkg"
+    processing.run("avalanche_iseg:segment_from_points", {
+        "RASTER": raster, "POINTS": points, "CHECKPOINT": str(tmp_path / "unused.pth"), "OUTPUT": str(out)})
+    features, _ = read_gpkg(out)
+    assert len(features) == 1 and features[0][1]["n_pos"] == 1
+    assert_matches_lobe(features[0][2], info)
+
+
+def test_missing_checkpoint_fails_with_one_sentence(provider, tmp_path):
+    import processing
+    from qgis.core import QgsProcessingException
+
+    SegmentFromPointsAlgorithm.predictor_factory = None   # the real loader
+    info = make_lobe_geotiff(tmp_path / "ortho.tif", size=(120, 160))
+    raster = QgsRasterLayer(info["path"], "ortho")
+    points = _points(info, [(info["lobe_xy"], "1", "A")])
+    with pytest.raises(QgsProcessingException) as err:
+        processing.run("avalanche_iseg:segment_from_points", {
+            "RASTER": raster, "POINTS": points, "CHECKPOINT": str(tmp_path / "missing.pth"),
+            "OUTPUT": str(tmp_path / "x.gpkg")})
+    assert "missing.pth" in str(err.value) and "does not exist" in str(err.value)
