@@ -12,7 +12,9 @@ Conventions
 * A photo with no geotransform gets the geotransform QGIS gives it, ``(0, 1, 0, 0, 0, -1)``: map
   units are pixels, x = column, y = -row (checked against ``QgsRasterLayer.extent()`` in the tests).
 * Rotated geotransforms are refused (``RasterError``).
-* GDAL datasets are opened per thread, so a worker thread may read while the GUI thread maps clicks.
+* The GDAL dataset is opened for each read and closed right after (reads happen only when a window
+  opens or grows): no dataset outlives a read, so any thread may read and nothing is left open when
+  QGIS shuts GDAL down.
 """
 
 from __future__ import annotations
@@ -60,8 +62,6 @@ class RasterSource:
         self._cuts = None
         self._cuts_done = False
         self._lock = threading.Lock()
-        self._local = threading.local()
-        self._local.ds = ds
 
     @classmethod
     def open(cls, path) -> "RasterSource":
@@ -87,14 +87,11 @@ class RasterSource:
                                   "fix its georeference first.")
         return cls(path, ds)
 
-    # -- datasets per thread -------------------------------------------------------------------
+    # -- dataset, opened per read ------------------------------------------------------------------
     def _dataset(self) -> gdal.Dataset:
-        ds = getattr(self._local, "ds", None)
+        ds, message = _open_quietly(self.path)
         if ds is None:
-            ds, message = _open_quietly(self.path)
-            if ds is None:
-                raise RasterError(f"The raster '{self.name}' can no longer be read ({message.strip()}).")
-            self._local.ds = ds
+            raise RasterError(f"The raster '{self.name}' can no longer be read ({message.strip()}).")
         return ds
 
     # -- geometry --------------------------------------------------------------------------------
@@ -130,10 +127,13 @@ class RasterSource:
         """Per-band (low, high) of the 2-98 % cut (None for 8-bit data); computed once."""
         with self._lock:
             if not self._cuts_done:
+                ds = self._dataset()
                 try:
-                    self._cuts = compute_cuts(self._dataset(), self._plan)
+                    self._cuts = compute_cuts(ds, self._plan)
                 except (OSError, RuntimeError) as exc:
                     raise RasterError(f"Cannot read '{self.name}' to compute its contrast stretch ({exc}).") from exc
+                finally:
+                    ds = None
                 self._cuts_done = True
         return self._cuts
 
@@ -165,6 +165,7 @@ class RasterSource:
                 cache[band_no] = read(band_no)
             bands.append(cache[band_no])
         alpha = read(plan.alpha_band, gdal.GRIORA_NearestNeighbour) if plan.alpha_band else None
+        ds = None  # close the file now
         return to_uint8(bands, plan, cuts, alpha)
 
 
