@@ -212,3 +212,31 @@ def test_uint16_nodata_raster_and_photo(tmp_path):
     assert got.symmetric_difference(shapely_wkt.loads(photo["outline_wkt"])).area == pytest.approx(0.0, abs=1e-9)
     assert got.bounds[3] <= 0 and got.bounds[0] >= 0  # pixel units: x = col, y = -row
     assert session.finish().raster_crs_wkt == ""
+
+
+def test_real_interactive_predictor_fits_the_session(lobe):
+    """The session drives core_model's InteractivePredictor (untrained weights: only the plumbing is
+    checked — shapes, replay after growth, undo, the initial mask when correcting)."""
+    import torch
+
+    from core_model.model import build_model
+    from core_model.predictor import InteractivePredictor, PredictorSettings
+
+    torch.manual_seed(0)
+    predictor = InteractivePredictor(build_model("hrnet18s").eval(),
+                                     settings=PredictorSettings(zoom_in=False, flip=False))
+    session = DigitisingSession(lobe["source"], predictor, max_side=64, margin_px=30)
+    probs = session.add_click(*lobe["lobe_xy"], True)
+    assert probs.shape == session.window.image_shape and probs.dtype == np.float32
+    assert ((probs >= 0) & (probs <= 1)).all()
+    top_xy = lobe["source"].xy_of(40.5, 160.5)
+    probs = session.add_click(*top_xy, False)
+    win = session.window
+    assert probs.shape == win.image_shape and max(win.image_shape) == 64 < max(win.height, win.width)
+    assert [(c.row, c.col, c.is_positive) for c in predictor.clicks] == [
+        (*win.to_image(*lobe["lobe_xy"]), True), (*win.to_image(*top_xy), False)]
+    assert session.undo().shape == win.image_shape and len(predictor.clicks) == 1
+    truth = lobe["outline_wkt"]
+    init = session.start_from_polygon(truth)
+    np.testing.assert_array_equal(init > 0.5, rasterize_polygon(truth, session.window))
+    assert session.finish().is_correction
