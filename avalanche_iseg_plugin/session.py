@@ -10,12 +10,14 @@ Window rules (all in native raster pixels):
 * first click: the window is the click plus ``margin_px`` on every side (clipped to the raster);
 * a box (``start_box``): the box plus ``box_margin`` × its longest side (at least 8 px); the box's
   centre is the first positive click;
-* correcting a polygon (``start_from_polygon``): the polygon's envelope plus 25 % of its longest side
-  (at least 16 px; old outlines are often too small); the
-  polygon is rasterised (pixel-centre rule) into the model image as the initial mask;
-* a later click outside the window, or closer than ``margin_px // 4`` to an edge that is not the
-  raster's edge (or than 1/8 of the window's shorter side, if less), grows the window to the union with (click ± ``margin_px``); the image is read again
-  and every click is replayed (after the initial mask when correcting);
+* correcting a polygon (``start_from_polygon``): the polygon's envelope plus 25 % of its longest
+  side (at least 16 px; old outlines are often too small); the polygon is rasterised (pixel-centre
+  rule) into the model image as the initial mask, and parts of it beyond the raster are kept on
+  finishing;
+* a later click outside the window, or closer to an edge that is not the raster's edge than
+  ``margin_px // 4`` (or 1/8 of the window's shorter side, if less), grows the window to the union
+  with (click ± ``margin_px``); the image is read again and every click is replayed (after the
+  initial mask when correcting);
 * the model image is downsampled only when the window's longest side exceeds ``max_side``.
 
 ``finish()`` vectorises the mask but does not end the session: write the result, then call
