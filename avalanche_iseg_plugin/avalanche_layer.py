@@ -275,7 +275,7 @@ class _Edit:
                 return False
             layer.endEditCommand()
             if not layer.commitChanges(not self.was_editing):
-                errors = "; ".join(layer.commitErrors()[-3:])
+                errors = " ".join(" ".join(e.split()) for e in layer.commitErrors()).rstrip(" ;.")
                 if not self.was_editing:
                     layer.rollBack()
                 raise LayerError(f"Could not save to the layer '{layer.name()}' ({errors}); the avalanche is "

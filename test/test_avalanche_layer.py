@@ -225,3 +225,25 @@ def test_export_shapefile_and_geopackage(tmp_path, lobe):
     with pytest.raises(LayerError, match="own file"):
         export_layer(layer, tmp_path / "inv.gpkg")
     assert os.path.exists(tmp_path / "export.shp")
+
+
+def test_failed_commit_is_reported_and_rolled_back(tmp_path, lobe):
+    from avalanche_iseg_plugin.avalanche_layer import add_finished, open_avalanche_layer
+
+    path = tmp_path / "strict.gpkg"
+    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
+    from osgeo import osr
+
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(2056)
+    layer = ds.CreateLayer("strict", srs, geom_type=ogr.wkbMultiPolygon)
+    observer = ogr.FieldDefn("observer", ogr.OFTString)
+    observer.SetNullable(False)  # the inventory demands an observer: our insert cannot fill it
+    layer.CreateField(observer)
+    ds = None
+    strict = open_avalanche_layer(path)
+    with pytest.raises(LayerError, match="Could not save to the layer 'strict'.*NOT NULL.*still on the map") as err:
+        add_finished(strict, lobe["finished"])
+    assert "\n" not in str(err.value)
+    assert not strict.isEditable() and strict.featureCount() == 0
+    assert _read_back(path, "strict")[0] == []
