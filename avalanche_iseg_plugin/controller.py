@@ -400,12 +400,7 @@ class DigitisingController:
         """Create a new avalanche GeoPackage at ``path``, add it to the project and make it the target."""
         from . import avalanche_layer
 
-        crs = self.raster_crs
-        active = self._raster_layer() or self.iface.activeLayer()
-        if not crs.isValid() and isinstance(active, QgsRasterLayer) and active.crs().isValid():
-            crs = active.crs()
-        if not crs.isValid():
-            crs = QgsProject.instance().crs()
+        crs = self._new_layer_crs()
         try:
             layer = avalanche_layer.create_avalanche_layer(path, crs)
         except ValueError as exc:
@@ -415,6 +410,26 @@ class DigitisingController:
         self.set_target_layer(layer)
         self.message(f"Created the avalanche layer '{layer.name()}' in {path}.", level=Qgis.Success, duration=4)
         return layer
+
+    def _new_layer_crs(self):
+        """The CRS of the raster being digitised (None for a photo without georeference, whose polygons
+        are in pixel units), else the project's."""
+        from .raster_window import RasterSource
+
+        raster = self._raster_layer()
+        active = self.iface.activeLayer()
+        if raster is None and isinstance(active, QgsRasterLayer):
+            raster = active
+        if raster is None:
+            return QgsProject.instance().crs()
+        if raster.id() == self.raster_layer_id and self.session is not None:
+            georeferenced = self.session.source.is_georeferenced
+        else:
+            try:
+                georeferenced = RasterSource.open(raster.source()).is_georeferenced
+            except ValueError:
+                georeferenced = raster.crs().isValid()
+        return raster.crs() if georeferenced and raster.crs().isValid() else None
 
     def ask_new_layer(self) -> None:
         start = os.path.dirname(self.settings.target_layer) if self.settings.target_layer else ""

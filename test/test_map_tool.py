@@ -364,3 +364,59 @@ def test_export_shapefile_and_geopackage(digitiser, target, tmp_path):
     assert d.warnings() == []
     assert not d.controller.export(str(tmp_path / "export.kml"))
     assert len(d.warnings()) == 1
+
+
+def test_photo_without_georeference_in_pixel_units(digitiser, tmp_path):
+    d = digitiser
+    from gis_fixtures import make_photo_png
+
+    info = make_photo_png(tmp_path / "webcam.png")
+    photo = QgsRasterLayer(info["path"], "webcam")
+    assert photo.isValid()
+    QgsProject.instance().removeMapLayer(d.raster.id())
+    QgsProject.instance().addMapLayer(photo)
+    d.iface.setActiveLayer(photo)
+    d.canvas.setDestinationCrs(photo.crs())   # QGIS draws a CRS-less photo in its pixel units
+    d.canvas.setExtent(photo.extent())
+    d.canvas.refresh()
+    QTest.qWait(20)
+    d.to_canvas = type(d.to_canvas)()        # identity: raster units are canvas units
+    d.info = info
+    path = tmp_path / "webcam_avalanches.gpkg"
+    layer = d.controller.create_target_layer(str(path))
+    assert layer is not None
+    d.click(*info["lobe_xy"])
+    d.key(Qt.Key_Space)
+    assert d.warnings() == []
+    features, srs = read_gpkg(path)
+    assert len(features) == 1
+    assert srs is None or srs.IsLocal() or 'Undefined' in (srs.GetName() or '')   # pixel units, no map CRS
+    assert_matches_lobe(features[0][2], info)
+    assert features[0][1]["source"] == "webcam"
+
+
+def test_ctrl_z_beats_a_qgis_undo_shortcut(digitiser):
+    """QGIS binds Ctrl+Z to its own Undo action; while the tool is active, Ctrl+Z undoes the last click."""
+    from qgis.PyQt.QtGui import QKeySequence
+    from qgis.PyQt.QtWidgets import QAction
+
+    d = digitiser
+    window = d.iface.mainWindow()
+    qgis_undo = QAction("Undo", window)
+    qgis_undo.setShortcut(QKeySequence("Ctrl+Z"))
+    window.addAction(qgis_undo)
+    fired = []
+    qgis_undo.triggered.connect(lambda: fired.append(1))
+    try:
+        window.activateWindow()
+        d.click(*d.info["lobe_xy"])
+        d.click(*d.info["hole_xy"], button=Qt.RightButton)
+        d.key(Qt.Key_Z, Qt.ControlModifier)
+        assert fired == []
+        assert [p for _, _, p in d.controller.state.clicks] == [True]
+        # with another map tool active the shortcut is QGIS's again
+        d.canvas.unsetMapTool(d.plugin.map_tool)
+        d.key(Qt.Key_Z, Qt.ControlModifier)
+        assert fired == [1]
+    finally:
+        window.removeAction(qgis_undo)
