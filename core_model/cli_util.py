@@ -1,0 +1,92 @@
+"""Shared command-line plumbing: one-line errors with exit code 2, model loading, image reading."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+EXIT_BAD_INPUT = 2
+
+
+class CliError(Exception):
+    """Bad input; the message is one sentence shown as-is."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line on stderr (exit code 2)."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def run(main: Callable[[], int | None]) -> None:
+    """Run a CLI main; bad input becomes one line on stderr and exit code 2, never a traceback."""
+    from .checkpoint import CheckpointError
+    from .datasets import DatasetError
+    try:
+        code = main()
+    except (CliError, CheckpointError, DatasetError, ValueError, OSError) as exc:
+        sys.stderr.write(f"error: {_one_line(exc)}\n")
+        raise SystemExit(EXIT_BAD_INPUT) from None
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        raise SystemExit(130) from None
+    except Exception as exc:  # a bug, not bad input: still one line, different exit code
+        sys.stderr.write(f"error: unexpected failure ({type(exc).__name__}: {_one_line(exc)})\n")
+        raise SystemExit(1) from None
+    raise SystemExit(code or 0)
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, threads_default: int | None = None) -> None:
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="RITM-format model checkpoint (.pth); default: the shipped default model")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where the network runs")
+    parser.add_argument("--threads", type=int, default=threads_default,
+                        help="torch CPU threads (default: torch's choice)" if threads_default is None
+                        else f"torch CPU threads (default {threads_default})")
+
+
+def setup_torch(device: str, threads: int | None) -> torch.device:
+    if threads is not None:
+        if threads < 1:
+            raise CliError(f"--threads must be at least 1, not {threads}.")
+        torch.set_num_threads(threads)
+    if device == "cuda" and not torch.cuda.is_available():
+        raise CliError("CUDA was requested but no CUDA GPU is available here; use --device cpu.")
+    return torch.device(device)
+
+
+def checkpoint_path(arg: Path | None) -> Path:
+    from .default_model import default_checkpoint
+    return default_checkpoint() if arg is None else arg
+
+
+def load(arg: Path | None, device):
+    from .checkpoint import load_model
+    return load_model(checkpoint_path(arg), device=device)
+
+
+def optimize(model):
+    """The inference copy of `model` (BatchNorm folded, ...) where core_model provides one; else `model`."""
+    try:
+        from .inference_speedups import optimize_for_inference
+    except ImportError:
+        return model
+    return optimize_for_inference(model)
+
+
+def read_image(path: Path):
+    """H×W×3 uint8 RGB; CliError with one sentence when missing or unreadable."""
+    from .datasets import DatasetError, read_rgb
+    try:
+        return read_rgb(path)
+    except DatasetError as exc:
+        raise CliError(str(exc)) from None

@@ -1,0 +1,108 @@
+"""NoC evaluation in RITM's protocol: python -m core_model.evaluate --dataset DIR [--layout davis|grabcut]
+
+For each image, RITM's simulated user clicks (next click in the larger error region, farthest from its
+boundary) until the IoU reaches 90 % (at least 5 clicks, so that the IoU after clicks 1–5 is known) or the
+click budget is used.  Reports NoC@85 / NoC@90, how many images used the whole budget, the mean IoU after
+clicks 1–5 and the predictor's seconds per click.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .cli_util import (ArgumentParser, CliError, add_model_arguments, checkpoint_path, load, optimize, run,
+                       setup_torch)
+from .clicks import ClickSimulator
+from .noc import iou, mean_iou_at, noc
+
+IOU_CURVE_CLICKS = 5
+TARGET_IOU = 0.90
+
+
+def evaluate_sample(predictor, image, gt, max_clicks: int = 20, target_iou: float = TARGET_IOU,
+                    min_clicks: int = IOU_CURVE_CLICKS):
+    """RITM's evaluate_sample: returns (ious per click, clicks, seconds spent in the predictor)."""
+    simulator = ClickSimulator(gt)
+    predictor.set_image(image)
+    pred = np.zeros(gt.shape, dtype=bool)
+    ious, spent = [], 0.0
+    for k in range(max_clicks):
+        click = simulator.next(pred)
+        start = time.perf_counter()
+        predictor.add_click(click.row, click.col, click.is_positive)
+        spent += time.perf_counter() - start
+        pred = predictor.mask
+        ious.append(iou(gt, pred))
+        if ious[-1] >= target_iou and k + 1 >= min_clicks:
+            break
+    return np.array(ious, dtype=np.float64), simulator.clicks, spent
+
+
+def summarise(all_ious, seconds: float, max_clicks: int) -> dict:
+    nocs, over = noc(all_ious, (0.85, 0.90), max_clicks)
+    n_clicks = sum(len(x) for x in all_ious)
+    return {
+        "images": len(all_ious),
+        "n_clicks": max_clicks,
+        "noc85": nocs[0], "noc90": nocs[1],
+        "over_budget85": over[0], "over_budget90": over[1],
+        "mean_iou_at_click": {str(k): mean_iou_at(all_ious, k) for k in range(1, IOU_CURVE_CLICKS + 1)},
+        "seconds_per_click": seconds / n_clicks if n_clicks else float("nan"),
+        "total_clicks": n_clicks,
+    }
+
+
+def format_table(res: dict) -> str:
+    n = res["n_clicks"]
+    lines = [f"checkpoint: {res['checkpoint']} ({res['arch']})",
+             f"dataset:    {res['dataset']} ({res['layout']} layout, {res['images']} images, budget {n} clicks)"]
+    head = f"| {'NoC@85':>7} | {'NoC@90':>7} | {'>=' + str(n) + '@85':>7} | {'>=' + str(n) + '@90':>7} | {'s/click':>7} |"
+    row = (f"| {res['noc85']:7.2f} | {res['noc90']:7.2f} | {res['over_budget85']:7d} | {res['over_budget90']:7d} "
+           f"| {res['seconds_per_click']:7.3f} |")
+    lines += ["-" * len(head), head, row, "-" * len(head)]
+    ious = res["mean_iou_at_click"]
+    lines.append("mean IoU after click " + ", ".join(f"{k}: {v:.3f}" for k, v in ious.items()))
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = ArgumentParser(prog="python -m core_model.evaluate", description=__doc__.split("\n")[0])
+    add_model_arguments(parser)
+    parser.add_argument("--dataset", type=Path, required=True, help="dataset folder (img/+gt/ or data_GT/+boundary_GT/)")
+    parser.add_argument("--layout", choices=("davis", "grabcut"), default=None, help="default: detected from the folders")
+    parser.add_argument("--n-clicks", type=int, default=20, help="click budget per image (default 20)")
+    parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N images")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = parser.parse_args(argv)
+    if args.n_clicks < 1:
+        raise CliError(f"--n-clicks must be at least 1, not {args.n_clicks}.")
+    if args.limit is not None and args.limit < 1:
+        raise CliError(f"--limit must be at least 1, not {args.limit}.")
+
+    from .datasets import EvalDataset
+    from .predictor import InteractivePredictor
+    dataset = EvalDataset(args.dataset, args.layout)
+    device = setup_torch(args.device, args.threads)
+    ckpt = checkpoint_path(args.checkpoint)
+    model = load(ckpt, device)
+    predictor = InteractivePredictor(optimize(model), device=device)
+    n = len(dataset) if args.limit is None else min(args.limit, len(dataset))
+    from tqdm import tqdm
+    all_ious, seconds = [], 0.0
+    for i in tqdm(range(n), desc="evaluating", unit="image", file=sys.stderr, dynamic_ncols=True):
+        sample = dataset[i]
+        ious, _, spent = evaluate_sample(predictor, sample.image, sample.gt, args.n_clicks)
+        all_ious.append(ious)
+        seconds += spent
+    res = {"checkpoint": str(ckpt), "arch": getattr(model, "arch_name", "?"), "dataset": str(args.dataset),
+           "layout": dataset.layout, **summarise(all_ious, seconds, args.n_clicks)}
+    print(json.dumps(res, indent=2) if args.json else format_table(res))
+    return 0
+
+
+if __name__ == "__main__":
+    run(lambda: main(sys.argv[1:]))
