@@ -1,6 +1,7 @@
 """The avalanche layer: GeoPackage creation, attributes and coordinates read back from disk,
 CRS transforms, correction keeping the feature id, export, and the bad-input messages."""
 
+import gc
 import os
 import sqlite3
 from datetime import datetime, timedelta, timezone
@@ -16,6 +17,14 @@ from avalanche_iseg_plugin.session import DigitisingSession
 from gis_fixtures import FakePredictor, make_lobe_geotiff, make_photo_png, xy_transformer
 
 pytestmark = pytest.mark.usefixtures("qgis_app")
+
+
+@pytest.fixture(autouse=True)
+def _free_layers_before_qgis_exits():
+    """Layers caught in reference cycles (e.g. pytest.raises tracebacks) must be freed while QGIS is
+    still up: one freed after QgsApplication.exitQgis() crashes the interpreter at exit."""
+    yield
+    gc.collect()
 SIZE = (120, 160)
 FIELDS = ["id", "area_m2", "perimeter_m", "source", "n_pos", "n_neg", "model", "threshold", "created_utc", "method"]
 
