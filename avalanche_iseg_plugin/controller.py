@@ -109,10 +109,12 @@ class DigitisingController:
     def _update_status(self) -> None:
         n_pos = self.state.n_pos + sum(1 for p in self.pending if p[2])
         n_neg = self.state.n_neg + sum(1 for p in self.pending if not p[2])
-        model = self.state.model or (os.path.splitext(os.path.basename(self.settings.checkpoint))[0]
-                                     if self.settings.checkpoint else "")
+        chosen = os.path.splitext(os.path.basename(self.settings.checkpoint))[0] if self.settings.checkpoint else ""
+        model = self.state.model or chosen
         if model and not self.state.model:
             model += " (loads on first click)"
+        elif self.state.model and chosen and self._session_key != self._predictor_settings_key():
+            model += f", then {chosen}"
         self.dock.set_status(n_pos, n_neg, model, self.settings.device, busy=not self.worker.is_idle())
 
     def _on_busy(self, busy: bool) -> None:

@@ -420,3 +420,27 @@ def test_ctrl_z_beats_a_qgis_undo_shortcut(digitiser):
         assert fired == [1]
     finally:
         window.removeAction(qgis_undo)
+
+
+def test_dock_settings_apply_live_and_are_remembered(digitiser, tmp_path):
+    from avalanche_iseg_plugin.settings import PluginSettings
+
+    d = digitiser
+    c = d.controller
+    dock = d.plugin.dock
+    d.click(*d.info["lobe_xy"])
+    assert c.state.mask.any()
+    dock.threshold_spin.setValue(0.95)      # the stand-in predictor gives 0.9 inside, 0.1 outside
+    c.wait_idle(30)
+    assert not c.state.mask.any() and len(c.state.clicks) == 1
+    dock.threshold_spin.setValue(0.5)
+    c.wait_idle(30)
+    assert c.state.mask.any()
+    dock.max_side_spin.setValue(300)
+    d.key(Qt.Key_Escape)
+    d.click(*d.info["lobe_xy"])
+    assert max(c.state.window.image_shape) <= 300 < max(c.state.window.height, c.state.window.width)
+    dock.checkpoint_widget.setFilePath(str(tmp_path / "my_model.pth"))
+    saved = PluginSettings.load()
+    assert (saved.threshold, saved.max_side, saved.checkpoint) == (0.5, 300, str(tmp_path / "my_model.pth"))
+    assert "my_model" in dock.status_text()

@@ -132,3 +132,21 @@ def test_zip_installs_loads_starts_and_unloads(built_zip, tmp_path, qgis_iface, 
     qgis_iface.removePluginRasterMenu.assert_called_once()
     assert qgis_iface.removePluginRasterMenu.call_args[0][0] == "&Avalanche digitiser"
     assert PACKAGE not in sys.modules
+
+
+def test_plugin_modules_do_not_import_torch():
+    """QGIS starts the plugin without PyTorch: no plugin module imports torch (or core_model's model code)
+    until the first prediction."""
+    import subprocess
+
+    modules = sorted(p.stem for p in (REPO / PACKAGE).glob("*.py") if p.stem != "__init__")
+    code = ("import sys\n"
+            f"sys.path.insert(0, {str(REPO)!r})\n"
+            f"import {PACKAGE}\n"
+            + "".join(f"import {PACKAGE}.{m}\n" for m in modules)
+            + f"{PACKAGE}.classFactory\n"
+            "heavy = sorted(m for m in sys.modules if m == 'torch' or m.startswith(('torch.', 'core_model.')))\n"
+            "print(heavy)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"
