@@ -21,3 +21,13 @@ def shared_path(*parts: str) -> Path:
 @pytest.fixture
 def shared():
     return shared_path
+
+
+@pytest.fixture(autouse=True)
+def _collect_qgis_objects():
+    """Destroy Qt/QGIS objects left in reference cycles while QGIS is still up (not at interpreter exit,
+    where destroying a QgsMapLayer after QgsApplication has gone crashes the process)."""
+    yield
+    import gc
+
+    gc.collect()
