@@ -172,11 +172,16 @@ class HighResolutionNet(nn.Module):
         """First conv of the (normalised) image: image-only work, cacheable while clicks change."""
         return self.relu(self.bn1(self.conv1(x)))
 
-    def forward_from_stem(self, x: torch.Tensor, additional_features=None, with_aux: bool = True):
+    def forward_from_stem(self, x: torch.Tensor, additional_features=None):
+        """Everything after the first stem conv; `additional_features` (the click maps, 64 channels at 1/2
+        resolution) are added here, as in RITM."""
         if additional_features is not None:
             x = x + additional_features
         x = self.relu(self.bn2(self.conv2(x)))
-        feats = self._hrnet_features(self.layer1(x))
+        return self._head(self._branches(self.layer1(x)))
+
+    def _head(self, ys: list[torch.Tensor]):
+        feats = self._aggregate(ys)
         if self.ocr_width <= 0:
             return [self.cls_head(feats), None]
         out_aux = self.aux_head(feats)
@@ -196,9 +201,12 @@ class HighResolutionNet(nn.Module):
             out.append(src if t is None else t(src))
         return out
 
-    def _hrnet_features(self, x: torch.Tensor) -> torch.Tensor:
+    def _branches(self, x: torch.Tensor) -> list[torch.Tensor]:
         ys = self.stage2(self._through(self.transition1, [x]))
         ys = self.stage3(self._through(self.transition2, ys))
-        ys = self.stage4(self._through(self.transition3, ys))
+        return self.stage4(self._through(self.transition3, ys))
+
+    @staticmethod
+    def _aggregate(ys: list[torch.Tensor]) -> torch.Tensor:
         size = ys[0].shape[-2:]
         return torch.cat([ys[0]] + [_upsample(y, size) for y in ys[1:]], 1)

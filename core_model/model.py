@@ -50,6 +50,8 @@ class ScaleLayer(nn.Module):
 class HRNetModel(nn.Module):
     """Interactive segmentation network: click maps (+ previous mask) fused into an HRNet-OCR backbone."""
 
+    memory_format = torch.contiguous_format  # inference copies may switch to torch.channels_last
+
     def __init__(self, width: int = 48, ocr_width: int = 256, small: bool = False, backbone_lr_mult: float = 0.1,
                  norm_layer=nn.BatchNorm2d, use_rgb_conv: bool = True, with_aux_output: bool = False,
                  norm_radius: float = 260, use_disks: bool = False, cpu_dist_maps: bool = False,
@@ -107,7 +109,7 @@ class HRNetModel(nn.Module):
     def image_features(self, rgb: torch.Tensor) -> dict:
         """Image-only work (normalisation, and the first stem conv when clicks enter after it).  The result
         can be reused for any clicks / previous mask on the same image batch."""
-        rgb = self.normalize(rgb)
+        rgb = self.normalize(rgb).contiguous(memory_format=self.memory_format)
         if self.rgb_conv is not None:
             return {"rgb": rgb, "stem": None}
         return {"rgb": rgb, "stem": self.feature_extractor.image_stem(rgb)}
@@ -123,6 +125,7 @@ class HRNetModel(nn.Module):
         coord = self.dist_maps(rgb, points)
         if prev_mask is not None:
             coord = torch.cat((prev_mask, coord), dim=1)
+        coord = coord.contiguous(memory_format=self.memory_format)
         if self.rgb_conv is not None:
             x = self.rgb_conv(torch.cat((rgb, coord), dim=1))
             out, aux = self.feature_extractor(x)

@@ -5,6 +5,7 @@ import torch
 
 from conftest import shared_path
 from core_model.checkpoint import load_model
+from core_model.inference_speedups import optimize_for_inference
 from core_model.model import build_model
 
 TOL = 1e-4
@@ -38,6 +39,23 @@ def test_forward_matches_reference(name, arch):
         changed = model(torch.from_numpy(ref["input"]), pts)["instances"]
     assert float((changed - out["instances"]).abs().max()) > 0.5
 
+    # The inference-optimised copy gives the same outputs; the original model is left untouched.
+    fast = optimize_for_inference(model)
+    assert fast.n_folded_batchnorms > 100
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    fast_out = fast(torch.from_numpy(ref["input"]), torch.from_numpy(ref["points"]))
+    fast_diffs = _max_diffs(fast_out, ref)
+    print(f"{name} optimised max abs diff: {fast_diffs}")
+    assert max(fast_diffs.values()) <= TOL, fast_diffs
+    no_aux = fast(torch.from_numpy(ref["input"]), torch.from_numpy(ref["points"]), with_aux=False)
+    assert set(no_aux) == {"instances"} and torch.equal(no_aux["instances"], fast_out["instances"])
+    with torch.no_grad():
+        again = model(torch.from_numpy(ref["input"]), torch.from_numpy(ref["points"]))
+    assert torch.equal(again["instances"], out["instances"])
+    with pytest.raises(RuntimeError, match="cannot be trained"):
+        fast.train()
+
 
 def test_split_forward_equals_full_forward():
     ckpt, ref = _reference("hrnet18s")
@@ -49,6 +67,11 @@ def test_split_forward_equals_full_forward():
         feats = model.image_features(image[:, :3])
         split = model.forward_from_features(feats, image[:, 3:], points)
         no_aux = model(image, points, with_aux=False)
+    fast = optimize_for_inference(model)
+    fast_feats = fast.image_features(image[:, :3])
+    fast_full = fast(image, points)
+    fast_split = fast.forward_from_features(fast_feats, image[:, 3:], points)
+    assert torch.equal(fast_full["instances"], fast_split["instances"])
     assert torch.equal(full["instances"], split["instances"])
     assert torch.equal(full["instances_aux"], split["instances_aux"])
     assert "instances_aux" not in no_aux and torch.equal(no_aux["instances"], full["instances"])
