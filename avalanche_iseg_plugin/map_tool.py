@@ -55,6 +55,10 @@ class AvalancheMapTool(QgsMapTool):
             self._press_pos = event.pos()
             self._dragging = False
 
+    def canvasDoubleClickEvent(self, event):  # noqa: N802
+        # Qt turns the second of two quick presses into a double click: it is one more click, never lost
+        self.canvasPressEvent(event)
+
     def canvasMoveEvent(self, event):
         if self._press_pos is None or not (event.buttons() & Qt.LeftButton):
             return

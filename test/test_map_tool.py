@@ -444,3 +444,47 @@ def test_dock_settings_apply_live_and_are_remembered(digitiser, tmp_path):
     saved = PluginSettings.load()
     assert (saved.threshold, saved.max_side, saved.checkpoint) == (0.5, 300, str(tmp_path / "my_model.pth"))
     assert "my_model" in dock.status_text()
+
+
+def test_quick_second_click_is_not_lost(digitiser):
+    """Qt delivers the second of two quick presses as a double click; it still counts as a click."""
+    from qgis.PyQt.QtCore import QEvent
+    from qgis.PyQt.QtGui import QMouseEvent
+
+    d = digitiser
+    a, b = d.info["lobe_xy"], d.pixel_xy(300, 420)
+    d.click(*a, wait=False)
+    pb = QPointF(d.screen(*b))
+    viewport = d.canvas.viewport()
+    QApplication.sendEvent(viewport, QMouseEvent(QEvent.MouseButtonDblClick, pb, Qt.LeftButton, Qt.LeftButton,
+                                                 Qt.NoModifier))
+    QApplication.sendEvent(viewport, QMouseEvent(QEvent.MouseButtonRelease, pb, Qt.LeftButton, Qt.NoButton,
+                                                 Qt.NoModifier))
+    d.controller.wait_idle(30)
+    assert len(d.controller.state.clicks) == 2
+
+
+def test_overlay_is_drawn_over_the_lobe(digitiser):
+    """The mask image is laid over the right place although the canvas (EPSG:3857) is not the raster's CRS."""
+    d = digitiser
+    d.click(*d.info["lobe_xy"])
+    d.plugin.dock.opacity_slider.setValue(100)
+    d.canvas.waitWhileRendering()
+    QTest.qWait(50)
+    image = d.canvas.viewport().grab().toImage()
+
+    def color(x, y):
+        p = d.screen(x, y)
+        return image.pixelColor(p.x(), p.y())
+
+    gt = d.info["geotransform"]
+    inside = [d.pixel_xy(r, c) for r, c in ((190, 400), (420, 380), (300, 330), (350, 470))]
+    hole = d.pixel_xy(240, 400)                        # the rock inside the lobe is not avalanche
+    just_outside = [d.pixel_xy(300, 275), d.pixel_xy(300, 525), d.pixel_xy(100, 400), hole]   # lobe cols 288..512
+    for x, y in inside:
+        c = color(x, y)
+        assert (c.red(), c.green(), c.blue()) == (0, 190, 255)
+    for x, y in just_outside:
+        c = color(x, y)
+        assert (c.red(), c.green(), c.blue()) != (0, 190, 255)
+    assert gt[1] == 0.5
