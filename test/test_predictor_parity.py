@@ -110,3 +110,57 @@ def test_no_flip_no_zoom_setting_differs_but_runs():
     probs = pred.add_click(row, col, True)
     assert probs.shape == data["gt"].shape
     assert 0.0 < np.abs(probs - data["probs"][0]).max() < 1.0
+
+
+class _FakeNet(torch.nn.Module):
+    """Deterministic stand-in with the network's call signature: logits from the image, the previous mask
+    and disks around the clicks (no shared data needed)."""
+    with_prev_mask = True
+
+    def forward(self, image, points):
+        b, _, h, w = image.shape
+        rows = torch.arange(h, dtype=torch.float32)[:, None]
+        cols = torch.arange(w, dtype=torch.float32)[None, :]
+        logits = image[:, :3].mean(1, keepdim=True) - 0.5 + 2 * image[:, 3:] - 1
+        n = points.shape[1] // 2
+        for i in range(b):
+            for j in range(points.shape[1]):
+                r, c, _ = points[i, j].tolist()
+                if r < 0:
+                    continue
+                disk = ((rows - r) ** 2 + (cols - c) ** 2 <= 36).float()
+                logits[i, 0] += (6.0 if j < n else -6.0) * disk
+        return {"instances": logits}
+
+
+def test_misuse_raises_clear_errors_and_points_layout():
+    from core_model.predictor import points_tensor
+    from core_model.transforms import NetClick
+    pred = InteractivePredictor(_FakeNet())
+    with pytest.raises(ValueError, match="call set_image"):
+        pred.add_click(1, 1, True)
+    assert pred.undo() is None and pred.probabilities is None and pred.image_shape is None
+    with pytest.raises(ValueError, match="uint8"):
+        pred.set_image(np.zeros((10, 10, 3), np.float32))
+    with pytest.raises(ValueError, match="H×W×3"):
+        pred.set_image(np.zeros((10, 10, 5), np.uint8))
+    image = np.full((60, 80, 3), 128, np.uint8)
+    pred.set_image(image)
+    assert pred.image_shape == (60, 80)
+    with pytest.raises(ValueError, match="outside the 80×60 image"):
+        pred.add_click(60, 5, True)
+    with pytest.raises(ValueError, match="of the image's size"):
+        pred.set_initial_mask(np.zeros((10, 10), bool))
+    assert pred.clicks == [] and pred.probabilities is None
+    probs = pred.add_click(30, 40, True)
+    assert probs[30, 40] > 0.9 and probs[0, 0] < 0.5
+    probs = pred.add_click(30, 46, False)
+    assert probs[30, 47] < 0.5 and pred.mask[30, 36]
+    # points: first half positive, second half negative, (-1, -1, -1) padding, index in column 3
+    pts = points_tensor([[NetClick(1.5, 2.0, True, 0), NetClick(3.0, 4.0, False, 1), NetClick(5.0, 6.0, True, 2)]])
+    assert pts.dtype == torch.float32 and pts.tolist() == [[[1.5, 2.0, 0], [5.0, 6.0, 2], [3.0, 4.0, 1],
+                                                            [-1, -1, -1]]]
+    assert points_tensor([[]]).tolist() == [[[-1, -1, -1], [-1, -1, -1]]]
+    limited = points_tensor([[NetClick(1, 1, True, 0), NetClick(2, 2, True, 1), NetClick(3, 3, False, 2)]],
+                            net_clicks_limit=1)
+    assert limited.tolist() == [[[1, 1, 0], [-1, -1, -1]]]
