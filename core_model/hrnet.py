@@ -28,7 +28,7 @@ class BasicBlock(nn.Module):
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
         residual = x if self.downsample is None else self.downsample(x)
-        return self.relu(out + residual)
+        return self.relu(out.add_(residual))   # in place: `out` is a fresh tensor
 
 
 class Bottleneck(nn.Module):
@@ -50,7 +50,7 @@ class Bottleneck(nn.Module):
         out = self.relu(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
         residual = x if self.downsample is None else self.downsample(x)
-        return self.relu(out + residual)
+        return self.relu(out.add_(residual))   # in place: `out` is a fresh tensor
 
 
 def _make_blocks(block, inplanes: int, planes: int, n_blocks: int, norm_layer) -> nn.Sequential:
@@ -100,13 +100,16 @@ class HighResolutionModule(nn.Module):
         out = []
         for i in range(self.num_branches):
             y = xs[0] if i == 0 else self.fuse_layers[i][0](xs[0])
+            fresh = i != 0   # whether `y` may be summed into in place (never a branch output itself)
             for j in range(1, self.num_branches):
                 if j == i:
-                    y = y + xs[j]
+                    term = xs[j]
                 elif j > i:
-                    y = y + _upsample(self.fuse_layers[i][j](xs[j]), xs[i].shape[-2:])
+                    term = _upsample(self.fuse_layers[i][j](xs[j]), xs[i].shape[-2:])
                 else:
-                    y = y + self.fuse_layers[i][j](xs[j])
+                    term = self.fuse_layers[i][j](xs[j])
+                y = y.add_(term) if fresh else y + term
+                fresh = True
             out.append(self.relu(y))
         return out
 

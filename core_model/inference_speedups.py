@@ -136,6 +136,9 @@ def optimize_for_inference(model: HRNetModel, channels_last: bool = True) -> Inf
     fold_scale_layer(fast)
     for p in fast.parameters():
         p.requires_grad_(False)
+    for m in fast.modules():
+        if isinstance(m, (nn.ReLU, nn.LeakyReLU)):
+            m.inplace = True   # their inputs are always fresh conv outputs
     if channels_last:
         fast.memory_format = torch.channels_last
         fast.n_pointwise_convs = replace_pointwise_convs(fast)
