@@ -93,3 +93,15 @@ def test_backbone_parameter_split():
     assert {id(p) for p in model.head_parameters()} == {id(p) for n, p in named.items()
                                                         if not n.startswith("feature_extractor.")}
     assert "maps_transform.3.scale" in named and named["maps_transform.3.scale"].item() == pytest.approx(0.05)
+
+
+def test_model_speed_cli(capsys, tmp_path):
+    from core_model import model_speed
+    ckpt, _ = _reference("hrnet18s")
+    assert model_speed.main(["--checkpoint", str(ckpt), "--size", "64", "--repeats", "1", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "optimised+cached_image" in out and "speed-up" in out
+    missing = tmp_path / "nope.pth"
+    assert model_speed.main(["--checkpoint", str(missing)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "does not exist" in err[0]
