@@ -121,6 +121,21 @@ class InteractivePredictor:
                 t.clear_cache()
         self._initial = None
         self.reset()
+        if self.cache:
+            self._prepare_first_click()
+
+    def _prepare_first_click(self) -> None:
+        """Image-only work of the first click (flipped copy, the network's image stem), done here once:
+        the transforms are run forward without clicks, which is what the first click sees, then reset."""
+        with torch.inference_mode():
+            inp = NetInput(self._image, self._prev, self._key)
+            clicks_lists = [[]]
+            for t in self._transforms:
+                inp, clicks_lists = t.transform(inp, clicks_lists)
+            if self._split_forward:
+                self._features = (inp.key, self.model.image_features(inp.rgb))
+        for t in self._transforms:
+            t.reset()
 
     def set_initial_mask(self, mask: np.ndarray) -> None:
         """Start from an existing outline (H×W, bool or probabilities in [0, 1]); clears the clicks.  The mask
