@@ -1,0 +1,125 @@
+"""The clicks file of the headless segmenter (``python -m avalanche_iseg_plugin.segment``).
+
+JSON, either the clicks of one object or a list of objects (each a list of clicks)::
+
+    [{"x": 2600195.2, "y": 1199850.0, "positive": true}, {"x": 2600230.0, "y": 1199790.5, "positive": false}]
+
+    [[{"x": 2600195.2, "y": 1199850.0}], [{"row": 120, "col": 610}, {"row": 150, "col": 640, "positive": false}]]
+
+A click is ``{"x": X, "y": Y}`` in the raster's CRS (map units; for a photo without georeference the
+pixel units QGIS uses: x = column, y = -row) or ``{"row": R, "col": C}``, integer pixel indices of the
+raster (row 0 = top, column 0 = left; the click is at the pixel's centre).  ``"positive"`` is true (on
+the avalanche, the default) or false (not the avalanche).  Every object needs a positive click.
+
+``read_click_file(path, source) -> list[list[SessionClick]]`` checks everything against the raster and
+raises ``ClickFileError`` with one sentence naming the object and click at fault.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from .raster_window import RasterSource
+from .session import SessionClick
+
+EXAMPLE = '[{"x": 2600195.2, "y": 1199850.0, "positive": true}] or [[{"row": 120, "col": 610}], ...]'
+XY_KEYS = {"x", "y"}
+PIXEL_KEYS = {"row", "col"}
+
+
+class ClickFileError(ValueError):
+    """The clicks file cannot be used; the message is one sentence."""
+
+
+def _is_click(item) -> bool:
+    return isinstance(item, dict)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _where(obj_no: int, click_no: int) -> str:
+    return f"Click {click_no} of object {obj_no}"
+
+
+def _parse_click(item, where: str, source: RasterSource) -> SessionClick:
+    if not isinstance(item, dict):
+        raise ClickFileError(f"{where} is {json.dumps(item)[:60]}, not a click; write a click as "
+                             '{"x": X, "y": Y, "positive": true} or {"row": R, "col": C, "positive": true}.')
+    keys = set(item)
+    positive = item.get("positive", True)
+    if isinstance(positive, int) and not isinstance(positive, bool) and positive in (0, 1):
+        positive = bool(positive)
+    if not isinstance(positive, bool):
+        raise ClickFileError(f"{where} has \"positive\": {json.dumps(positive)}; use true (on the avalanche) "
+                             "or false (not the avalanche).")
+    coords = keys - {"positive"}
+    if coords not in (XY_KEYS, PIXEL_KEYS):
+        unknown = sorted(coords - XY_KEYS - PIXEL_KEYS)
+        found = ", ".join(sorted(keys)) or "nothing"
+        hint = f" (unknown: {', '.join(unknown)})" if unknown else ""
+        raise ClickFileError(f"{where} has {found}{hint}; a click needs either \"x\" and \"y\" (raster CRS) "
+                             "or \"row\" and \"col\" (pixels), plus an optional \"positive\".")
+    values = [item[k] for k in sorted(coords)]
+    if not all(_is_number(v) for v in values):
+        raise ClickFileError(f"{where} has a coordinate that is not a number: {json.dumps(item)}.")
+    if coords == PIXEL_KEYS:
+        row, col = item["row"], item["col"]
+        if not (float(row).is_integer() and float(col).is_integer()):
+            raise ClickFileError(f"{where} has row {row}, col {col}; pixel indices must be whole numbers "
+                                 "(or give \"x\"/\"y\" in the raster's CRS).")
+        row, col = int(row), int(col)
+        if not (0 <= row < source.height and 0 <= col < source.width):
+            raise ClickFileError(f"{where} (row {row}, col {col}) is outside the raster '{source.name}', "
+                                 f"which has rows 0-{source.height - 1} and columns 0-{source.width - 1}.")
+        x, y = source.xy_of(row + 0.5, col + 0.5)
+        return SessionClick(float(x), float(y), positive)
+    x, y = float(item["x"]), float(item["y"])
+    if not source.contains(x, y):
+        xmin, ymin, xmax, ymax = source.extent
+        units = "its CRS" if source.is_georeferenced else "pixel units, y = -row"
+        raise ClickFileError(f"{where} at ({x:.2f}, {y:.2f}) is outside the raster '{source.name}', which "
+                             f"covers x {xmin:.2f} to {xmax:.2f} and y {ymin:.2f} to {ymax:.2f} ({units}); "
+                             "give x/y in the raster's CRS or use row/col.")
+    return SessionClick(x, y, positive)
+
+
+def parse_objects(data, source: RasterSource) -> list[list[SessionClick]]:
+    """The JSON value of a clicks file -> objects (lists of clicks in raster-CRS coordinates)."""
+    if not isinstance(data, list) or not data:
+        raise ClickFileError(f"The clicks file must hold a non-empty JSON list of clicks or of objects, e.g. {EXAMPLE}.")
+    if all(_is_click(item) for item in data):
+        raw_objects = [data]
+    elif all(isinstance(item, list) for item in data):
+        raw_objects = data
+    else:
+        raise ClickFileError("The clicks file mixes clicks and objects at the top level; give either one list of "
+                             f"clicks (one object) or a list of objects, each a list of clicks, e.g. {EXAMPLE}.")
+    objects = []
+    for obj_no, raw in enumerate(raw_objects, 1):
+        if not raw:
+            raise ClickFileError(f"Object {obj_no} has no clicks; give each object at least one positive click.")
+        clicks = [_parse_click(item, _where(obj_no, k), source) for k, item in enumerate(raw, 1)]
+        if not any(c.is_positive for c in clicks):
+            raise ClickFileError(f"Object {obj_no} has no positive click; give at least one click with \"positive\": true "
+                                 "on the avalanche.")
+        objects.append(clicks)
+    return objects
+
+
+def read_click_file(path, source: RasterSource) -> list[list[SessionClick]]:
+    """Read and check a clicks file (see the module doc); ClickFileError with one sentence if unusable."""
+    path = Path(path)
+    if not path.is_file():
+        what = "is a folder" if path.is_dir() else "does not exist"
+        raise ClickFileError(f"The clicks file '{path}' {what}.")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ClickFileError(f"The clicks file '{path}' is not valid JSON ({exc.msg} at line {exc.lineno}, "
+                             f"column {exc.colno}).") from None
+    except (UnicodeDecodeError, OSError) as exc:
+        raise ClickFileError(f"The clicks file '{path}' cannot be read as UTF-8 text ({exc}).") from None
+    return parse_objects(data, source)
