@@ -99,6 +99,10 @@ class HRNetModel(nn.Module):
     # --- the RITM forward ---------------------------------------------------------------------------
     def forward(self, image: torch.Tensor, points: torch.Tensor, with_aux: bool | None = None) -> dict:
         """RITM's ISModel.forward.  with_aux=False skips upsampling the auxiliary output (not returned)."""
+        n_channels = 4 if self.with_prev_mask else 3
+        if image.ndim != 4 or image.shape[1] != n_channels:
+            raise ValueError(f"image must be B×{n_channels}×H×W (RGB in [0, 1]"
+                             f"{' then the previous mask' if self.with_prev_mask else ''}), got {tuple(image.shape)}.")
         feats = self.image_features(image[:, :3])
         prev_mask = image[:, 3:] if self.with_prev_mask else None
         return self.forward_from_features(feats, prev_mask, points, with_aux=with_aux)
@@ -117,6 +121,9 @@ class HRNetModel(nn.Module):
     def forward_from_features(self, feats: dict, prev_mask, points: torch.Tensor,
                               with_aux: bool | None = None) -> dict:
         rgb = feats["rgb"]
+        if points.ndim != 3 or points.shape[2] != 3 or points.shape[1] % 2 or points.shape[0] != rgb.shape[0]:
+            raise ValueError(f"points must be B×2N×3 (row, col, click index; first N positive) for a batch of "
+                             f"{rgb.shape[0]}, got {tuple(points.shape)}.")
         if self.with_prev_mask:
             if prev_mask is None:
                 raise ValueError("this model needs the previous mask (4th image channel); pass zeros for none.")

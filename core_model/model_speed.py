@@ -1,6 +1,7 @@
 """Forward-pass speed of the model: unoptimised vs optimize_for_inference (vs cached image features).
 
     python -m core_model.model_speed --checkpoint PATH [--size 400] [--batch 2] [--threads 2] [--repeats 6]
+                                     [--clock wall|cpu] [--tune-malloc]
 
 Runs are interleaved (machines are noisy; compare the ratios of one run).  Prints ms per forward (min and
 median), the speed-up, and the largest output difference between the variants.
@@ -27,7 +28,7 @@ def _inputs(size: int, batch: int):
     return image, points
 
 
-def measure(model, size: int = 400, batch: int = 2, repeats: int = 6) -> dict:
+def measure(model, size: int = 400, batch: int = 2, repeats: int = 6, clock=time.perf_counter) -> dict:
     image, points = _inputs(size, batch)
     fast = optimize_for_inference(model)
     feats = fast.image_features(image[:, :3])
@@ -43,9 +44,9 @@ def measure(model, size: int = 400, batch: int = 2, repeats: int = 6) -> dict:
             outputs[name] = fn()["instances"]
         for _ in range(repeats):
             for name, fn in variants.items():
-                start = time.perf_counter()
+                start = clock()
                 fn()
-                times[name].append(time.perf_counter() - start)
+                times[name].append(clock() - start)
     ref = outputs["unoptimised"]
     return {name: {"min_ms": 1000 * min(t), "median_ms": 1000 * statistics.median(t),
                    "max_abs_diff": float((outputs[name] - ref).abs().max())} for name, t in times.items()}
@@ -58,6 +59,9 @@ def main(argv=None) -> int:
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=6)
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="wall time (default) or process CPU time (steadier on a busy machine; with more "
+                             "than one thread it also counts the threads' idle spinning)")
     parser.add_argument("--tune-malloc", action="store_true", help="call tune_glibc_allocator() first")
     args = parser.parse_args(argv)
     if args.size < 32 or args.batch < 1 or args.threads < 1 or args.repeats < 1:
@@ -71,10 +75,11 @@ def main(argv=None) -> int:
     except CheckpointError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    result = measure(model, args.size, args.batch, args.repeats)
+    clock = time.perf_counter if args.clock == "wall" else time.process_time
+    result = measure(model, args.size, args.batch, args.repeats, clock)
     base = result["unoptimised"]["min_ms"]
     print(f"{model.arch_name}: batch {args.batch}×4×{args.size}×{args.size}, {args.threads} threads, "
-          f"{args.repeats} interleaved runs")
+          f"{args.repeats} interleaved runs, {args.clock} clock{', tuned malloc' if args.tune_malloc else ''}")
     for name, r in result.items():
         print(f"  {name:24s} min {r['min_ms']:7.1f} ms  median {r['median_ms']:7.1f} ms  "
               f"speed-up {base / r['min_ms']:.2f}×  max |Δ| {r['max_abs_diff']:.1e}")

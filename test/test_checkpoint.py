@@ -237,6 +237,16 @@ def test_build_model_rejects_unknown_arch():
         build_model("resnet50")
 
 
+def test_forward_rejects_wrong_shapes(small_model):
+    image, points = _inputs(size=32)
+    with pytest.raises(ValueError, match="B×4×H×W"):
+        small_model(image[:, :3], points)
+    with pytest.raises(ValueError, match="B×2N×3"):
+        small_model(image, points[:, :3])
+    with pytest.raises(ValueError, match="B×2N×3"):
+        small_model(image, points[:, :, :2])
+
+
 def test_click_maps_match_definition():
     from core_model.click_maps import click_maps
     points = torch.tensor([[[3.0, 4.0, 0.0], [-1, -1, -1], [8.0, 1.0, 1.0], [-1, -1, -1]]])
