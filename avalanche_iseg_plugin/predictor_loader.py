@@ -18,6 +18,9 @@ def make_predictor(checkpoint: str, device: str, threshold: float):
         import torch  # noqa: F401
     except ImportError as exc:
         raise PredictorUnavailable(TORCH_MISSING) from exc
+    except Exception as exc:  # e.g. a DLL that fails to load on Windows
+        raise PredictorUnavailable(f"PyTorch is installed but cannot be imported ({type(exc).__name__}: {exc}); "
+                                   "reinstall it for QGIS's Python.") from exc
     from core_model.checkpoint import load_model
     from core_model.predictor import InteractivePredictor, PredictorSettings
 
