@@ -27,6 +27,7 @@ PACKAGE = "avalanche_iseg_plugin"
 REQUIRED_EXTRAS = ("metadata.txt", "icon.png")
 SKIP_DIRS = {"__pycache__", ".pytest_cache"}
 SKIP_FILES = ("*.pyc", "*.pyo", ".DS_Store")
+SHIPPED_WEIGHTS = "avalanche_iseg_default.pth"   # core_model/weights/: the one model the plugin ships
 
 
 class BuildError(RuntimeError):
@@ -49,8 +50,14 @@ def _source_of(name: str) -> Path | None:
     return None
 
 
-def _ignore(_dir, names):
-    return [n for n in names if n in SKIP_DIRS or any(fnmatch.fnmatch(n, p) for p in SKIP_FILES)]
+def _ignore(directory, names):
+    """Caches and bytecode never go in; of the weights, only the shipped default model does (training
+    checkpoints and optimizer states stay out of the plugin)."""
+    skipped = [n for n in names if n in SKIP_DIRS or any(fnmatch.fnmatch(n, p) for p in SKIP_FILES)]
+    if Path(directory).name == "weights":
+        skipped += [n for n in names if n != SHIPPED_WEIGHTS and n not in skipped
+                    and not n.lower().startswith(("readme", "license"))]
+    return skipped
 
 
 def stage(cfg: configparser.ConfigParser, stage_dir: Path) -> configparser.ConfigParser:

@@ -150,3 +150,10 @@ def test_plugin_modules_do_not_import_torch():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_only_the_default_weights_are_bundled():
+    names = ["avalanche_iseg_default.pth", "epoch_12.pth", "optimizer_state.pt", "README.md", "__pycache__"]
+    assert sorted(build_zip._ignore("/repo/core_model/weights", names)) == \
+        ["__pycache__", "epoch_12.pth", "optimizer_state.pt"]
+    assert build_zip._ignore("/repo/core_model", ["model.py", "x.pyc"]) == ["x.pyc"]
