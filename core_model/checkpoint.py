@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .inference_speedups import InferenceHRNetModel
 from .model import HRNetModel
 
 HRNET_CLASS = "isegm.model.is_hrnet_model.HRNetModel"
@@ -188,8 +189,9 @@ def checkpoint_config(model: HRNetModel) -> dict:
 
 def save_checkpoint(model: HRNetModel, path, extra: dict | None = None, half: bool = False) -> None:
     """Write `model` in RITM's checkpoint layout (atomically); half=True stores float tensors as float16."""
-    if not isinstance(model, HRNetModel):
-        raise TypeError("save_checkpoint needs a core_model HRNetModel (as returned by build_model/load_model).")
+    if not isinstance(model, HRNetModel) or isinstance(model, InferenceHRNetModel):
+        raise TypeError("save_checkpoint needs a core_model HRNetModel as returned by build_model/load_model "
+                        "(not an optimize_for_inference copy, whose weights are folded).")
     extra = dict(extra or {})
     clash = {"state_dict", "config"} & set(extra)
     if clash:

@@ -181,6 +181,13 @@ def test_round_trip_gives_identical_outputs(tmp_path, small_model):
     assert torch.equal(a["instances"], b["instances"]) and torch.equal(a["instances_aux"], b["instances_aux"])
 
 
+def test_inference_copy_cannot_be_saved(tmp_path, small_model):
+    from core_model.inference_speedups import optimize_for_inference
+    with pytest.raises(TypeError, match="optimize_for_inference"):
+        save_checkpoint(optimize_for_inference(small_model), tmp_path / "fast.pth")
+    assert not (tmp_path / "fast.pth").exists()
+
+
 def test_half_round_trip_loads_float32(tmp_path, small_model):
     path = tmp_path / "model_half.pth"
     save_checkpoint(small_model, path, half=True)
