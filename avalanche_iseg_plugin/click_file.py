@@ -116,7 +116,7 @@ def read_click_file(path, source: RasterSource) -> list[list[SessionClick]]:
         what = "is a folder" if path.is_dir() else "does not exist"
         raise ClickFileError(f"The clicks file '{path}' {what}.")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8-sig"))  # -sig: files saved by Windows editors
     except json.JSONDecodeError as exc:
         raise ClickFileError(f"The clicks file '{path}' is not valid JSON ({exc.msg} at line {exc.lineno}, "
                              f"column {exc.colno}).") from None

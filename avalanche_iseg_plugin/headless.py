@@ -1,7 +1,8 @@
 """QGIS without a display, for command-line tools: ``with headless_qgis(): ...``.
 
-* Qt runs on the ``offscreen`` platform unless ``QT_QPA_PLATFORM`` is set already (QGIS 3.22's
-  QgsApplication needs a platform plugin even with ``GUIenabled=False``).
+* Qt runs on the ``offscreen`` platform unless ``QT_QPA_PLATFORM`` names another one that can work
+  here (QGIS 3.22's QgsApplication needs a platform plugin even with ``GUIenabled=False``, and xcb
+  without a display aborts the process).
 * The prefix path (where QGIS finds its data providers: ogr, gdal, ...) comes from ``QGIS_PREFIX_PATH``
   or is found from where the ``qgis`` Python package lives (``/usr`` on Debian/Ubuntu,
   ``.../apps/qgis`` on OSGeo4W).
@@ -44,7 +45,10 @@ def qgis_prefix_path() -> str:
 @contextmanager
 def headless_qgis():
     """Start QGIS (no GUI, offscreen) for the ``with`` block; yields the list of Qt messages seen."""
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if not platform or (platform.startswith(("xcb", "wayland"))
+                        and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))):
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a screen platform without a display aborts the process
     from qgis.PyQt.QtCore import qInstallMessageHandler
 
     messages: list[str] = []

@@ -294,6 +294,7 @@ def _segment_and_write(args, source, objects, out, layer, checkpoint, device, st
     session = DigitisingSession(source, predictor, max_side=args.max_side, min_area=args.min_area,
                                 simplify=args.simplify)
     finished, skipped = [], []
+    t_start = time.monotonic()
     for obj_no, clicks in enumerate(objects, 1):
         t0 = time.monotonic()
         try:
@@ -307,7 +308,8 @@ def _segment_and_write(args, source, objects, out, layer, checkpoint, device, st
         finished.append((obj_no, clicks, result))
         parts = len(result.polygons_wkt)
         print(f"[{obj_no}/{n}] object {obj_no} segmented: {_plural(len(clicks), 'click')}, "
-              f"{_plural(parts, 'polygon')} ({time.monotonic() - t0:.1f} s)", flush=True)
+              f"{_plural(parts, 'polygon')} ({time.monotonic() - t0:.1f} s{_time_left(t_start, obj_no, n)})",
+              flush=True)
     session.discard()
     if not finished:
         raise InputError(f"No object could be segmented ({n} skipped); nothing was written.")
@@ -333,6 +335,14 @@ def _segment_and_write(args, source, objects, out, layer, checkpoint, device, st
           f"'{args.layer_name}'{appended}; {total} in all) in {time.monotonic() - started:.1f} s."
           + (f" Skipped objects: {', '.join(map(str, skipped))}." if skipped else ""), flush=True)
     return EXIT_SKIPPED if skipped else EXIT_OK
+
+
+def _time_left(t_start: float, done: int, total: int) -> str:
+    """', about 3 min left' from the mean time per object so far (empty when done or short)."""
+    left = (time.monotonic() - t_start) / done * (total - done)
+    if done == total or left < 10:
+        return ""
+    return f", about {left:.0f} s left" if left < 120 else f", about {left / 60:.0f} min left"
 
 
 def _plural(n: int, word: str) -> str:

@@ -247,6 +247,26 @@ def test_help_documents_the_clicks_format():
         assert fragment in result.stdout
 
 
+def test_click_file_formats(scene, tmp_path):
+    """One object or a list of objects, x/y or row/col, "positive" defaulting to true, a Windows BOM."""
+    from avalanche_iseg_plugin.click_file import read_click_file
+    from avalanche_iseg_plugin.raster_window import RasterSource
+
+    _, info = scene
+    source = RasterSource.open(info["path"])
+    x, y = info["lobe_xy"]
+    row, col = info["lobe_pixel"]
+    one = tmp_path / "one.json"
+    one.write_bytes(b"\xef\xbb\xbf" + json.dumps([{"x": x, "y": y}, {"row": row, "col": col, "positive": 0}]).encode())
+    (clicks,) = read_click_file(one, source)
+    assert [(c.x, c.y, c.is_positive) for c in clicks] == [(x, y, True), (x, y, False)]
+    many = write_clicks(tmp_path / "many.json", [[{"row": 0, "col": 0}], [{"x": x, "y": y, "positive": True}]])
+    objects = read_click_file(many, source)
+    assert len(objects) == 2
+    gt = info["geotransform"]
+    assert (objects[0][0].x, objects[0][0].y) == (gt[0] + 0.5 * gt[1], gt[3] + 0.5 * gt[5])
+
+
 # -- in-process flows with the deterministic FakePredictor -------------------------------------------------
 @pytest.fixture
 def fake_model(monkeypatch, tmp_path, qgis_app):
