@@ -266,3 +266,21 @@ def test_cli_refuses_bad_input_with_one_line(tiny_data, tmp_path, capsys):
     assert "multiple of 32" in capsys.readouterr().err
     assert main(["--data", str(tiny_data), "--out", str(tmp_path / "r4"), "--until", "soon"]) == 2
     assert "--until" in capsys.readouterr().err
+
+
+def test_finetunes_from_an_official_ritm_checkpoint(tiny_data, tmp_path, shared):
+    from core_model.checkpoint import load_model
+
+    ref = shared("ritm_reference", "hrnet18s_itermask_ref.pth")
+    out = tmp_path / "ft"
+    assert _cli(tiny_data, out, "--epochs", "1", "--steps-per-epoch", "1", "--weights", str(ref),
+                "--arch", "hrnet32") == 0  # the checkpoint's architecture wins over --arch
+    tuned = load_model(out / "checkpoints" / "last_checkpoint.pth")
+    base = load_model(ref)
+    assert tuned.arch_name == "hrnet18s"
+    tuned_sd, base_sd = tuned.state_dict(), base.state_dict()
+    assert tuned_sd.keys() == base_sd.keys()
+    changed = [k for k in base_sd if base_sd[k].is_floating_point() and not torch.equal(base_sd[k], tuned_sd[k])]
+    assert len(changed) > 100  # it trained from the reference weights ...
+    diff = max(float((base_sd[k] - tuned_sd[k]).abs().max()) for k in changed if k.endswith("weight"))
+    assert diff < 0.05  # ... one small step away from them, not from a fresh start
