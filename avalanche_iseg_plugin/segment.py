@@ -253,14 +253,19 @@ def run(args) -> int:
 
 
 def _remove_if_empty(path: Path) -> None:
-    """Delete a GeoPackage this run created but wrote no feature to (the run failed)."""
-    from osgeo import ogr
+    """Delete a GeoPackage this run created but wrote no feature to (the run failed).  Read with
+    sqlite3: after exitQgis GDAL has no drivers left."""
+    import sqlite3
+    from contextlib import closing
 
-    ds = ogr.Open(str(path)) if path.exists() else None
-    if ds is None:
+    if not path.is_file():
         return
-    empty = all(ds.GetLayer(i).GetFeatureCount() == 0 for i in range(ds.GetLayerCount()))
-    ds = None
+    try:
+        with closing(sqlite3.connect(str(path))) as db:
+            tables = [row[0] for row in db.execute("SELECT table_name FROM gpkg_contents")]
+            empty = all(db.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] == 0 for t in tables)
+    except sqlite3.Error:
+        return
     if empty:
         for suffix in ("", "-wal", "-shm", "-journal"):
             try:

@@ -154,6 +154,17 @@ def test_missing_checkpoint(scene, good_clicks, tmp_path):
     assert not (tmp_path / "a.gpkg").exists()
 
 
+def test_corrupt_checkpoint_leaves_no_empty_geopackage(scene, good_clicks, tmp_path):
+    """The model is loaded after the GeoPackage is opened: a failure then removes the file it created."""
+    _, info = scene
+    broken = tmp_path / "broken.pth"
+    broken.write_bytes(b"PK\x03\x04 not really a checkpoint")
+    out = tmp_path / "a.gpkg"
+    result = run_cli("--raster", info["path"], "--clicks", good_clicks, "--out", out, "--checkpoint", broken)
+    assert_one_error_line(result, "broken.pth")
+    assert not out.exists()
+
+
 def test_missing_required_option(scene):
     _, info = scene
     assert_one_error_line(run_cli("--raster", info["path"]), "--clicks", "--out", "--help")
