@@ -58,9 +58,10 @@ def _parse_click(item, where: str, source: RasterSource) -> SessionClick:
     coords = keys - {"positive"}
     if coords not in (XY_KEYS, PIXEL_KEYS):
         unknown = sorted(coords - XY_KEYS - PIXEL_KEYS)
-        found = ", ".join(sorted(keys)) or "nothing"
+        found = ", ".join(sorted(keys))
         hint = f" (unknown: {', '.join(unknown)})" if unknown else ""
-        raise ClickFileError(f"{where} has {found}{hint}; a click needs either \"x\" and \"y\" (raster CRS) "
+        what = f"has the keys {found}{hint}" if keys else "is empty ({})"
+        raise ClickFileError(f"{where} {what}; a click needs either \"x\" and \"y\" (raster CRS) "
                              "or \"row\" and \"col\" (pixels), plus an optional \"positive\".")
     values = [item[k] for k in sorted(coords)]
     if not all(_is_number(v) for v in values):
@@ -94,6 +95,10 @@ def parse_objects(data, source: RasterSource) -> list[list[SessionClick]]:
         raw_objects = [data]
     elif all(isinstance(item, list) for item in data):
         raw_objects = data
+    elif any(not isinstance(item, (dict, list)) for item in data):
+        k, item = next((k, item) for k, item in enumerate(data, 1) if not isinstance(item, (dict, list)))
+        raise ClickFileError(f"Item {k} of the clicks file is {json.dumps(item)[:60]}, neither a click nor an object "
+                             f"(a list of clicks), e.g. {EXAMPLE}.")
     else:
         raise ClickFileError("The clicks file mixes clicks and objects at the top level; give either one list of "
                              f"clicks (one object) or a list of objects, each a list of clicks, e.g. {EXAMPLE}.")

@@ -180,6 +180,8 @@ def test_missing_required_option(scene):
     ('[{"row": 1.5, "col": 2}]', ("whole numbers",)),
     ('[{"x": 2600010, "y": 1199990, "positive": "yes"}]', ('"positive": "yes"',)),
     ('[{"row": 5, "col": 5}, [{"row": 5, "col": 5}]]', ("mixes clicks and objects",)),
+    ('[[{"row": 5, "col": 5}], 7]', ("Item 2 of the clicks file is 7",)),
+    ('[{}]', ("Click 1 of object 1 is empty",)),
 ])
 def test_bad_clicks_file(scene, checkpoint, tmp_path, text, fragments):
     _, info = scene
