@@ -99,6 +99,7 @@ class DigitisingController:
         dock.exportRequested.connect(self.ask_export)
         dock.targetLayerChanged.connect(self._on_target_changed)
         dock.settingsChanged.connect(self._on_setting)
+        QgsProject.instance().layersWillBeRemoved.connect(self._on_layers_removed)
         self._restore_target_layer()
         self._update_status()
 
@@ -555,8 +556,28 @@ class DigitisingController:
                          "its model.", level=Qgis.Info, duration=4)
         self._update_status()
 
+    def _on_layers_removed(self, layer_ids) -> None:
+        if self.raster_layer_id not in layer_ids:
+            return
+        had_object = self._object_in_progress()
+        self.worker.cancel_queued()
+        self.worker.wait_idle(60)
+        self.session = None
+        self.raster_layer_id = None
+        self.pending = []
+        self.correction_fid = None
+        self.state = SessionState()
+        self._draw()
+        if had_object:
+            self.message("The raster of the avalanche in progress was removed from the project, so that "
+                         "avalanche is discarded.", level=Qgis.Info)
+
     # ================================================================ life cycle
     def shutdown(self) -> None:
+        try:
+            QgsProject.instance().layersWillBeRemoved.disconnect(self._on_layers_removed)
+        except TypeError:
+            pass
         self.worker.stop()
         self.overlay.remove()
         self.session = None

@@ -488,3 +488,14 @@ def test_overlay_is_drawn_over_the_lobe(digitiser):
         c = color(x, y)
         assert (c.red(), c.green(), c.blue()) != (0, 190, 255)
     assert gt[1] == 0.5
+
+
+def test_removing_the_raster_ends_its_object(digitiser):
+    d = digitiser
+    c = d.controller
+    d.click(*d.info["lobe_xy"])
+    QgsProject.instance().removeMapLayer(d.raster.id())
+    assert c.state.window is None and c.overlay.marker_count == 0 and c.session is None
+    infos = d.messages.get_messages(0)
+    assert any("removed" in m for m in infos)
+    assert d.warnings() == []
