@@ -177,9 +177,10 @@ class HighResolutionNet(nn.Module):
 
     def forward_from_stem(self, x: torch.Tensor, additional_features=None):
         """Everything after the first stem conv; `additional_features` (the click maps, 64 channels at 1/2
-        resolution) are added here, as in RITM."""
+        resolution) are added here, as in RITM — in place, so pass a tensor that may be overwritten."""
         if additional_features is not None:
-            x = x + additional_features
+            # Summed into the (fresh) click features, never into `x`, which callers may cache.
+            x = additional_features.add_(x)
         x = self.relu(self.bn2(self.conv2(x)))
         return self._head(self._branches(self.layer1(x)))
 
