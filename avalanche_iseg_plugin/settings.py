@@ -58,4 +58,7 @@ class PluginSettings:
     def save(self) -> None:
         store = QgsSettings()
         for f in fields(self):
-            store.setValue(PREFIX + f.name, getattr(self, f.name))
+            value = getattr(self, f.name)
+            if f.name == "checkpoint" and value == default_checkpoint_path():
+                value = ""   # "the default model", wherever this copy of the plugin is installed
+            store.setValue(PREFIX + f.name, value)

@@ -499,3 +499,13 @@ def test_removing_the_raster_ends_its_object(digitiser):
     infos = d.messages.get_messages(0)
     assert any("removed" in m for m in infos)
     assert d.warnings() == []
+
+
+def test_default_checkpoint_is_the_shipped_model(digitiser):
+    from core_model.default_model import DEFAULT_CHECKPOINT
+
+    d = digitiser
+    assert d.plugin.dock.settings.checkpoint == str(DEFAULT_CHECKPOINT)
+    assert d.plugin.dock.checkpoint_widget.filePath() == str(DEFAULT_CHECKPOINT)
+    d.plugin.dock.threshold_spin.setValue(0.6)          # saving other settings keeps "the default" unpinned
+    assert QgsSettings().value("avalanche_iseg/checkpoint") == ""
