@@ -1,5 +1,11 @@
 """Inference-only copy of the model (see optimize_for_inference): same outputs up to float rounding
-(measured ≤1e-5 against the reference RITM forward), faster on CPU."""
+(measured ≤1.3e-5 against the reference RITM forward), about 1.3–1.5× faster per forward on CPU.
+
+Where the time goes (hrnet18s, batch 2 × 400², one thread): ~89 % convolutions.  What the copy changes:
+BatchNorm folded into the convs (153 fewer ops), channels_last activations (oneDNN's 3×3 convs run 1.5–3×
+faster than on NCHW here), 1×1 convs sent straight to oneDNN (eager PyTorch falls back to im2col for them on
+channels_last), in-place activations, no autograd bookkeeping.  python -m core_model.model_speed measures it.
+"""
 from __future__ import annotations
 
 import copy
