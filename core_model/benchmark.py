@@ -80,6 +80,12 @@ def _peak_memory_mib(device) -> float | None:
     import torch
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2 ** 20
+    try:  # Linux: this process image's own high-water mark (ru_maxrss would include the parent's at fork)
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     try:
         import resource
     except ImportError:
