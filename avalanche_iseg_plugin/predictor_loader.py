@@ -21,8 +21,8 @@ def make_predictor(checkpoint: str, device: str, threshold: float):
     except Exception as exc:  # e.g. a DLL that fails to load on Windows
         raise PredictorUnavailable(f"PyTorch is installed but cannot be imported ({type(exc).__name__}: {exc}); "
                                    "reinstall it for QGIS's Python.") from exc
-    from core_model.checkpoint import load_model
-    from core_model.predictor import InteractivePredictor, PredictorSettings
+    from core_model.load_predictor import load_predictor
+    from core_model.predictor import PredictorSettings
 
     if not checkpoint:
         raise PredictorUnavailable("No model checkpoint is chosen: pick a RITM .pth file (the Checkpoint "
@@ -30,5 +30,5 @@ def make_predictor(checkpoint: str, device: str, threshold: float):
     if not os.path.isfile(checkpoint):
         raise PredictorUnavailable(f"The model checkpoint '{checkpoint}' does not exist: pick an existing "
                                    "RITM .pth file (see the README for where to download one).")
-    model = load_model(checkpoint, device=device)   # CheckpointError: one sentence naming the file
-    return InteractivePredictor(model, device=device, settings=PredictorSettings(threshold=threshold))
+    # CheckpointError: one sentence naming the file
+    return load_predictor(checkpoint, device=device, settings=PredictorSettings(threshold=threshold))
