@@ -75,11 +75,8 @@ def load(arg: Path | None, device):
 
 
 def optimize(model):
-    """The inference copy of `model` (BatchNorm folded, ...) where core_model provides one; else `model`."""
-    try:
-        from .inference_speedups import optimize_for_inference
-    except ImportError:
-        return model
+    """The inference copy of `model` (BatchNorm folded, channels_last, ...; see core_model.inference_speedups)."""
+    from .inference_speedups import optimize_for_inference
     return optimize_for_inference(model)
 
 
