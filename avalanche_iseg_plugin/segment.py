@@ -144,16 +144,11 @@ def check_device(device: str, threads: int | None) -> str:
 
 # -- the work ----------------------------------------------------------------------------------------
 def make_predictor(checkpoint: Path, device: str, threshold: float):
-    from core_model.checkpoint import load_model
-    from core_model.predictor import InteractivePredictor, PredictorSettings
+    """The real predictor, as the plugin makes it (core_model's fast inference copy of the model)."""
+    from core_model.load_predictor import load_predictor
+    from core_model.predictor import PredictorSettings
 
-    model = load_model(checkpoint, device=device)
-    try:
-        from core_model.inference_speedups import optimize_for_inference
-        model = optimize_for_inference(model)
-    except (ImportError, TypeError):
-        pass
-    return InteractivePredictor(model, device=device, settings=PredictorSettings(threshold=threshold))
+    return load_predictor(checkpoint, device=device, settings=PredictorSettings(threshold=threshold))
 
 
 def _empty_mask_error(obj_no: int, clicks, nonempty: list[bool], threshold: float) -> InputError:
