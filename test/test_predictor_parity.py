@@ -164,3 +164,14 @@ def test_misuse_raises_clear_errors_and_points_layout():
     limited = points_tensor([[NetClick(1, 1, True, 0), NetClick(2, 2, True, 1), NetClick(3, 3, False, 2)]],
                             net_clicks_limit=1)
     assert limited.tolist() == [[[1, 1, 0], [-1, -1, -1]]]
+
+
+def test_inference_copy_keeps_parity():
+    """The fast path the plugin uses (optimize_for_inference + caches) stays within tolerance of RITM."""
+    from core_model.inference_speedups import optimize_for_inference
+    data = np.load(shared_path("ritm_reference", "hrnet18s_itermask_ref_session_davis017.npz"))
+    pred = InteractivePredictor(optimize_for_inference(_model("hrnet18s_itermask_ref")))
+    pred.set_image(data["image"])
+    for k, (row, col, positive) in enumerate(data["clicks"][:3].tolist()):
+        probs = pred.add_click(row, col, bool(positive))
+        assert np.abs(probs - data["probs"][k]).max() <= PROB_TOL
