@@ -355,6 +355,9 @@ def _one_line(text) -> str:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    # torch's OpenMP threads sleep instead of spinning while they wait: on a CPU shared with other work
+    # (QGIS, a training run) spinning made each click 1.5x slower; takes effect if torch is not loaded yet
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from osgeo import gdal
 
     gdal.PushErrorHandler("CPLQuietErrorHandler")  # GDAL's complaints reach the user as our one line
