@@ -31,3 +31,22 @@ def _collect_qgis_objects():
     import gc
 
     gc.collect()
+
+
+
+def pytest_sessionfinish(session, exitstatus):
+    session.config._avalanche_exit_status = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    """End the process with pytest's own exit status once everything is reported and QGIS has exited.
+
+    QGIS 3.22's C++ static destructors can crash at interpreter shutdown after Processing has run
+    ("double free or corruption", SIGSEGV) — after every test has passed and exitQgis() has been called.
+    Skipping those destructors keeps the exit status the test results', nothing else."""
+    status = getattr(config, "_avalanche_exit_status", None)
+    if status is not None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
