@@ -14,6 +14,9 @@ class PredictorUnavailable(RuntimeError):
 
 def make_predictor(checkpoint: str, device: str, threshold: float):
     """The real predictor (runs on the worker thread; imports torch only now)."""
+    # Idle OpenMP threads sleep instead of spinning: QGIS's GUI thread shares the CPU with inference
+    # (spinning threads made steps on a busy 2-core machine many times slower).  Only before torch loads.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         import torch  # noqa: F401
     except ImportError as exc:
