@@ -111,6 +111,28 @@ def test_augment_gives_crop_with_object_and_photometric_change(tiny_data):
         assert out.image[out.labels == 1][:, 0].mean() > out.image[out.labels == 0][:, 0].mean() + 40
 
 
+def test_object_views_frame_a_small_object_as_zoom_in_does():
+    """A 12-px object in a 300-px image: a whole-image crop shrinks it away, an object view (p = 1) frames it
+    at 1/2.0–1/1.2 of the crop (up to the jitter) and keeps the colours with it."""
+    image = np.full((300, 300, 3), 40, np.uint8)
+    labels = np.zeros((300, 300), np.int32)
+    labels[250:262, 30:42] = 1
+    image[labels == 1] = (230, 200, 60)
+    sample = Sample(image, labels, target=1, name="small")
+    settings = AugmentSettings(crop_size=(64, 64), short_side=64, object_crop_prob=1.0,
+                               brightness_contrast_prob=0.0, rgb_shift_prob=0.0)
+    rng = np.random.default_rng(1)
+    for _ in range(10):
+        out = augment(sample, settings, rng, min_object_area=20)
+        assert out.image.shape == (64, 64, 3) and out.labels.shape == (64, 64)
+        rows, cols = np.nonzero(out.labels == 1)
+        assert 64 / 2.0 - 3 <= rows.max() - rows.min() + 1 <= 64 / 1.2 + 3
+        assert 64 / 2.0 - 3 <= cols.max() - cols.min() + 1 <= 64 / 1.2 + 3
+        assert out.image[out.labels == 1][:, 0].mean() > 180
+    plain = augment(sample, AugmentSettings(crop_size=(64, 64), short_side=64), rng, min_object_area=20)
+    assert (plain.labels == 1).sum() < 20  # too small to keep at the whole-image scale
+
+
 # --- click sampling, losses, error clicks -----------------------------------------------------------------
 def test_sampled_clicks_respect_object_others_and_ignore():
     labels = np.zeros((80, 80), np.int32)

@@ -4,6 +4,10 @@ Recipe (RITM's hrnet*_itermask configs): random uniform scale 0.75–1.40, horiz
 to the crop size, random crop, brightness/contrast (brightness ±0.25, contrast −0.15…+0.40, p = 0.75)
 and an RGB shift of ±10 per channel (p = 0.75). Before that, `fit_short_side` brings every image to a
 common scale (shorter side = crop size) so that a small CPU crop still sees most of the object.
+
+`object_crop_prob` adds what the predictor sees after its first click: zoom-in cuts the object's box,
+enlarged, out of the image and resizes it to the network's input size. With that probability a training
+sample is such a view: a square around one object, 1.2–2.0 times its box, jittered, resized to the crop.
 """
 from __future__ import annotations
 
@@ -26,6 +30,8 @@ class AugmentSettings:
     brightness_contrast_prob: float = 0.75
     rgb_shift_limit: int = 10
     rgb_shift_prob: float = 0.75
+    object_crop_prob: float = 0.0
+    object_crop_expansion: tuple[float, float] = (1.2, 2.0)
 
 
 def resize(sample: Sample, height: int, width: int) -> Sample:
@@ -72,6 +78,34 @@ def random_crop(sample: Sample, height: int, width: int, rng: np.random.Generato
                   sample.labels[r0:r0 + height, c0:c0 + width].copy(), sample.target, sample.name)
 
 
+def object_view(sample: Sample, settings: AugmentSettings, rng: np.random.Generator) -> Sample | None:
+    """A zoom-in-like view: a square around one object (the target, else a random one), resized to the crop
+    size and flipped at random; None when the sample has no object."""
+    ids = [sample.target] if sample.target is not None else [int(i) for i in np.unique(sample.labels) if i > 0]
+    if not ids:
+        return None
+    rows, cols = np.nonzero(sample.labels == ids[int(rng.integers(len(ids)))])
+    if rows.size == 0:
+        return None
+    r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    side = max(r1 - r0, c1 - c0, 8) * float(rng.uniform(*settings.object_crop_expansion))
+    jitter = rng.uniform(-0.15, 0.15, size=2) * side
+    top = int(round((r0 + r1) / 2 + jitter[0] - side / 2))
+    left = int(round((c0 + c1) / 2 + jitter[1] - side / 2))
+    side = int(round(side))
+    h, w = sample.labels.shape
+    pad = (max(0, -top), max(0, top + side - h), max(0, -left), max(0, left + side - w))
+    image = cv2.copyMakeBorder(sample.image, *pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    labels = cv2.copyMakeBorder(sample.labels, *pad, cv2.BORDER_CONSTANT, value=0)
+    top, left = top + pad[0], left + pad[2]
+    view = Sample(image[top:top + side, left:left + side].copy(), labels[top:top + side, left:left + side].copy(),
+                  sample.target, sample.name)
+    view = resize(view, *settings.crop_size)
+    if rng.random() < settings.flip_prob:
+        view = Sample(view.image[:, ::-1].copy(), view.labels[:, ::-1].copy(), view.target, view.name)
+    return view
+
+
 def brightness_contrast(image: np.ndarray, brightness: float, contrast: float) -> np.ndarray:
     out = image.astype(np.float32) * (1.0 + contrast) + brightness * 255.0
     return np.clip(out, 0, 255).astype(np.uint8)
@@ -116,12 +150,20 @@ def augment(sample: Sample, settings: AugmentSettings, rng: np.random.Generator,
     """A random training crop that keeps at least one object of `min_object_area` pixels (RITM retries
     the augmentation until an object survives); after `tries` failures the last crop is returned.
     `allow_empty`: the sample is meant to have no object (a negative window), take the first crop."""
-    base = fit_short_side(sample, settings.short_side)
-    out = base
-    for _ in range(max(1, tries)):
-        out = geometric(base, settings, rng)
-        out.labels = drop_small_objects(out.labels, min_object_area)
-        if allow_empty or (out.labels > 0).any():
-            break
+    out = None
+    if settings.object_crop_prob > 0 and not allow_empty and rng.random() < settings.object_crop_prob:
+        out = object_view(sample, settings, rng)
+        if out is not None:
+            out.labels = drop_small_objects(out.labels, min_object_area)
+            if not (out.labels > 0).any():
+                out = None
+    if out is None:
+        base = fit_short_side(sample, settings.short_side)
+        out = base
+        for _ in range(max(1, tries)):
+            out = geometric(base, settings, rng)
+            out.labels = drop_small_objects(out.labels, min_object_area)
+            if allow_empty or (out.labels > 0).any():
+                break
     out.image = photometric(out.image, settings, rng)
     return out

@@ -88,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-next-clicks", type=int, default=d.max_next_clicks,
                    help="most clicks simulated from the model's own predictions per step (default %(default)s)")
     p.add_argument("--prev-mask-drop-prob", type=float, default=d.prev_mask_drop_prob, help="default %(default)s")
+    p.add_argument("--object-crop-prob", type=float, default=d.object_crop_prob,
+                   help="share of samples that are zoom-in-like views: a square 1.2-2x one object's box, resized to\n"
+                        "the crop (default %(default)s; RITM: 0)")
     p.add_argument("--min-object-area", type=int, default=None,
                    help="objects smaller than this in a crop are dropped (default 0.65%% of the crop)")
     p.add_argument("--val-clicks", type=int, default=d.val_clicks, help="clicks per validation image (default %(default)s)")

@@ -53,6 +53,7 @@ class TrainConfig:
     max_points: int = 24
     max_next_clicks: int = 3
     prev_mask_drop_prob: float = 0.2
+    object_crop_prob: float = 0.0
     min_object_area: int | None = None
     val_clicks: int = 20
     val_max_images: int = 40
@@ -157,7 +158,8 @@ class Trainer:
         self.train_sets, self.val_sets = load_datasets(cfg)
         area = cfg.min_object_area or int(round(0.0065 * cfg.crop_size * cfg.crop_size))
         self.batches = TrainBatches(self.train_sets, AugmentSettings(crop_size=(cfg.crop_size, cfg.crop_size),
-                                                                     short_side=cfg.crop_size),
+                                                                     short_side=cfg.crop_size,
+                                                                     object_crop_prob=cfg.object_crop_prob),
                                     SamplerSettings(max_points=cfg.max_points), area, seed=cfg.seed)
         self.val_items = validation_items(self.val_sets, cfg)
 
