@@ -25,7 +25,6 @@ def make_predictor(checkpoint: str, device: str, threshold: float):
         raise PredictorUnavailable(f"PyTorch is installed but cannot be imported ({type(exc).__name__}: {exc}); "
                                    "reinstall it for QGIS's Python.") from exc
     from core_model.load_predictor import load_predictor
-    from core_model.predictor import PredictorSettings
 
     if not checkpoint:
         raise PredictorUnavailable("No model checkpoint is chosen: pick a RITM .pth file (the Checkpoint "
@@ -34,4 +33,4 @@ def make_predictor(checkpoint: str, device: str, threshold: float):
         raise PredictorUnavailable(f"The model checkpoint '{checkpoint}' does not exist: pick an existing "
                                    "RITM .pth file (see the README for where to download one).")
     # CheckpointError: one sentence naming the file
-    return load_predictor(checkpoint, device=device, settings=PredictorSettings(threshold=threshold))
+    return load_predictor(checkpoint, device=device, threshold=threshold)

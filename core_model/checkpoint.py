@@ -2,6 +2,8 @@
 
 Layout (RITM's own): {'state_dict': {key: tensor}, 'config': {'class': 'isegm.model.is_hrnet_model.HRNetModel',
 'params': {name: {'type': 'builtin' | 'class', 'value': ..., 'specified': bool}}}}.
+An optional third key, 'predictor_settings' ({name: number}), holds the inference settings the model was
+trained for (our default model: a smaller zoom-in and input size than RITM's); RITM ignores it.
 Files are read with torch.load(weights_only=True), so a file cannot run code; the model is built from an
 explicit table of known classes and parameters — nothing named in a file is ever imported.
 """
@@ -43,6 +45,12 @@ _CLASS_PARAMS = {"norm_layer"}
 _OTHER_PARAMS = {"clicks_groups", "norm_mean_std"}
 KNOWN_PARAMS = _BOOL_PARAMS | _INT_PARAMS | _NUMBER_PARAMS | _CLASS_PARAMS | _OTHER_PARAMS
 _NORM_LAYER_NAME = "torch.nn.modules.batchnorm.BatchNorm2d"
+
+
+PREDICTOR_SETTINGS_KEY = "predictor_settings"
+# Settings a checkpoint may recommend, with the smallest value that makes sense (None allowed where marked).
+_HINT_LIMITS = {"zoom_target_size": (32, False), "zoom_min_crop_size": (1, False), "max_longest_side": (32, True),
+                "zoom_expansion_ratio": (1.0, False), "zoom_prob_thresh": (0.0, False)}
 
 
 class CheckpointError(ValueError):
@@ -147,6 +155,28 @@ def _state_dict(path, data) -> dict:
     return out
 
 
+def _predictor_hints(path, data) -> dict:
+    """The checkpoint's recommended predictor settings ({} when it has none); unknown names are ignored."""
+    hints = data.get(PREDICTOR_SETTINGS_KEY)
+    if hints is None:
+        return {}
+    if not isinstance(hints, dict):
+        raise _fail(path, "has malformed predictor settings")
+    out = {}
+    for name, value in hints.items():
+        if name not in _HINT_LIMITS:
+            continue
+        low, none_ok = _HINT_LIMITS[name]
+        if value is None and none_ok:
+            out[name] = None
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or value < low:
+            raise _fail(path, f"recommends an invalid predictor setting {name}={value!r}")
+        out[name] = int(value) if name in ("zoom_target_size", "zoom_min_crop_size", "max_longest_side") \
+            else float(value)
+    return out
+
+
 def _short(keys) -> str:
     keys = sorted(keys)
     return ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
@@ -158,6 +188,7 @@ def load_model(path, device="cpu") -> HRNetModel:
     data = _read_file(path)
     kwargs = _model_kwargs(path, data)
     state = _state_dict(path, data)
+    hints = _predictor_hints(path, data)
     try:
         model = HRNetModel(**kwargs)
     except ValueError as exc:
@@ -176,6 +207,7 @@ def load_model(path, device="cpu") -> HRNetModel:
                           f"{tuple(state[k].shape)} instead of {tuple(expected[k].shape)}")
     model.load_state_dict(state, strict=True)
     model.checkpoint_path = str(path)
+    model.predictor_hints = hints
     return model.to(device).eval()
 
 
@@ -187,8 +219,11 @@ def checkpoint_config(model: HRNetModel) -> dict:
     return {"class": HRNET_CLASS, "params": params}
 
 
-def save_checkpoint(model: HRNetModel, path, extra: dict | None = None, half: bool = False) -> None:
-    """Write `model` in RITM's checkpoint layout (atomically); half=True stores float tensors as float16."""
+def save_checkpoint(model: HRNetModel, path, extra: dict | None = None, half: bool = False,
+                    predictor_settings: dict | None = None) -> None:
+    """Write `model` in RITM's checkpoint layout (atomically); half=True stores float tensors as float16;
+    `predictor_settings` (e.g. {'zoom_target_size': 192}) are stored as the model's recommended inference
+    settings, else the model's own (`predictor_hints` from load_model) are kept."""
     if not isinstance(model, HRNetModel) or isinstance(model, InferenceHRNetModel):
         raise TypeError("save_checkpoint needs a core_model HRNetModel as returned by build_model/load_model "
                         "(not an optimize_for_inference copy, whose weights are folded).")
@@ -201,6 +236,9 @@ def save_checkpoint(model: HRNetModel, path, extra: dict | None = None, half: bo
         value = value.detach().cpu()
         state[key] = value.half() if half and value.is_floating_point() else value.clone()
     data = {"state_dict": state, "config": checkpoint_config(model), **extra}
+    hints = predictor_settings if predictor_settings is not None else getattr(model, "predictor_hints", None)
+    if hints:
+        data[PREDICTOR_SETTINGS_KEY] = dict(hints)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)

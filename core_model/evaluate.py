@@ -3,7 +3,8 @@
 For each image, RITM's simulated user clicks (next click in the larger error region, farthest from its
 boundary) until the IoU reaches 90 % (at least 5 clicks, so that the IoU after clicks 1–5 is known) or the
 click budget is used.  Reports NoC@85 / NoC@90, how many images used the whole budget, the mean IoU after
-clicks 1–5 and the predictor's seconds per click.
+clicks 1–5 and the predictor's seconds per click.  The predictor runs with the settings the checkpoint
+recommends (RITM's for official checkpoints); --ritm-settings forces RITM's (zoom-in to 400 px, full size).
 """
 from __future__ import annotations
 
@@ -56,9 +57,18 @@ def summarise(all_ious, seconds: float, max_clicks: int) -> dict:
     }
 
 
+def describe_settings(settings) -> str:
+    """The settings that matter for NoC, in one line."""
+    zoom = (f"zoom-in to {settings.zoom_target_size} px (min crop {settings.zoom_min_crop_size})"
+            if settings.zoom_in else "no zoom-in")
+    side = f"longest side ≤ {settings.max_longest_side} px" if settings.max_longest_side else "full size"
+    return f"{zoom}, {side}, {'flip' if settings.flip else 'no flip'}, threshold {settings.threshold}"
+
+
 def format_table(res: dict) -> str:
     n = res["n_clicks"]
     lines = [f"checkpoint: {res['checkpoint']} ({res['arch']})",
+             f"predictor:  {res['settings']}",
              f"dataset:    {res['dataset']} ({res['layout']} layout, {res['images']} images, budget {n} clicks)"]
     head = f"| {'NoC@85':>7} | {'NoC@90':>7} | {'>=' + str(n) + '@85':>7} | {'>=' + str(n) + '@90':>7} | {'s/click':>7} |"
     row = (f"| {res['noc85']:7.2f} | {res['noc90']:7.2f} | {res['over_budget85']:7d} | {res['over_budget90']:7d} "
@@ -76,6 +86,8 @@ def main(argv=None) -> int:
     parser.add_argument("--layout", choices=("davis", "grabcut"), default=None, help="default: detected from the folders")
     parser.add_argument("--n-clicks", type=int, default=20, help="click budget per image (default 20)")
     parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N images")
+    parser.add_argument("--ritm-settings", action="store_true",
+                        help="use RITM's predictor settings even where the checkpoint recommends others")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
     if args.n_clicks < 1:
@@ -84,12 +96,13 @@ def main(argv=None) -> int:
         raise CliError(f"--limit must be at least 1, not {args.limit}.")
 
     from .datasets import EvalDataset
-    from .predictor import InteractivePredictor
+    from .predictor import InteractivePredictor, PredictorSettings, recommended_settings
     dataset = EvalDataset(args.dataset, args.layout)
     device = setup_torch(args.device, args.threads)
     ckpt = checkpoint_path(args.checkpoint)
     model = load(ckpt, device)
-    predictor = InteractivePredictor(optimize(model), device=device)
+    settings = PredictorSettings() if args.ritm_settings else recommended_settings(model)
+    predictor = InteractivePredictor(optimize(model), device=device, settings=settings)
     n = len(dataset) if args.limit is None else min(args.limit, len(dataset))
     from tqdm import tqdm
     all_ious, seconds = [], 0.0
@@ -99,7 +112,7 @@ def main(argv=None) -> int:
         all_ious.append(ious)
         seconds += spent
     res = {"checkpoint": str(ckpt), "arch": getattr(model, "arch_name", "?"), "dataset": str(args.dataset),
-           "layout": dataset.layout, **summarise(all_ious, seconds, args.n_clicks)}
+           "layout": dataset.layout, "settings": describe_settings(settings), **summarise(all_ious, seconds, args.n_clicks)}
     print(json.dumps(res, indent=2) if args.json else format_table(res))
     return 0
 

@@ -33,6 +33,14 @@ class PredictorSettings:
     net_clicks_limit: int | None = None
 
 
+def recommended_settings(model, **overrides) -> PredictorSettings:
+    """RITM's defaults, then the settings the model's checkpoint recommends (`predictor_hints`), then
+    `overrides` (e.g. threshold=0.5)."""
+    values = dict(getattr(model, "predictor_hints", None) or {})
+    values.update(overrides)
+    return PredictorSettings(**values)
+
+
 def points_tensor(clicks_lists: list[list[NetClick]], net_clicks_limit: int | None = None,
                   device="cpu") -> torch.Tensor:
     """B×2N×3 float32 (row, col, index): positives first, then negatives, each padded with (-1, -1, -1)."""
@@ -78,13 +86,14 @@ class _ImageKey:
 
 
 class InteractivePredictor:
-    """RITM's interactive predictor.  `cache=False` gives the plain reference pipeline (every crop and the
+    """RITM's interactive predictor.  Without `settings` it uses the ones the model's checkpoint recommends
+    (RITM's defaults for official checkpoints; see recommended_settings).  `cache=False` gives the plain reference pipeline (every crop and the
     network's image stem recomputed for each click, auxiliary output computed) — used for benchmarks."""
 
     def __init__(self, model, device="cpu", settings: PredictorSettings | None = None, *, cache: bool = True):
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
-        self.settings = settings or PredictorSettings()
+        self.settings = settings or recommended_settings(model)
         self.cache = cache
         s = self.settings
         self._zoom = None

@@ -266,3 +266,42 @@ def test_click_maps_match_definition():
     assert np.allclose(dist[0, 0].numpy(), expected, atol=1e-6)
     none = click_maps(torch.full((1, 2, 3), -1.0), 5, 5, norm_radius=2, use_disks=True)
     assert none.sum() == 0
+
+
+def test_recommended_predictor_settings_travel_with_the_checkpoint(tmp_path, small_model):
+    """A checkpoint may recommend inference settings (our default model does); predictors built without
+    explicit settings use them, explicit overrides win, official-style files keep RITM's defaults."""
+    from core_model.load_predictor import load_predictor
+    from core_model.predictor import InteractivePredictor, PredictorSettings
+
+    hinted = tmp_path / "hinted.pth"
+    save_checkpoint(small_model, hinted, predictor_settings={"zoom_target_size": 192, "max_longest_side": 256,
+                                                             "zoom_min_crop_size": 100, "future_knob": 3})
+    model = load_model(hinted)
+    assert model.predictor_hints == {"zoom_target_size": 192, "max_longest_side": 256, "zoom_min_crop_size": 100}
+    s = InteractivePredictor(model).settings
+    assert (s.zoom_target_size, s.max_longest_side, s.zoom_min_crop_size, s.threshold) == (192, 256, 100, 0.49)
+    s = load_predictor(hinted, threshold=0.6).settings
+    assert (s.zoom_target_size, s.max_longest_side, s.threshold) == (192, 256, 0.6)
+    assert load_predictor(hinted, settings=PredictorSettings()).settings.zoom_target_size == 400
+    # re-saving a loaded model keeps its recommendation
+    again = tmp_path / "again.pth"
+    save_checkpoint(model, again, half=True)
+    assert load_model(again).predictor_hints == model.predictor_hints
+
+    plain = tmp_path / "plain.pth"
+    save_checkpoint(small_model, plain)
+    assert "predictor_settings" not in torch.load(plain, weights_only=True)
+    s = load_predictor(plain).settings
+    assert (s.zoom_target_size, s.max_longest_side, s.zoom_min_crop_size) == (400, None, 200)
+
+
+@pytest.mark.parametrize("hints, word", [([192], "malformed predictor settings"),
+                                         ({"zoom_target_size": "big"}, "zoom_target_size"),
+                                         ({"max_longest_side": 4}, "max_longest_side"),
+                                         ({"zoom_target_size": True}, "zoom_target_size")])
+def test_bad_recommended_settings_are_refused(tmp_path, small_model, hints, word):
+    path = tmp_path / "bad hints.pth"
+    torch.save({"state_dict": small_model.state_dict(), "config": checkpoint_config(small_model),
+                "predictor_settings": hints}, path)
+    _assert_refused(path, word)

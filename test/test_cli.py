@@ -132,6 +132,19 @@ def test_evaluate_json_and_table(ckpt, tmp_path):
     assert all(0.0 <= v <= 1.0 for v in res["mean_iou_at_click"].values())
     assert res["seconds_per_click"] > 0
     assert "evaluating" in proc.stderr               # progress bar on stderr
+    assert res["settings"].startswith("zoom-in to 400 px (min crop 200), full size")
+
+    # a checkpoint that recommends smaller inputs is evaluated with them, unless --ritm-settings
+    from core_model.checkpoint import load_model, save_checkpoint
+    hinted = tmp_path / "hinted.pth"
+    save_checkpoint(load_model(ckpt), hinted, predictor_settings={"zoom_target_size": 192, "max_longest_side": 256,
+                                                                  "zoom_min_crop_size": 100})
+    for extra, expected in (((), "zoom-in to 192 px (min crop 100), longest side ≤ 256 px"),
+                            (("--ritm-settings",), "zoom-in to 400 px (min crop 200), full size")):
+        proc = _run("evaluate", "--checkpoint", hinted, "--dataset", root, "--n-clicks", 2, "--limit", 1,
+                    "--threads", 1, *extra)
+        assert proc.returncode == 0, proc.stderr
+        assert f"predictor:  {expected}" in proc.stdout
 
     grab = tmp_path / "grab"
     (grab / "data_GT").mkdir(parents=True)
