@@ -146,9 +146,8 @@ def check_device(device: str, threads: int | None) -> str:
 def make_predictor(checkpoint: Path, device: str, threshold: float):
     """The real predictor, as the plugin makes it (core_model's fast inference copy of the model)."""
     from core_model.load_predictor import load_predictor
-    from core_model.predictor import PredictorSettings
 
-    return load_predictor(checkpoint, device=device, settings=PredictorSettings(threshold=threshold))
+    return load_predictor(checkpoint, device=device, threshold=threshold)
 
 
 def _empty_mask_error(obj_no: int, clicks, nonempty: list[bool], threshold: float) -> InputError:
@@ -169,13 +168,11 @@ def _empty_mask_error(obj_no: int, clicks, nonempty: list[bool], threshold: floa
 def segment_object(session, obj_no: int, clicks, min_area, simplify, threshold):
     """Run the clicks of one object; its FinishedObject, or InputError naming the click at fault."""
     from .errors import SessionError
-    from .raster_window import RasterWindow
 
     # All clicks are known: open the window around all of them (the session's margin on every side) at
     # once, rather than growing it click by click and replaying the clicks as the map tool must.
     session.discard()
-    session._open_window(RasterWindow.around(session.source, [(c.x, c.y) for c in clicks],
-                                             session.margin_px, session.max_side))
+    session.open_window_around([(c.x, c.y) for c in clicks])
     nonempty = []
     for click in clicks:
         session.add_click(click.x, click.y, click.is_positive)

@@ -337,6 +337,14 @@ class DigitisingSession:
         near_right = window.col0 + window.width - col < edge and window.col0 + window.width < self.source.width
         return near_top or near_left or near_bottom or near_right
 
+    def open_window_around(self, points) -> None:
+        """Read the raster window around all these map points (x, y) at once, with the session's margin on
+        every side: for headless work where every click is known in advance, so the window never has to
+        grow and no click is replayed. Call it on an empty object (after discard)."""
+        if self._clicks:
+            raise SessionError("open_window_around needs an object without clicks; discard it first.")
+        self._open_window(RasterWindow.around(self.source, list(points), self.margin_px, self.max_side))
+
     def _open_window(self, window: RasterWindow) -> None:
         rgb = window.read_rgb()
         initial = rasterize_polygon(self._initial_wkt, window) if self._initial_wkt is not None else None

@@ -82,6 +82,22 @@ def test_window_grows_and_clicks_are_replayed(lobe):
     assert pred.n_set_image == 2 and session.n_neg == 1
 
 
+def test_window_around_all_known_clicks_is_read_once(lobe):
+    """Headless use: the window opened around every click in advance needs no growth and no replay."""
+    src = lobe["source"]
+    top_xy = src.xy_of(60.5, 160.5)
+    pred = FakePredictor()
+    session = DigitisingSession(src, pred, margin_px=20)
+    session.open_window_around([lobe["lobe_xy"], top_xy])
+    win = session.window
+    assert win.contains(*lobe["lobe_xy"]) and win.contains(*top_xy) and pred.n_set_image == 1
+    session.add_click(*lobe["lobe_xy"], True)
+    session.add_click(*top_xy, True)
+    assert pred.n_set_image == 1 and len(pred.clicks) == 2
+    with pytest.raises(SessionError, match="discard"):
+        session.open_window_around([top_xy])
+
+
 def test_window_downsampled_when_longer_than_max_side(lobe):
     pred = FakePredictor()
     session = DigitisingSession(lobe["source"], pred, max_side=64, margin_px=200)
