@@ -165,6 +165,9 @@ class ZoomIn:
                 current = object_roi(pred_mask, clicks, self.expansion_ratio, self.min_crop_size)
         if current is None:
             if self.skip_clicks >= 0:
+                # Nothing predicted yet: the whole input goes on. RITM keeps its old region here and pastes
+                # the whole-image prediction into it on the way back; forgetting the region keeps it in place.
+                self.object_roi = None
                 return inp, clicks_lists
             current = (0, inp.height - 1, 0, inp.width - 1)
 
@@ -239,6 +242,15 @@ class LimitLongestSide(ZoomIn):
         self.object_roi = roi
         self.input_shape = (inp.height, inp.width)
         return self._crop(inp), [self._map_clicks(clicks_lists[0])]
+
+    def inv_transform(self, prob: torch.Tensor) -> torch.Tensor:
+        # The region is always the whole input, so the result is the resized prediction. (RITM pastes it
+        # into a map shaped like the previous one, which fails when zoom-in changed the input size since.)
+        if self.object_roi is not None:
+            rmin, rmax, cmin, cmax = self.object_roi
+            prob = F.interpolate(prob, size=(rmax - rmin + 1, cmax - cmin + 1), mode="bilinear", align_corners=True)
+        self.prev_probs = prob
+        return prob
 
     def check_possible_recalculation(self) -> bool:
         return False
