@@ -87,8 +87,9 @@ class _ImageKey:
 
 class InteractivePredictor:
     """RITM's interactive predictor.  Without `settings` it uses the ones the model's checkpoint recommends
-    (RITM's defaults for official checkpoints; see recommended_settings).  `cache=False` gives the plain reference pipeline (every crop and the
-    network's image stem recomputed for each click, auxiliary output computed) — used for benchmarks."""
+    (RITM's defaults for official checkpoints; see recommended_settings).  `cache=False` gives the plain
+    reference pipeline (every crop and the network's image stem recomputed for each click, auxiliary output
+    computed) — used for benchmarks."""
 
     def __init__(self, model, device="cpu", settings: PredictorSettings | None = None, *, cache: bool = True):
         self.device = torch.device(device)
