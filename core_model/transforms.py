@@ -202,7 +202,7 @@ class ZoomIn:
             return prob
         assert prob.shape[0] == 1
         rmin, rmax, cmin, cmax = self.object_roi
-        prob = F.interpolate(prob, size=(rmax - rmin + 1, cmax - cmin + 1), mode="bilinear", align_corners=True)
+        prob = self._to_roi_size(prob)
         if self.prev_probs is not None:
             full = torch.zeros(self.prev_probs.shape, device=prob.device, dtype=prob.dtype)
             full[:, :, rmin:rmax + 1, cmin:cmax + 1] = prob
@@ -210,6 +210,10 @@ class ZoomIn:
             full = prob
         self.prev_probs = full
         return full
+
+    def _to_roi_size(self, prob: torch.Tensor) -> torch.Tensor:
+        rmin, rmax, cmin, cmax = self.object_roi
+        return F.interpolate(prob, size=(rmax - rmin + 1, cmax - cmin + 1), mode="bilinear", align_corners=True)
 
     def check_possible_recalculation(self) -> bool:
         """RITM: with skip_clicks <= 0, redo the first prediction zoomed in when the object is small."""
@@ -247,8 +251,7 @@ class LimitLongestSide(ZoomIn):
         # The region is always the whole input, so the result is the resized prediction. (RITM pastes it
         # into a map shaped like the previous one, which fails when zoom-in changed the input size since.)
         if self.object_roi is not None:
-            rmin, rmax, cmin, cmax = self.object_roi
-            prob = F.interpolate(prob, size=(rmax - rmin + 1, cmax - cmin + 1), mode="bilinear", align_corners=True)
+            prob = self._to_roi_size(prob)
         self.prev_probs = prob
         return prob
 
