@@ -23,6 +23,6 @@ _use_bundled_core_model()
 
 
 def classFactory(iface):  # noqa: N802 - name required by QGIS
-    from .plugin import AvalancheIsegPlugin
+    from .gui.plugin import AvalancheIsegPlugin
 
     return AvalancheIsegPlugin(iface)

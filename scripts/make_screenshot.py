@@ -61,10 +61,10 @@ def main(argv=None) -> int:
 
     app = QgsApplication([], True)
     app.initQgis()
-    from avalanche_iseg_plugin.controller import DigitisingController
-    from avalanche_iseg_plugin.dock import AvalancheDock
-    from avalanche_iseg_plugin.map_tool import AvalancheMapTool
-    from avalanche_iseg_plugin.settings import PluginSettings
+    from avalanche_iseg_plugin.gui.controller import DigitisingController
+    from avalanche_iseg_plugin.gui.dock import AvalancheDock
+    from avalanche_iseg_plugin.gui.map_tool import AvalancheMapTool
+    from avalanche_iseg_plugin.layers.settings import PluginSettings
     from gis_fixtures import FakePredictor, make_lobe_geotiff
 
     tmp = Path(tempfile.mkdtemp(prefix="avalanche_screenshot_"))

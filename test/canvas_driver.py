@@ -10,7 +10,7 @@ from qgis.PyQt.QtGui import QMouseEvent
 from qgis.PyQt.QtTest import QTest
 from qgis.PyQt.QtWidgets import QApplication
 
-from avalanche_iseg_plugin.plugin import AvalancheIsegPlugin
+from avalanche_iseg_plugin.gui.plugin import AvalancheIsegPlugin
 from gis_fixtures import FakePredictor, make_lobe_geotiff
 
 CANVAS_CRS = "EPSG:3857"

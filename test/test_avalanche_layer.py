@@ -11,9 +11,9 @@ from osgeo import ogr
 from shapely import wkt as shapely_wkt
 from shapely.ops import transform as shapely_transform
 
-from avalanche_iseg_plugin.errors import LayerError
-from avalanche_iseg_plugin.raster_window import RasterSource
-from avalanche_iseg_plugin.session import DigitisingSession
+from avalanche_iseg_plugin.engine.errors import LayerError
+from avalanche_iseg_plugin.engine.raster_window import RasterSource
+from avalanche_iseg_plugin.engine.session import DigitisingSession
 from gis_fixtures import FakePredictor, make_lobe_geotiff, make_photo_png, xy_transformer
 
 pytestmark = pytest.mark.usefixtures("qgis_app")
@@ -56,7 +56,7 @@ def _read_back(path, layer_name="avalanches"):
 def test_create_add_and_read_back_from_disk(tmp_path, lobe):
     from qgis.core import QgsWkbTypes
 
-    from avalanche_iseg_plugin.avalanche_layer import add_finished, area_units, create_avalanche_layer
+    from avalanche_iseg_plugin.layers.avalanche_layer import add_finished, area_units, create_avalanche_layer
 
     path = tmp_path / "inventory.gpkg"
     layer = create_avalanche_layer(path, "EPSG:2056")
@@ -89,7 +89,7 @@ def test_create_add_and_read_back_from_disk(tmp_path, lobe):
 
 
 def test_layer_in_other_crs_gets_transformed_coordinates(tmp_path, lobe):
-    from avalanche_iseg_plugin.avalanche_layer import add_finished, create_avalanche_layer
+    from avalanche_iseg_plugin.layers.avalanche_layer import add_finished, create_avalanche_layer
 
     truth = shapely_wkt.loads(lobe["outline_wkt"])
     for epsg in (4326, 3857):
@@ -107,7 +107,7 @@ def test_layer_in_other_crs_gets_transformed_coordinates(tmp_path, lobe):
 
 
 def test_photo_layer_without_crs_in_pixel_units(tmp_path):
-    from avalanche_iseg_plugin.avalanche_layer import (add_finished, area_units, create_avalanche_layer)
+    from avalanche_iseg_plugin.layers.avalanche_layer import (add_finished, area_units, create_avalanche_layer)
 
     info = make_photo_png(tmp_path / "cam.png", size=(120, 160))
     session = DigitisingSession(RasterSource.open(info["path"]), FakePredictor(), margin_px=100)
@@ -132,7 +132,7 @@ def test_photo_layer_without_crs_in_pixel_units(tmp_path):
 
 
 def test_replace_geometry_keeps_fid_and_attributes(tmp_path, lobe):
-    from avalanche_iseg_plugin.avalanche_layer import (add_finished, create_avalanche_layer, feature_wkt_in_crs,
+    from avalanche_iseg_plugin.layers.avalanche_layer import (add_finished, create_avalanche_layer, feature_wkt_in_crs,
                                                        replace_geometry, selected_polygon_id)
 
     path = tmp_path / "inv.gpkg"
@@ -168,7 +168,7 @@ def test_replace_geometry_keeps_fid_and_attributes(tmp_path, lobe):
 def test_existing_single_polygon_layer_without_our_fields(lobe):
     from qgis.core import QgsVectorLayer
 
-    from avalanche_iseg_plugin.avalanche_layer import add_object, replace_geometry
+    from avalanche_iseg_plugin.layers.avalanche_layer import add_object, replace_geometry
 
     layer = QgsVectorLayer("Polygon?crs=EPSG:2056&field=name:string&field=method:string", "old", "memory")
     layer.startEditing()  # the user is editing already: stays in editing mode
@@ -189,7 +189,7 @@ def test_existing_single_polygon_layer_without_our_fields(lobe):
 def test_bad_layers_and_paths(tmp_path):
     from qgis.core import QgsVectorLayer
 
-    from avalanche_iseg_plugin.avalanche_layer import add_object, create_avalanche_layer, open_avalanche_layer
+    from avalanche_iseg_plugin.layers.avalanche_layer import add_object, create_avalanche_layer, open_avalanche_layer
 
     points = QgsVectorLayer("Point?crs=EPSG:2056", "stations", "memory")
     with pytest.raises(LayerError, match="'stations' holds points, not polygons"):
@@ -211,7 +211,7 @@ def test_bad_layers_and_paths(tmp_path):
 
 
 def test_export_shapefile_and_geopackage(tmp_path, lobe):
-    from avalanche_iseg_plugin.avalanche_layer import add_finished, create_avalanche_layer, export_layer
+    from avalanche_iseg_plugin.layers.avalanche_layer import add_finished, create_avalanche_layer, export_layer
 
     layer = create_avalanche_layer(tmp_path / "inv.gpkg", "EPSG:2056")
     add_finished(layer, lobe["finished"])
@@ -237,7 +237,7 @@ def test_export_shapefile_and_geopackage(tmp_path, lobe):
 
 
 def test_failed_commit_is_reported_and_rolled_back(tmp_path, lobe):
-    from avalanche_iseg_plugin.avalanche_layer import add_finished, open_avalanche_layer
+    from avalanche_iseg_plugin.layers.avalanche_layer import add_finished, open_avalanche_layer
 
     path = tmp_path / "strict.gpkg"
     ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))

@@ -169,7 +169,7 @@ def test_failing_prediction_gives_one_message_and_keeps_clicks(digitiser):
 
 def test_torch_missing_is_one_clear_message(digitiser, monkeypatch):
     d = digitiser
-    from avalanche_iseg_plugin import controller as controller_module
+    from avalanche_iseg_plugin.gui import controller as controller_module
 
     d.controller.predictor_factory = controller_module.make_predictor
     monkeypatch.setitem(sys.modules, "torch", None)
@@ -181,7 +181,7 @@ def test_torch_missing_is_one_clear_message(digitiser, monkeypatch):
 
 def test_missing_checkpoint_is_one_clear_message(digitiser, tmp_path):
     d = digitiser
-    from avalanche_iseg_plugin import controller as controller_module
+    from avalanche_iseg_plugin.gui import controller as controller_module
 
     d.controller.predictor_factory = controller_module.make_predictor
     d.plugin.dock.checkpoint_widget.setFilePath(str(tmp_path / "nope.pth"))
@@ -192,7 +192,7 @@ def test_missing_checkpoint_is_one_clear_message(digitiser, tmp_path):
 
 def test_foreign_checkpoint_is_one_clear_message(digitiser, tmp_path):
     d = digitiser
-    from avalanche_iseg_plugin import controller as controller_module
+    from avalanche_iseg_plugin.gui import controller as controller_module
 
     bogus = tmp_path / "holiday.pth"
     bogus.write_bytes(b"\xff\xd8\xff\xe0 this is a JPEG, not a checkpoint")
@@ -301,7 +301,7 @@ def test_failed_write_keeps_the_object_until_saved(digitiser, tmp_path):
     d = digitiser
     c = d.controller
     # a layer without CRS cannot take georeferenced polygons: the write fails
-    from avalanche_iseg_plugin.avalanche_layer import create_avalanche_layer
+    from avalanche_iseg_plugin.layers.avalanche_layer import create_avalanche_layer
 
     no_crs = create_avalanche_layer(str(tmp_path / "nocrs.gpkg"), None)
     QgsProject.instance().addMapLayer(no_crs)
@@ -423,7 +423,7 @@ def test_ctrl_z_beats_a_qgis_undo_shortcut(digitiser):
 
 
 def test_dock_settings_apply_live_and_are_remembered(digitiser, tmp_path):
-    from avalanche_iseg_plugin.settings import PluginSettings
+    from avalanche_iseg_plugin.layers.settings import PluginSettings
 
     d = digitiser
     c = d.controller

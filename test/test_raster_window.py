@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from osgeo import gdal
 
-from avalanche_iseg_plugin.errors import RasterError
-from avalanche_iseg_plugin.raster_window import PHOTO_GEOTRANSFORM, RasterSource, RasterWindow
+from avalanche_iseg_plugin.engine.errors import RasterError
+from avalanche_iseg_plugin.engine.raster_window import PHOTO_GEOTRANSFORM, RasterSource, RasterWindow
 from gis_fixtures import make_lobe_geotiff, make_photo_png, xy_transformer
 
 SIZE = (120, 160)  # small rasters keep the tests fast
@@ -188,7 +188,7 @@ def test_photo_uses_qgis_pixel_geotransform(tmp_path, qgis_app):
 
 
 def test_click_in_web_mercator_hits_the_right_pixel(tif8, qgis_app):
-    from avalanche_iseg_plugin.crs import canvas_to_raster, raster_to_canvas
+    from avalanche_iseg_plugin.layers.crs import canvas_to_raster, raster_to_canvas
 
     src = RasterSource.open(tif8["path"])
     row, col = tif8["lobe_pixel"]
@@ -217,7 +217,7 @@ def test_alpha_band_zero_is_black(tmp_path):
 
 
 def test_stretch_of_large_raster_without_overviews_is_sampled(tmp_path, monkeypatch):
-    from avalanche_iseg_plugin import stretch
+    from avalanche_iseg_plugin.engine import stretch
 
     info = make_lobe_geotiff(tmp_path / "l16.tif", size=SIZE, dtype="uint16")
     monkeypatch.setattr(stretch, "MAX_DECIMATED_PIXELS", 1000)  # "large": sample windows instead

@@ -241,7 +241,7 @@ def test_bad_options(scene, good_clicks, checkpoint, tmp_path):
 def test_missing_default_model(scene, good_clicks, tmp_path, monkeypatch, capsys):
     """No --checkpoint and no default model installed: says so and how to pass --checkpoint."""
     import core_model.default_model as default_model
-    from avalanche_iseg_plugin import segment
+    from avalanche_iseg_plugin.cli import segment
 
     _, info = scene
     monkeypatch.setattr(default_model, "DEFAULT_CHECKPOINT", tmp_path / "weights" / "avalanche_iseg_default.pth")
@@ -262,8 +262,8 @@ def test_help_documents_the_clicks_format():
 
 def test_click_file_formats(scene, tmp_path):
     """One object or a list of objects, x/y or row/col, "positive" defaulting to true, a Windows BOM."""
-    from avalanche_iseg_plugin.click_file import read_click_file
-    from avalanche_iseg_plugin.raster_window import RasterSource
+    from avalanche_iseg_plugin.engine.click_file import read_click_file
+    from avalanche_iseg_plugin.engine.raster_window import RasterSource
 
     _, info = scene
     source = RasterSource.open(info["path"])
@@ -283,7 +283,7 @@ def test_click_file_formats(scene, tmp_path):
 # -- in-process flows with the deterministic FakePredictor -------------------------------------------------
 @pytest.fixture
 def fake_model(monkeypatch, tmp_path, qgis_app):
-    from avalanche_iseg_plugin import segment
+    from avalanche_iseg_plugin.cli import segment
     from gis_fixtures import FakePredictor
 
     checkpoint = tmp_path / "fake.pth"

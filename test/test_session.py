@@ -6,9 +6,9 @@ import pytest
 from shapely import wkt as shapely_wkt
 from shapely.geometry import box as shapely_box
 
-from avalanche_iseg_plugin.errors import RasterError, SessionError
-from avalanche_iseg_plugin.raster_window import RasterSource, RasterWindow
-from avalanche_iseg_plugin.session import DigitisingSession, SessionClick, rasterize_polygon
+from avalanche_iseg_plugin.engine.errors import RasterError, SessionError
+from avalanche_iseg_plugin.engine.raster_window import RasterSource, RasterWindow
+from avalanche_iseg_plugin.engine.session import DigitisingSession, SessionClick, rasterize_polygon
 from gis_fixtures import FakePredictor, make_lobe_geotiff, make_photo_png
 
 SIZE = (240, 320)

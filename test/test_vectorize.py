@@ -5,8 +5,8 @@ import pytest
 from shapely import wkt as shapely_wkt
 from shapely.geometry import MultiPolygon
 
-from avalanche_iseg_plugin.raster_window import RasterSource, RasterWindow
-from avalanche_iseg_plugin.vectorize import as_multipolygon_wkt, mask_to_polygons, total_area
+from avalanche_iseg_plugin.engine.raster_window import RasterSource, RasterWindow
+from avalanche_iseg_plugin.engine.vectorize import as_multipolygon_wkt, mask_to_polygons, total_area
 from gis_fixtures import make_lobe_geotiff, make_photo_png
 
 PHOTO_GT = (0.0, 1.0, 0.0, 0.0, 0.0, -1.0)

@@ -25,7 +25,7 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from .settings import PluginSettings
+from ..layers.settings import PluginSettings
 
 DOCK_OBJECT_NAME = "AvalancheIsegDock"
 

@@ -14,7 +14,7 @@ from qgis.gui import QgsMapCanvasItem, QgsRubberBand, QgsVertexMarker
 from qgis.PyQt.QtCore import QPointF, QRectF, Qt
 from qgis.PyQt.QtGui import QColor, QImage, QPolygonF, QTransform
 
-from .crs import make_transform
+from ..layers.crs import make_transform
 
 MASK_COLOR = (0, 190, 255)          # cyan: readable over snow and rock
 POSITIVE_COLOR = QColor(40, 200, 60)

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from qgis.core import Qgis, QgsCoordinateReferenceSystem, QgsProject, QgsRasterLayer, QgsVectorLayer
 from qgis.PyQt.QtWidgets import QFileDialog
 
-from .crs import canvas_to_raster
-from .errors import RasterError
+from ..layers.crs import canvas_to_raster
+from ..engine.errors import RasterError
 from .overlay import DigitisingOverlay
 from .prediction_worker import PredictionWorker
-from .predictor_loader import PredictorUnavailable, make_predictor
+from ..engine.predictor_loader import PredictorUnavailable, make_predictor
 
 MESSAGE_TITLE = "Avalanche digitiser"
 
@@ -42,7 +42,7 @@ class UnsavedObject:
 
 
 def _snapshot(session) -> SessionState:
-    from .session import model_name
+    from ..engine.session import model_name
 
     predictor = getattr(session, "_predictor", None)
     mask = session.mask
@@ -160,8 +160,8 @@ class DigitisingController:
         return self._open_session(layer)
 
     def _open_session(self, layer):
-        from .raster_window import RasterSource
-        from .session import DigitisingSession
+        from ..engine.raster_window import RasterSource
+        from ..engine.session import DigitisingSession
 
         if layer.providerType() != "gdal":
             self.message(f"The layer '{layer.name()}' is not a raster file (it comes from the "
@@ -362,7 +362,7 @@ class DigitisingController:
         return layer if isinstance(layer, QgsVectorLayer) and layer.isValid() else None
 
     def _check_polygon_layer(self, layer) -> bool:
-        from .avalanche_layer import check_polygon_layer
+        from ..layers.avalanche_layer import check_polygon_layer
 
         try:
             check_polygon_layer(layer)
@@ -401,7 +401,7 @@ class DigitisingController:
 
     def create_target_layer(self, path: str):
         """Create a new avalanche GeoPackage at ``path``, add it to the project and make it the target."""
-        from . import avalanche_layer
+        from ..layers import avalanche_layer
 
         crs = self._new_layer_crs()
         try:
@@ -417,7 +417,7 @@ class DigitisingController:
     def _new_layer_crs(self):
         """The CRS of the raster being digitised (None for a photo without georeference, whose polygons
         are in pixel units), else the project's."""
-        from .raster_window import RasterSource
+        from ..engine.raster_window import RasterSource
 
         raster = self._raster_layer()
         active = self.iface.activeLayer()
@@ -444,7 +444,7 @@ class DigitisingController:
             self.create_target_layer(path)
 
     def _save_unsaved(self) -> None:
-        from . import avalanche_layer
+        from ..layers import avalanche_layer
 
         layer = self.target_layer()
         if layer is None:
@@ -473,7 +473,7 @@ class DigitisingController:
     def correct_selected(self) -> None:
         """Load the selected polygon (active vector layer, else the target layer) as the starting mask;
         Finish then replaces that feature's geometry (same fid and id)."""
-        from .avalanche_layer import feature_wkt_in_crs, selected_polygon_id
+        from ..layers.avalanche_layer import feature_wkt_in_crs, selected_polygon_id
 
         active = self.iface.activeLayer()
         layer = active if isinstance(active, QgsVectorLayer) else self.target_layer()
@@ -513,7 +513,7 @@ class DigitisingController:
 
     # ================================================================ export
     def export(self, path: str) -> bool:
-        from . import avalanche_layer
+        from ..layers import avalanche_layer
 
         layer = self.target_layer()
         if layer is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsCoordinateTransformContext,
                        QgsCsException, QgsPointXY, QgsProject)
 
-from .errors import RasterError
+from ..engine.errors import RasterError
 
 
 def is_defined(crs: QgsCoordinateReferenceSystem) -> bool:

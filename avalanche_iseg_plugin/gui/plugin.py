@@ -12,7 +12,7 @@ from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction
 
-PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
+PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MENU = "&Avalanche digitiser"
 TOOLBAR_NAME = "Avalanche digitiser"
 TOOLBAR_OBJECT_NAME = "AvalancheIsegToolbar"
@@ -31,7 +31,7 @@ class AvalancheIsegPlugin:
 
     # ---------------------------------------------------------------- QGIS hooks
     def initProcessing(self):  # noqa: N802 - QGIS name
-        from .processing_provider import AvalancheProvider
+        from ..toolbox.provider import AvalancheProvider
 
         if self.provider is None:
             self.provider = AvalancheProvider()
@@ -97,7 +97,7 @@ class AvalancheIsegPlugin:
         from .controller import DigitisingController
         from .dock import AvalancheDock
         from .map_tool import AvalancheMapTool
-        from .settings import PluginSettings
+        from ..layers.settings import PluginSettings
 
         self.dock = AvalancheDock(PluginSettings.load(), self.iface.mainWindow())
         self.iface.addDockWidget(Qt.RightDockWidgetArea, self.dock)

@@ -17,7 +17,7 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, Qgs
 from qgis.PyQt.QtGui import QIcon
 
 PROVIDER_ID = "avalanche_iseg"
-ICON_PATH = os.path.join(os.path.dirname(__file__), "icon.png")
+ICON_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "icon.png")
 POSITIVE_WORDS = {"1", "true", "t", "yes", "y", "positive", "pos", "+", "avalanche"}
 NEGATIVE_WORDS = {"0", "false", "f", "no", "n", "negative", "neg", "-", "background", "-1"}
 NEGATIVE_REACH_PX = 256   # without an avalanche field, a negative point refines avalanches this close
@@ -82,7 +82,7 @@ class SegmentFromPointsAlgorithm(QgsProcessingAlgorithm):
         return QIcon(ICON_PATH)
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        from .settings import PluginSettings
+        from ..layers.settings import PluginSettings
 
         settings = PluginSettings.load()
         self.addParameter(QgsProcessingParameterRasterLayer(self.RASTER, "Raster (orthoimage or photo)"))
@@ -113,10 +113,10 @@ class SegmentFromPointsAlgorithm(QgsProcessingAlgorithm):
 
     # ------------------------------------------------------------------------------------------
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        from .avalanche_layer import avalanche_fields, measure, utc_now_iso
-        from .predictor_loader import make_predictor
-        from .raster_window import RasterSource
-        from .session import DigitisingSession
+        from ..layers.avalanche_layer import avalanche_fields, measure, utc_now_iso
+        from ..engine.predictor_loader import make_predictor
+        from ..engine.raster_window import RasterSource
+        from ..engine.session import DigitisingSession
 
         raster = self.parameterAsRasterLayer(parameters, self.RASTER, context)
         points = self.parameterAsSource(parameters, self.POINTS, context)

@@ -28,7 +28,7 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsDistanceArea, QgsFeature
                        QgsVectorLayer, QgsWkbTypes, QgsCsException)
 
 from .crs import crs_from, make_transform
-from .errors import LayerError
+from ..engine.errors import LayerError
 
 DEFAULT_LAYER_NAME = "avalanches"
 METHOD_INTERACTIVE = "interactive"

@@ -1,0 +1,1 @@
+"""The plugin's thin Qt shell: plugin entry, dock, map tool, overlay, worker transport, controller."""
