@@ -1,17 +1,23 @@
-"""Errors of the plugin's plain-Python logic.
+"""The plugin's own errors: one root, ``AvalancheError``.
 
-Each carries one sentence meant for the QGIS message bar: what went wrong and what to do.
-All derive from ValueError so callers can catch bad input in one place.
+Each carries one sentence meant for the user (QGIS message bar, or the CLI's one line on stderr): what
+went wrong and what to do. Front ends show ``str(exc)`` for these (and for core_model's CheckpointError)
+and treat anything else as a bug. The root derives from ValueError so that code catching bad input with
+``except ValueError`` keeps working.
 """
 
 
-class RasterError(ValueError):
+class AvalancheError(ValueError):
+    """Root of every error the plugin raises on purpose; its text is one sentence for the user."""
+
+
+class RasterError(AvalancheError):
     """A raster cannot be used: unreadable, rotated, a click outside it, ..."""
 
 
-class SessionError(ValueError):
+class SessionError(AvalancheError):
     """The digitising session cannot do what was asked (e.g. finish with an empty mask)."""
 
 
-class LayerError(ValueError):
+class LayerError(AvalancheError):
     """The avalanche (vector) layer cannot be created, opened or written."""
