@@ -19,8 +19,10 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..engine.errors import AvalancheError
 
-class QgisStartError(RuntimeError):
+
+class QgisStartError(AvalancheError):
     """QGIS cannot be started headless; the message is one sentence."""
 
 

@@ -20,6 +20,7 @@ import json
 import math
 from pathlib import Path
 
+from .errors import AvalancheError
 from .raster_window import RasterSource
 from .session import SessionClick
 
@@ -28,7 +29,7 @@ XY_KEYS = {"x", "y"}
 PIXEL_KEYS = {"row", "col"}
 
 
-class ClickFileError(ValueError):
+class ClickFileError(AvalancheError):
     """The clicks file cannot be used; the message is one sentence."""
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 
+from .errors import AvalancheError
+
 TORCH_MISSING = ("PyTorch is not installed in QGIS's Python, so the model cannot run: install it "
                  "(e.g. 'python -m pip install torch' in the OSGeo4W shell or QGIS's Python) and restart QGIS.")
 
 
-class PredictorUnavailable(RuntimeError):
+class PredictorUnavailable(AvalancheError):
     """The predictor cannot be made (no torch, no checkpoint); the message is one sentence."""
 
 

@@ -1,9 +1,12 @@
 """One avalanche being digitised: clicks in raster-CRS coordinates -> predictor -> mask -> polygons.
 
 ``DigitisingSession`` owns the raster window the predictor sees and replays the clicks when that
-window has to grow.  It knows nothing of Qt: the map tool transforms canvas clicks into the raster's
-CRS (``crs.canvas_to_raster``) and calls ``add_click``; a worker thread may run the calls.  The
-predictor has exactly ``core_model.predictor.InteractivePredictor``'s interface.
+window has to grow.  It knows nothing of Qt or QGIS: every front end gives clicks in the raster's CRS
+(the GUI's controller converts canvas points with ``layers.crs.canvas_to_raster``; the ``segment`` CLI
+and the Processing algorithm read them so) and calls ``add_click``; a worker thread may run the calls.
+The predictor has exactly ``core_model.predictor.InteractivePredictor``'s interface.  After each click
+the session records whether the mask is empty, so that finishing an empty mask names the click at fault
+(``errors.EmptyMaskError``).
 
 Window rules (all in native raster pixels):
 
@@ -33,7 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from osgeo import gdal, ogr
 
-from .errors import RasterError, SessionError
+from .errors import EmptyMaskError, RasterError, SessionError
 from .raster_window import DEFAULT_MAX_SIDE, RasterSource, RasterWindow
 from .vectorize import as_multipolygon_wkt, mask_to_polygons, polygons_in
 
@@ -143,6 +146,7 @@ class DigitisingSession:
         self._clicks: list[SessionClick] = []
         self._initial_wkt: str | None = None
         self._initial_mask: np.ndarray | None = None
+        self._mask_after_click: list[bool] = []  # per click: the mask was non-empty after it
 
     # -- state -----------------------------------------------------------------------------------
     @property
@@ -221,6 +225,7 @@ class DigitisingSession:
         self._clicks = []
         self._initial_wkt = None
         self._initial_mask = None
+        self._mask_after_click = []
         if self._predictor is not None:
             self._predictor.reset()
 
@@ -242,7 +247,12 @@ class DigitisingSession:
         row, col = self._window.to_image(click.x, click.y)
         probs = self.predictor.add_click(row, col, click.is_positive)
         self._clicks.append(click)
+        self._record_mask()
         return probs
+
+    def _record_mask(self) -> None:
+        mask = self.predictor.mask
+        self._mask_after_click.append(mask is not None and bool(mask.any()))
 
     def start_box(self, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
         """Start a new object from a dragged box (raster CRS): the box (plus a margin) is the window,
@@ -289,6 +299,7 @@ class DigitisingSession:
         if not self._clicks:
             return self.probabilities
         self._clicks.pop()
+        del self._mask_after_click[len(self._clicks):]
         self.predictor.undo()
         return self.probabilities
 
@@ -297,9 +308,8 @@ class DigitisingSession:
         there is nothing to finish.  The session stays as it is: call ``discard()`` once written."""
         mask = self.mask
         if mask is None or not mask.any():
-            if self.n_pos:
-                raise SessionError("The model found no avalanche at these clicks (the mask is empty); add a "
-                                   "positive click on it or undo the last negative click.")
+            if self._clicks:
+                raise EmptyMaskError.for_clicks(self._clicks, self._mask_after_click)
             raise SessionError("There is no avalanche to finish: left-click on the avalanche first "
                                "(the mask is empty).")
         window = self._window
@@ -357,9 +367,11 @@ class DigitisingSession:
 
     def _replay(self) -> np.ndarray | None:
         probs = self.probabilities
+        self._mask_after_click = []
         for click in self._clicks:
             row, col = self._window.to_image(click.x, click.y)
             probs = self.predictor.add_click(row, col, click.is_positive)
+            self._record_mask()
         return probs
 
     def _keep_parts_outside_window(self, polygons: list[str]) -> list[str]:

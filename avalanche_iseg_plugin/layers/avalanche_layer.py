@@ -1,16 +1,9 @@
-"""The avalanche (polygon) layer: create, open, add finished objects, correct, export (qgis.core).
+"""The avalanche (polygon) layer: create, open, add finished objects, correct (qgis.core).
 
-Fields of a layer this module creates (GeoPackage, MultiPolygon):
-``id`` (int, max(id)+1), ``area_m2``, ``perimeter_m`` (real), ``source`` (raster name), ``n_pos``,
-``n_neg`` (int), ``model`` (text), ``threshold`` (real), ``created_utc`` (ISO 8601 text, UTC, e.g.
-``2026-11-25T08:15:02Z``), ``method`` (``interactive``, ``corrected``, ...).
-Any existing polygon layer can be the target too: only the fields it has are filled.
-
-Measures use QgsDistanceArea in the layer's CRS: ellipsoidal on the CRS's ellipsoid when the CRS is
-geographic or a Mercator projection (Web Mercator's planar areas are ~2x too large at 47° N), planar
-otherwise (national grids, UTM), converted to m² / m.  A layer without CRS (webcam photos) is measured
-in its own units, pixels: ``area_m2`` then holds pixel² and ``perimeter_m`` pixels (``area_units``
-says which, for messages).
+The fields of a layer this module creates are the avalanche schema's (``engine.avalanche_schema``);
+values are always written by field name.  Any existing polygon layer can be the target too: only the
+fields it has are filled.  Measuring: ``layers.measure``; export to Shapefile/GeoPackage:
+``layers.export`` (both importable from here too).
 
 Every write goes through the layer's edit buffer (one edit command per object) and is committed at
 once, so a crash never loses earlier objects.  If the layer was already in editing mode it stays
@@ -20,47 +13,19 @@ so (and the commit also saves the user's other pending edits of that layer).
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
 
-from qgis.PyQt.QtCore import QVariant
-from qgis.core import (QgsCoordinateReferenceSystem, QgsDistanceArea, QgsFeature, QgsField, QgsFields,
-                       QgsGeometry, QgsProject, QgsUnitTypes, QgsVectorDataProvider, QgsVectorFileWriter,
+from qgis.core import (QgsFeature, QgsGeometry, QgsProject, QgsVectorDataProvider, QgsVectorFileWriter,
                        QgsVectorLayer, QgsWkbTypes, QgsCsException)
 
+from .avalanche_fields import avalanche_fields, set_attributes
 from .crs import crs_from, make_transform
+from .export import EXPORT_DRIVERS, export_layer  # noqa: F401 - the controller imports it from here
+from .measure import area_units, measure  # noqa: F401 - area_units: the controller and the CLI
+from ..engine.avalanche_schema import (METHOD_CORRECTED, METHOD_INTERACTIVE, SHAPEFILE_NAMES,  # noqa: F401
+                                       object_attributes, utc_now_iso)
 from ..engine.errors import LayerError
 
 DEFAULT_LAYER_NAME = "avalanches"
-METHOD_INTERACTIVE = "interactive"
-METHOD_CORRECTED = "corrected"
-
-FIELD_SPECS = (
-    ("id", QVariant.Int, 0),
-    ("area_m2", QVariant.Double, 0),
-    ("perimeter_m", QVariant.Double, 0),
-    ("source", QVariant.String, 254),
-    ("n_pos", QVariant.Int, 0),
-    ("n_neg", QVariant.Int, 0),
-    ("model", QVariant.String, 100),
-    ("threshold", QVariant.Double, 0),
-    ("created_utc", QVariant.String, 25),
-    ("method", QVariant.String, 20),
-)
-#: Shapefile field names are limited to 10 characters: these are renamed on export.
-SHAPEFILE_NAMES = {"perimeter_m": "perim_m", "created_utc": "created"}
-EXPORT_DRIVERS = {".shp": "ESRI Shapefile", ".gpkg": "GPKG"}
-
-
-def avalanche_fields() -> QgsFields:
-    fields = QgsFields()
-    for name, kind, length in FIELD_SPECS:
-        fields.append(QgsField(name, kind, len=length))
-    return fields
-
-
-def utc_now_iso() -> str:
-    """Current time as ISO 8601 UTC, to the second (e.g. 2026-11-25T08:15:02Z)."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # -- opening / creating -----------------------------------------------------------------------------
@@ -154,35 +119,6 @@ def _mark_undefined_cartesian(path: str, layer_name: str) -> None:
     db.close()
 
 
-# -- measuring ----------------------------------------------------------------------------------------
-def area_units(layer_or_crs) -> str:
-    """'m²' for layers with a CRS, 'pixel²' for layers without (photos)."""
-    crs = crs_from(layer_or_crs.crs() if hasattr(layer_or_crs, "crs") else layer_or_crs)
-    return "m²" if crs.isValid() else "pixel²"
-
-
-def _is_mercator(crs: QgsCoordinateReferenceSystem) -> bool:
-    return "+proj=merc" in crs.toProj()
-
-
-def measure(geometry: QgsGeometry, crs, transform_context=None) -> tuple[float, float]:
-    """(area in m², perimeter in m) of a geometry in ``crs`` (see the module doc for the rules;
-    pixel² and pixels when the CRS is missing)."""
-    crs = crs_from(crs)
-    if not crs.isValid():
-        return geometry.area(), geometry.length()
-    da = QgsDistanceArea()
-    da.setSourceCrs(crs, transform_context or QgsProject.instance().transformContext())
-    if crs.isGeographic() or _is_mercator(crs):
-        da.setEllipsoid(crs.ellipsoidAcronym() or "EPSG:7030")
-    else:
-        da.setEllipsoid("NONE")
-    area = da.measureArea(geometry) * QgsUnitTypes.fromUnitToUnitFactor(da.areaUnits(), QgsUnitTypes.AreaSquareMeters)
-    perimeter = da.measurePerimeter(geometry) * QgsUnitTypes.fromUnitToUnitFactor(
-        da.lengthUnits(), QgsUnitTypes.DistanceMeters)
-    return area, perimeter
-
-
 # -- geometry in the layer's CRS -----------------------------------------------------------------------
 def _geometry_in_layer_crs(layer: QgsVectorLayer, polygons_wkt, raster_crs, context) -> QgsGeometry:
     if isinstance(polygons_wkt, str):
@@ -237,14 +173,6 @@ def next_id(layer: QgsVectorLayer) -> int:
         return int(value) + 1
     except (TypeError, ValueError):
         return 1
-
-
-def _set_attributes(layer: QgsVectorLayer, feature: QgsFeature, values: dict) -> None:
-    fields = layer.fields()
-    for name, value in values.items():
-        index = fields.indexOf(name)
-        if index >= 0:
-            feature.setAttribute(index, value)
 
 
 class _Edit:
@@ -306,7 +234,7 @@ def add_object(layer: QgsVectorLayer, polygons_wkt, raster_crs, attrs: dict | No
         feature = QgsFeature(layer.fields())
         feature.setGeometry(g)
         area, perimeter = measure(g, crs_from(layer.crs()), context)
-        _set_attributes(layer, feature, {**values, "id": first_id + i, "area_m2": area, "perimeter_m": perimeter})
+        set_attributes(feature, {**values, "id": first_id + i, "area_m2": area, "perimeter_m": perimeter})
         features.append(feature)
     largest = max(range(len(geoms)), key=lambda i: geoms[i].area())
     with _Edit(layer, "Add avalanche") as edit:
@@ -329,8 +257,7 @@ def _fid_by_id(layer: QgsVectorLayer, value: int) -> int:
 
 def add_finished(layer: QgsVectorLayer, finished, extra: dict | None = None, transform_context=None) -> int:
     """``add_object`` for a ``session.FinishedObject`` (source, clicks, model, threshold filled)."""
-    attrs = {"source": finished.source_name, "n_pos": finished.n_pos, "n_neg": finished.n_neg,
-             "model": finished.model, "threshold": finished.threshold}
+    attrs = object_attributes(finished)
     attrs.update(extra or {})
     return add_object(layer, finished.polygons_wkt, finished.raster_crs_wkt, attrs, transform_context)
 
@@ -363,14 +290,6 @@ def replace_geometry(layer: QgsVectorLayer, fid: int, polygons_wkt, raster_crs, 
                 layer.changeAttributeValue(int(fid), index, value)
 
 
-def remove_object(layer: QgsVectorLayer, fid: int) -> None:
-    """Delete feature ``fid`` (e.g. "undo last avalanche"), committed at once."""
-    check_polygon_layer(layer)
-    with _Edit(layer, "Remove avalanche"):
-        if not layer.deleteFeature(int(fid)):
-            raise LayerError(f"The feature {fid} cannot be deleted from '{layer.name()}'.")
-
-
 def feature_wkt_in_crs(layer: QgsVectorLayer, fid: int, target_crs, transform_context=None) -> str:
     """The polygon of feature ``fid`` as WKT in ``target_crs`` (e.g. the raster's, for correction)."""
     check_polygon_layer(layer)
@@ -398,49 +317,3 @@ def selected_polygon_id(layer) -> int:
     if len(ids) != 1:
         raise LayerError(f"Select exactly one polygon in '{layer.name()}' to correct ({len(ids)} selected).")
     return int(ids[0])
-
-
-# -- export ------------------------------------------------------------------------------------------
-class _ShapefileNames(QgsVectorFileWriter.FieldValueConverter):
-    """Renames fields longer than Shapefile's 10 characters (see SHAPEFILE_NAMES)."""
-
-    def fieldDefinition(self, field):  # noqa: N802 - Qt API name
-        out = QgsField(field)
-        out.setName(SHAPEFILE_NAMES.get(field.name(), field.name()))
-        return out
-
-    def convert(self, index, value):
-        return value
-
-
-def export_layer(layer: QgsVectorLayer, path, transform_context=None) -> str:
-    """Write all features of ``layer`` to ``path``: '.shp' (Shapefile; perimeter_m -> perim_m,
-    created_utc -> created) or '.gpkg' (GeoPackage, layer named after the file).  Overwrites an
-    existing file.  Returns the path written.  LayerError for other extensions or unwritable paths."""
-    if not isinstance(layer, QgsVectorLayer) or not layer.isValid():
-        raise LayerError("Choose a valid vector layer to export.")
-    path = os.path.abspath(str(path))
-    ext = os.path.splitext(path)[1].lower()
-    if ext not in EXPORT_DRIVERS:
-        raise LayerError(f"Export writes Shapefile (.shp) or GeoPackage (.gpkg) files, not "
-                         f"'{ext or os.path.basename(path)}'; choose a name ending in .shp or .gpkg.")
-    source_path = layer.source().split("|")[0]
-    if os.path.exists(path) and os.path.exists(source_path) and os.path.samefile(source_path, path):
-        raise LayerError(f"The export would overwrite the layer's own file '{path}'; choose another file name.")
-    folder = os.path.dirname(path)
-    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-        raise LayerError(f"Cannot write '{path}': the folder '{folder}' does not exist or is not writable.")
-    options = QgsVectorFileWriter.SaveVectorOptions()
-    options.driverName = EXPORT_DRIVERS[ext]
-    options.fileEncoding = "UTF-8"
-    options.layerName = os.path.splitext(os.path.basename(path))[0]
-    options.actionOnExistingFile = QgsVectorFileWriter.CreateOrOverwriteFile
-    converter = None
-    if ext == ".shp":
-        converter = _ShapefileNames()
-        options.fieldValueConverter = converter
-    context = transform_context or QgsProject.instance().transformContext()
-    error, message, *_ = QgsVectorFileWriter.writeAsVectorFormatV3(layer, path, context, options)
-    if error != QgsVectorFileWriter.NoError:
-        raise LayerError(f"Could not export '{layer.name()}' to '{path}' ({message.strip() or error}).")
-    return path

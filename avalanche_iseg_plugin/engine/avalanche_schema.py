@@ -1,0 +1,64 @@
+"""The avalanche feature schema: the fields every front end writes, and their values, by name.
+
+Fields of an avalanche layer the plugin creates (GeoPackage, MultiPolygon), in this order:
+``id`` (int, max(id)+1), ``area_m2``, ``perimeter_m`` (real; pixel² and pixels for layers without
+CRS), ``source`` (raster name), ``n_pos``, ``n_neg`` (int), ``model`` (text), ``threshold`` (real),
+``created_utc`` (ISO 8601 text, UTC, e.g. ``2026-11-25T08:15:02Z``), ``method`` (``interactive``,
+``corrected``, ``points``).  Writers set values by field name, never by position, so a layer whose
+fields are in another order (or an existing inventory with only some of them) gets the right values.
+
+Pure Python: ``layers.avalanche_fields`` turns ``FIELDS`` into QgsFields.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+METHOD_INTERACTIVE = "interactive"
+METHOD_CORRECTED = "corrected"
+METHOD_POINTS = "points"
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    kind: str  # "int", "real" or "text"
+    length: int = 0  # text fields only
+
+
+FIELDS = (
+    FieldSpec("id", "int"),
+    FieldSpec("area_m2", "real"),
+    FieldSpec("perimeter_m", "real"),
+    FieldSpec("source", "text", 254),
+    FieldSpec("n_pos", "int"),
+    FieldSpec("n_neg", "int"),
+    FieldSpec("model", "text", 100),
+    FieldSpec("threshold", "real"),
+    FieldSpec("created_utc", "text", 25),
+    FieldSpec("method", "text", 20),
+)
+FIELD_NAMES = tuple(f.name for f in FIELDS)
+#: Shapefile field names are limited to 10 characters: these are renamed on export.
+SHAPEFILE_NAMES = {"perimeter_m": "perim_m", "created_utc": "created"}
+
+
+def utc_now_iso() -> str:
+    """Current time as ISO 8601 UTC, to the second (e.g. 2026-11-25T08:15:02Z)."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def object_attributes(finished, method: str = METHOD_INTERACTIVE) -> dict:
+    """What a ``session.FinishedObject`` says about itself: source, n_pos, n_neg, model, threshold,
+    plus ``method``; the writer adds id, area_m2, perimeter_m and created_utc."""
+    return {"source": finished.source_name, "n_pos": finished.n_pos, "n_neg": finished.n_neg,
+            "model": finished.model, "threshold": finished.threshold, "method": method}
+
+
+def attributes_of(finished, *, feature_id: int, area: float, perimeter: float,
+                  method: str = METHOD_INTERACTIVE, created_utc: str | None = None) -> dict:
+    """Every field of the schema (name -> value) for one feature of ``finished``; ``area`` and
+    ``perimeter`` are measured by the caller in the layer's CRS."""
+    values = {"id": int(feature_id), "area_m2": float(area), "perimeter_m": float(perimeter),
+              **object_attributes(finished, method), "created_utc": created_utc or utc_now_iso()}
+    return {name: values[name] for name in FIELD_NAMES}
