@@ -4,10 +4,9 @@ avalanche raster, beside the plugin's dock.
     QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/make_screenshot.py [--checkpoint PATH] [--out PNG]
     xvfb-run -a .venv/bin/python scripts/make_screenshot.py            (the same under a virtual X server)
 
-With --checkpoint the real model predicts (docs/screenshot.png was made with
-../shared/ritm_reference/hrnet18_itermask_ref.pth, lightly trained fixture weights, so the mask covers
-only part of the lobe); without it the deterministic stand-in predictor of the test suite
-(test/gis_fixtures.py) draws the mask.
+With --checkpoint the real model predicts (docs/screenshot.png was made with the shipped default model,
+--checkpoint core_model/weights/avalanche_iseg_default.pth, after two positive clicks and one negative);
+without it the deterministic stand-in predictor of the test suite (test/gis_fixtures.py) draws the mask.
 """
 from __future__ import annotations
 

@@ -7,7 +7,9 @@ from qgis.core import (QgsApplication, QgsCoordinateReferenceSystem, QgsCoordina
                        QgsVectorLayer)
 from qgis.PyQt.QtCore import QVariant
 
-from avalanche_iseg_plugin.toolbox.provider import AvalancheProvider, SegmentFromPointsAlgorithm, click_sign
+from avalanche_iseg_plugin.engine.click_groups import click_sign
+from avalanche_iseg_plugin.toolbox.provider import AvalancheProvider
+from avalanche_iseg_plugin.toolbox.segment_algorithm import SegmentFromPointsAlgorithm
 from canvas_driver import assert_matches_lobe, read_gpkg
 from gis_fixtures import FakePredictor, make_lobe_geotiff
 

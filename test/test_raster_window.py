@@ -188,7 +188,7 @@ def test_photo_uses_qgis_pixel_geotransform(tmp_path, qgis_app):
 
 
 def test_click_in_web_mercator_hits_the_right_pixel(tif8, qgis_app):
-    from avalanche_iseg_plugin.layers.crs import canvas_to_raster, raster_to_canvas
+    from avalanche_iseg_plugin.layers.crs import canvas_to_raster, transform_point
 
     src = RasterSource.open(tif8["path"])
     row, col = tif8["lobe_pixel"]
@@ -198,7 +198,7 @@ def test_click_in_web_mercator_hits_the_right_pixel(tif8, qgis_app):
     assert math.hypot(rx - x, ry - y) < 0.01
     pr, pc = src.pixel_of(rx, ry)
     assert (math.floor(pr), math.floor(pc)) == (row, col)
-    bx, by = raster_to_canvas(x, y, src.crs_wkt, "EPSG:3857")
+    bx, by = transform_point(x, y, src.crs_wkt, "EPSG:3857")
     assert math.hypot(bx - mx, by - my) < 0.01
     # no CRS on either side: coordinates pass unchanged (photos in pixel units)
     assert canvas_to_raster(12.5, -3.0, "EPSG:3857", "") == (12.5, -3.0)

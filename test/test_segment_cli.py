@@ -155,7 +155,7 @@ def test_missing_checkpoint(scene, good_clicks, tmp_path):
 
 
 def test_corrupt_checkpoint_leaves_no_empty_geopackage(scene, good_clicks, tmp_path):
-    """The model is loaded after the GeoPackage is opened: a failure then removes the file it created."""
+    """The model is loaded (and every object segmented) before the GeoPackage is created: no file is left."""
     _, info = scene
     broken = tmp_path / "broken.pth"
     broken.write_bytes(b"PK\x03\x04 not really a checkpoint")
@@ -332,7 +332,7 @@ def test_empty_mask_names_the_click_and_writes_nothing(scene, fake_model, tmp_pa
     assert err.startswith("error: Click 1 of object 1 ") and "gave an empty mask" in err
     assert "the clicks after it did not bring it back" in err and "--threshold (now 0.95)" in err
     assert "nothing was written" in err
-    assert not out.exists()                                   # the GeoPackage it had created is gone again
+    assert not out.exists()                                   # segmenting failed before any file was created
 
 
 def test_photo_in_pixel_units(fake_model, tmp_path, capsys):

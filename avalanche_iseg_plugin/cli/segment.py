@@ -2,144 +2,25 @@
 
     python -m avalanche_iseg_plugin.segment --raster ORTHO.tif --clicks CLICKS.json --out AVALANCHES.gpkg
 
-Every object of the clicks file runs through a DigitisingSession with the real model, exactly as in the
-map tool (same windows, same predictor), and becomes one MultiPolygon feature of the avalanche layer
-(created if missing, appended to otherwise) with all its attributes.  All objects are segmented
-before anything is written: a bad click or an empty mask writes nothing (unless --keep-going).
-Bad input: one line on stderr, exit code 2.  See docs/segment_cli.md.
+Every object of the clicks file runs through ``engine.avalanche_engine.segment_object`` with the real
+model (the same session, predictor and empty-mask error as the map tool and the Processing algorithm)
+and becomes one MultiPolygon feature of the avalanche layer (created if missing, appended to otherwise)
+with all its attributes.  All objects are segmented before the GeoPackage is created or opened: a bad
+click or an empty mask writes nothing and leaves no new file (unless --keep-going).  Bad input: one
+line on stderr, exit code 2.  Options and their checks: ``cli.segment_options``.  See
+docs/segment_cli.md.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
 from pathlib import Path
 
-EXIT_OK, EXIT_BUG, EXIT_BAD_INPUT, EXIT_SKIPPED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-PROG = "python -m avalanche_iseg_plugin.segment"
-
-CLICKS_HELP = """\
-CLICKS.json holds the clicks of one object, or a list of objects (each a list of clicks):
-  one object:   [{"x": 2600195.2, "y": 1199850.0, "positive": true},
-                 {"x": 2600230.0, "y": 1199790.5, "positive": false}]
-  two objects:  [[{"x": 2600195.2, "y": 1199850.0}],
-                 [{"row": 120, "col": 610}, {"row": 150, "col": 640, "positive": false}]]
-A click is {"x": X, "y": Y} in the raster's CRS (map units; for a photo without georeference QGIS's
-pixel units: x = column, y = -row) or {"row": R, "col": C}: integer pixel indices of the raster
-(row 0 = top), clicked at the pixel's centre. "positive": true (default) = on the avalanche,
-false = not the avalanche. Clicks are applied in order; each object needs a positive click.
-
-Each object becomes one feature of the layer (id, area_m2, perimeter_m, source, n_pos, n_neg, model,
-threshold, created_utc, method=interactive). All objects are segmented before anything is written.
-Exit codes: 0 done, 2 bad input (one line on stderr), 3 some objects skipped (--keep-going),
-1 unexpected failure.
-Example:
-  python scripts/make_sample.py /tmp/ava
-  python -m avalanche_iseg_plugin.segment --raster /tmp/ava/ortho.tif --clicks /tmp/ava/clicks.json \\
-      --out /tmp/ava/avalanches.gpkg"""
-
-
-class InputError(ValueError):
-    """Bad input to the tool; the message is one sentence."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # argparse API: one line, exit 2
-        sys.stderr.write(f"error: {message} (see {self.prog} --help)\n")
-        raise SystemExit(EXIT_BAD_INPUT)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description="Segment avalanches from clicks on an orthoimage or photo into a "
-                "GeoPackage, with the bundled interactive-segmentation model (no display needed).",
-                epilog=CLICKS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--raster", required=True, type=Path, metavar="RASTER", help="orthoimage (GeoTIFF, any GDAL raster) or photo")
-    p.add_argument("--clicks", required=True, type=Path, metavar="CLICKS.json", help="clicks file (JSON, see below)")
-    p.add_argument("--out", required=True, type=Path, metavar="AVALANCHES.gpkg",
-                   help="avalanche GeoPackage (.gpkg); created if missing, appended to otherwise")
-    p.add_argument("--checkpoint", type=Path, default=None, metavar="CKPT",
-                   help="RITM-format model checkpoint (.pth); default: the shipped default model "
-                        "core_model/weights/avalanche_iseg_default.pth")
-    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the model runs (default cpu)")
-    p.add_argument("--threads", type=int, default=None, metavar="N", help="torch CPU threads (default: torch's choice)")
-    p.add_argument("--threshold", type=float, default=0.49, metavar="T",
-                   help="probability above which a pixel is avalanche (default 0.49)")
-    p.add_argument("--max-side", type=int, default=1600, metavar="PX",
-                   help="longest side of the image the model sees; larger windows are downsampled (default 1600)")
-    p.add_argument("--min-area", type=float, default=None, metavar="A",
-                   help="drop parts and fill holes smaller than this, in map units² (default: 4 model-image pixels)")
-    p.add_argument("--simplify", type=float, default=0.0, metavar="TOL",
-                   help="simplification tolerance in map units (default 0: exact pixel outline)")
-    p.add_argument("--layer-name", default="avalanches", metavar="NAME", help="layer inside the GeoPackage (default avalanches)")
-    p.add_argument("--keep-going", action="store_true",
-                   help="skip objects that fail (warning on stderr, exit code 3) and write the others")
-    p.add_argument("--debug", action="store_true", help="show tracebacks of unexpected failures")
-    return p
-
-
-# -- checks before anything heavy starts ---------------------------------------------------------------
-def check_options(args) -> None:
-    if not 0.0 < args.threshold < 1.0:
-        raise InputError(f"--threshold must be between 0 and 1 (exclusive), not {args.threshold:g}.")
-    if args.max_side < 64:
-        raise InputError(f"--max-side must be at least 64 pixels, not {args.max_side}.")
-    if args.min_area is not None and args.min_area < 0:
-        raise InputError(f"--min-area cannot be negative ({args.min_area:g}).")
-    if args.simplify < 0:
-        raise InputError(f"--simplify cannot be negative ({args.simplify:g}).")
-    if args.threads is not None and args.threads < 1:
-        raise InputError(f"--threads must be at least 1, not {args.threads}.")
-    if not args.layer_name.strip():
-        raise InputError("--layer-name cannot be empty.")
-
-
-def check_output(path: Path) -> Path:
-    """The output GeoPackage path, absolute; InputError when it cannot be written."""
-    path = Path(os.path.abspath(path))
-    if path.suffix.lower() != ".gpkg":
-        raise InputError(f"The output must be a GeoPackage: give a file name ending in .gpkg, not '{path.name}'.")
-    if path.is_dir():
-        raise InputError(f"The output '{path}' is a folder; give a .gpkg file name.")
-    folder = path.parent
-    if not folder.is_dir():
-        raise InputError(f"Cannot write '{path}': the folder '{folder}' does not exist.")
-    if path.exists():
-        with open(path, "rb") as f:
-            if f.read(16) != b"SQLite format 3\x00":
-                raise InputError(f"The output '{path}' exists and is not a GeoPackage; choose another file name.")
-        if not os.access(path, os.W_OK):
-            raise InputError(f"The output '{path}' is read-only; choose a file you can write to.")
-    else:  # try it: permissions alone say nothing for root, read-only file systems, /proc, ...
-        try:
-            with open(path, "xb"):
-                pass
-            path.unlink()
-        except OSError as exc:
-            raise InputError(f"Cannot write '{path}' ({exc.strerror or exc}); choose a folder you can write to.") \
-                from None
-    return path
-
-
-def resolve_checkpoint(arg: Path | None) -> Path:
-    if arg is None:
-        from core_model.default_model import default_checkpoint
-        return default_checkpoint()  # CheckpointError (one sentence) when it is not installed
-    if not arg.is_file():
-        what = "is a folder" if arg.is_dir() else "does not exist"
-        raise InputError(f"The checkpoint '{arg}' {what}; pass --checkpoint with a RITM-format .pth file "
-                         "or leave it out to use the default model.")
-    return arg
-
-
-def check_device(device: str, threads: int | None) -> str:
-    import torch
-
-    if threads is not None:
-        torch.set_num_threads(threads)
-    if device == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda was asked for, but no CUDA GPU is available here; use --device cpu.")
-    return device
+from ..engine.errors import AvalancheError, EmptyMaskError, LayerError
+from .segment_options import (EXIT_BAD_INPUT, EXIT_BUG, EXIT_INTERRUPTED, EXIT_OK, EXIT_SKIPPED,  # noqa: F401
+                              PROG, InputError, build_parser, check_device, check_options, check_output,
+                              resolve_checkpoint)
 
 
 # -- the work ----------------------------------------------------------------------------------------
@@ -150,39 +31,17 @@ def make_predictor(checkpoint: Path, device: str, threshold: float):
     return load_predictor(checkpoint, device=device, threshold=threshold)
 
 
-def _empty_mask_error(obj_no: int, clicks, nonempty: list[bool], threshold: float) -> InputError:
-    """Names the click after which the mask became (and stayed) empty."""
-    k = len(nonempty)
-    while k > 1 and not nonempty[k - 2]:
-        k -= 1
-    click = clicks[k - 1]
-    later = ", and the clicks after it did not bring it back" if k < len(clicks) else ""
-    if click.is_positive:
-        fix = (f"the model sees no avalanche there{later}; move the click onto the avalanche, add positive "
-               f"clicks, or lower --threshold (now {threshold:g})")
-    else:
-        fix = f"the negative click removed the whole mask{later}; move it off the avalanche or drop it"
-    return InputError(f"Click {k} of object {obj_no} (at {click.x:.2f}, {click.y:.2f}) gave an empty mask: {fix}.")
+def segment_one(session, obj_no: int, clicks, min_area, simplify, threshold):
+    """Run the clicks of one object; its FinishedObject, or InputError naming the object (and the click at
+    fault for an empty mask)."""
+    from ..engine.avalanche_engine import segment_object
 
-
-def segment_object(session, obj_no: int, clicks, min_area, simplify, threshold):
-    """Run the clicks of one object; its FinishedObject, or InputError naming the click at fault."""
-    from ..engine.errors import SessionError
-
-    # All clicks are known: open the window around all of them (the session's margin on every side) at
-    # once, rather than growing it click by click and replaying the clicks as the map tool must.
-    session.discard()
-    session.open_window_around([(c.x, c.y) for c in clicks])
-    nonempty = []
-    for click in clicks:
-        session.add_click(click.x, click.y, click.is_positive)
-        mask = session.mask
-        nonempty.append(mask is not None and bool(mask.any()))
-    if not nonempty[-1]:
-        raise _empty_mask_error(obj_no, clicks, nonempty, threshold)
     try:
-        return session.finish(min_area=min_area, simplify=simplify)
-    except SessionError as exc:
+        return segment_object(session, clicks, min_area=min_area, simplify=simplify)
+    except EmptyMaskError as exc:
+        hint = f", or lower --threshold (now {threshold:g})" if exc.is_positive else ""
+        raise InputError(f"{exc.sentence(f'object {obj_no}').rstrip('.')}{hint}.") from None
+    except AvalancheError as exc:  # SessionError (nothing left after dropping specks), RasterError
         raise InputError(f"Object {obj_no}: {exc}") from None
 
 
@@ -228,48 +87,25 @@ def run(args) -> int:
     device = check_device(args.device, args.threads)
 
     from .headless import headless_qgis
-    failure = None
-    created = not out.exists()
     with headless_qgis():
         try:
+            # segment everything first: the GeoPackage is created (or opened) only when there is
+            # something to write, so a run that fails here leaves no file behind
+            finished, skipped = _segment_all(args, source, objects, checkpoint, device)
             layer = _open_layer(out, args.layer_name, source)
             try:
-                return _segment_and_write(args, source, objects, out, layer, checkpoint, device, started)
+                return _write(args, out, layer, finished, skipped, started)
             finally:
                 del layer
         except BaseException as exc:
             failure = _detached(exc, args.debug)
-    if created:
-        _remove_if_empty(out)
     raise failure
-
-
-def _remove_if_empty(path: Path) -> None:
-    """Delete a GeoPackage this run created but wrote no feature to (the run failed).  Read with
-    sqlite3: after exitQgis GDAL has no drivers left."""
-    import sqlite3
-    from contextlib import closing
-
-    if not path.is_file():
-        return
-    try:
-        with closing(sqlite3.connect(str(path))) as db:
-            tables = [row[0] for row in db.execute("SELECT table_name FROM gpkg_contents")]
-            empty = all(db.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] == 0 for t in tables)
-    except sqlite3.Error:
-        return
-    if empty:
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            try:
-                os.remove(f"{path}{suffix}")
-            except OSError:
-                pass
 
 
 def _detached(exc: BaseException, debug: bool) -> BaseException:
     """``exc`` without traceback or context: their frames hold QGIS layers, which must be freed before
     QGIS exits (a layer freed after exitQgis crashes the interpreter)."""
-    if debug and not isinstance(exc, (ValueError, OSError, KeyboardInterrupt)):
+    if debug and not isinstance(exc, _bad_input_types() + (KeyboardInterrupt,)):
         import traceback
         traceback.print_exc()
         exc.traceback_printed = True
@@ -278,9 +114,8 @@ def _detached(exc: BaseException, debug: bool) -> BaseException:
     return exc
 
 
-def _segment_and_write(args, source, objects, out, layer, checkpoint, device, started) -> int:
-    from ..layers.avalanche_layer import add_finished, area_units
-    from ..engine.errors import LayerError
+def _segment_all(args, source, objects, checkpoint, device):
+    """([(obj_no, clicks, FinishedObject), ...], skipped object numbers); prints one line per object."""
     from ..engine.session import DigitisingSession
 
     t0 = time.monotonic()
@@ -295,8 +130,8 @@ def _segment_and_write(args, source, objects, out, layer, checkpoint, device, st
     for obj_no, clicks in enumerate(objects, 1):
         t0 = time.monotonic()
         try:
-            result = segment_object(session, obj_no, clicks, args.min_area, args.simplify, args.threshold)
-        except ValueError as exc:  # InputError, RasterError from the session
+            result = segment_one(session, obj_no, clicks, args.min_area, args.simplify, args.threshold)
+        except InputError as exc:
             if not args.keep_going:
                 raise InputError(f"{_one_line(exc).rstrip('.')}; nothing was written.") from None
             sys.stderr.write(f"warning: skipped: {_one_line(exc)}\n")
@@ -310,11 +145,15 @@ def _segment_and_write(args, source, objects, out, layer, checkpoint, device, st
     session.discard()
     if not finished:
         raise InputError(f"No object could be segmented ({n} skipped); nothing was written.")
+    return finished, skipped
+
+
+def _write(args, out, layer, finished, skipped, started) -> int:
+    from ..layers.avalanche_layer import add_finished, area_units
 
     area_unit = area_units(layer)
     length_unit = "m" if area_unit == "m²" else "px"
     before = layer.featureCount()
-    ids = []
     for written, (obj_no, clicks, result) in enumerate(finished):
         try:
             fid = add_finished(layer, result)
@@ -322,7 +161,6 @@ def _segment_and_write(args, source, objects, out, layer, checkpoint, device, st
             raise InputError(f"{_one_line(exc).rstrip('.')} ({written} of {len(finished)} objects had been "
                              "written before).") from None
         feature = layer.getFeature(fid)
-        ids.append(feature["id"])
         print(f"object {obj_no} -> id {feature['id']}: {feature['area_m2']:.1f} {area_unit}, perimeter "
               f"{feature['perimeter_m']:.1f} {length_unit}, {_plural(len(clicks), 'click')} ({result.n_pos} positive, "
               f"{result.n_neg} negative)", flush=True)
@@ -350,6 +188,13 @@ def _one_line(text) -> str:
     return " ".join(str(text).split())
 
 
+def _bad_input_types() -> tuple:
+    """The plugin's own errors, core_model's CheckpointError (only raised once core_model.checkpoint,
+    and torch, are loaded: not imported here for that) and OSError: bad input, one line, exit 2."""
+    checkpoint = sys.modules.get("core_model.checkpoint")
+    return (AvalancheError, OSError) + ((checkpoint.CheckpointError,) if checkpoint is not None else ())
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     # torch's OpenMP threads sleep instead of spinning while they wait: on a CPU shared with other work
@@ -363,10 +208,11 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted; nothing more was written.\n")
         return EXIT_INTERRUPTED
-    except (ValueError, OSError) as exc:  # InputError, RasterError, LayerError, CheckpointError, ...
-        sys.stderr.write(f"error: {_one_line(exc)}\n")
-        return EXIT_BAD_INPUT
-    except Exception as exc:  # a bug, not bad input: still one line unless --debug
+    except Exception as exc:
+        if isinstance(exc, _bad_input_types()):
+            sys.stderr.write(f"error: {_one_line(exc)}\n")
+            return EXIT_BAD_INPUT
+        # a bug, not bad input: still one line unless --debug
         if args.debug:
             if not getattr(exc, "traceback_printed", False):
                 import traceback

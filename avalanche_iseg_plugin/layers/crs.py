@@ -75,8 +75,3 @@ def transform_point(x: float, y: float, src, dst, context: QgsCoordinateTransfor
 def canvas_to_raster(x: float, y: float, canvas_crs, raster_crs, context=None):
     """A click in map-canvas coordinates -> raster-CRS coordinates (see transform_point)."""
     return transform_point(x, y, canvas_crs, raster_crs, context)
-
-
-def raster_to_canvas(x: float, y: float, raster_crs, canvas_crs, context=None):
-    """Raster-CRS coordinates -> map-canvas coordinates (for drawing click markers / the window)."""
-    return transform_point(x, y, raster_crs, canvas_crs, context)
