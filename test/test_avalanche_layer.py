@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from osgeo import ogr
 from shapely import wkt as shapely_wkt
+from shapely.geometry import box as shapely_box
 from shapely.ops import transform as shapely_transform
 
 from avalanche_iseg_plugin.engine.errors import LayerError
@@ -256,3 +257,40 @@ def test_failed_commit_is_reported_and_rolled_back(tmp_path, lobe):
     assert "\n" not in str(err.value)
     assert not strict.isEditable() and strict.featureCount() == 0
     assert _read_back(path, "strict")[0] == []
+
+
+def test_fields_in_another_order_get_their_values_by_name(tmp_path, lobe):
+    """An inventory whose fields come in another order (plus one of its own) gets every value in the
+    field of that name, on adding and on correcting."""
+    from osgeo import osr
+
+    from avalanche_iseg_plugin.engine.avalanche_schema import FIELDS
+    from avalanche_iseg_plugin.layers.avalanche_layer import add_finished, open_avalanche_layer, replace_geometry
+
+    path = tmp_path / "reordered.gpkg"
+    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(2056)
+    layer = ds.CreateLayer("inventory", srs, geom_type=ogr.wkbMultiPolygon)
+    kinds = {"int": ogr.OFTInteger, "real": ogr.OFTReal, "text": ogr.OFTString}
+    layer.CreateField(ogr.FieldDefn("observer", ogr.OFTString))
+    for spec in reversed(FIELDS):
+        layer.CreateField(ogr.FieldDefn(spec.name, kinds[spec.kind]))
+    ds = None
+    inventory = open_avalanche_layer(path)
+    assert inventory.fields().names() == ["fid", "observer"] + [s.name for s in reversed(FIELDS)]
+    fid = add_finished(inventory, lobe["finished"])
+    (attrs, geom), = [(a, g) for a, g in _read_back(path, "inventory")[0]]
+    truth = shapely_wkt.loads(lobe["outline_wkt"])
+    assert attrs["id"] == 1 and attrs["source"] == "lobe" and attrs["model"] == "fake"
+    assert (attrs["n_pos"], attrs["n_neg"]) == (1, 1) and attrs["threshold"] == pytest.approx(0.49)
+    assert attrs["method"] == "interactive" and attrs["observer"] is None
+    assert attrs["area_m2"] == pytest.approx(truth.area, rel=1e-6)
+    assert attrs["perimeter_m"] == pytest.approx(truth.length, rel=1e-6)
+    assert datetime.strptime(attrs["created_utc"], "%Y-%m-%dT%H:%M:%SZ")
+    xmin, ymin, xmax, ymax = truth.bounds
+    half = truth.intersection(shapely_box(xmin, ymin, xmax, (ymin + ymax) / 2))
+    replace_geometry(inventory, fid, half.wkt, lobe["crs_wkt"])
+    (attrs, _), = _read_back(path, "inventory")[0]
+    assert attrs["method"] == "corrected" and attrs["area_m2"] == pytest.approx(half.area, rel=1e-6)
+    assert attrs["id"] == 1 and attrs["source"] == "lobe"

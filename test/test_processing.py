@@ -119,3 +119,92 @@ def test_missing_checkpoint_fails_with_one_sentence(provider, tmp_path):
     # (a QgsRasterLayer destroyed after QGIS exits crashes the interpreter at shutdown).
     del err, raster, points
     assert "missing.pth" in message and "does not exist" in message
+
+
+def _points_2056(rows):
+    """A memory point layer in the raster's CRS (no transform: the clicks are exactly the CLI's)."""
+    layer = QgsVectorLayer("Point?crs=EPSG:2056", "clicks", "memory")
+    layer.dataProvider().addAttributes([QgsField("sign", QVariant.String), QgsField("obj", QVariant.String)])
+    layer.updateFields()
+    features = []
+    for (x, y), sign, obj in rows:
+        f = QgsFeature(layer.fields())
+        f.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(x, y)))
+        f.setAttributes([sign, obj])
+        features.append(f)
+    layer.dataProvider().addFeatures(features)
+    return layer
+
+
+def test_processing_writes_attributes_by_name(provider, tmp_path, monkeypatch):
+    """The output's fields in another order (reversed) still get the right values."""
+    import processing
+    from qgis.core import QgsFields
+
+    from avalanche_iseg_plugin.layers import avalanche_fields as fields_module
+
+    schema_fields = fields_module.avalanche_fields
+
+    def reversed_fields():
+        fields = QgsFields()
+        for field in reversed(list(schema_fields())):
+            fields.append(field)
+        return fields
+
+    monkeypatch.setattr(fields_module, "avalanche_fields", reversed_fields)
+    info = make_lobe_geotiff(tmp_path / "ortho.tif", size=(240, 320))
+    raster = QgsRasterLayer(info["path"], "ortho")
+    points = _points_2056([(info["lobe_xy"], "1", "A"), (info["outside_xy"], "0", "A")])
+    out = tmp_path / "reversed.gpkg"
+    processing.run("avalanche_iseg:segment_from_points", {
+        "RASTER": raster, "POINTS": points, "SIGN_FIELD": "sign", "GROUP_FIELD": "obj",
+        "CHECKPOINT": str(tmp_path / "unused.pth"), "THRESHOLD": 0.49, "OUTPUT": str(out)})
+    ds = ogr.Open(str(out))
+    names = [d.GetName() for d in ds.GetLayer(0).schema]
+    ds = None
+    assert names == ["method", "created_utc", "threshold", "model", "n_neg", "n_pos", "source", "perimeter_m",
+                     "area_m2", "id"]
+    (_, attrs, geometry), = read_gpkg(out)[0]
+    assert attrs["id"] == 1 and attrs["method"] == "points" and attrs["source"] == "ortho"
+    assert (attrs["n_pos"], attrs["n_neg"]) == (1, 1) and attrs["model"] == "fake"
+    assert attrs["threshold"] == pytest.approx(0.49) and attrs["created_utc"].endswith("Z")
+    assert attrs["area_m2"] == pytest.approx(geometry.GetArea(), rel=1e-9)
+    assert attrs["perimeter_m"] == pytest.approx(geometry.Boundary().Length(), rel=1e-9)
+
+
+def test_cli_and_processing_give_the_same_polygons(provider, tmp_path, monkeypatch, capsys):
+    """The same clicks on the same raster through the segment CLI and the Processing algorithm: both run
+    avalanche_engine.segment_object, so the polygons (and their measures) are the same."""
+    import json
+
+    import processing
+
+    from avalanche_iseg_plugin.cli import segment
+
+    info = make_lobe_geotiff(tmp_path / "ortho.tif", size=(240, 320))
+    gt = info["geotransform"]
+    far = (gt[0] + 20.5 * gt[1], gt[3] + 20.5 * gt[5])     # terrain far from the lobe: the window differs
+    objects = {"A": [(info["lobe_xy"], True), (info["outside_xy"], False), (far, False)],
+               "B": [(info["outside_xy"], True)]}
+    clicks = tmp_path / "clicks.json"
+    clicks.write_text(json.dumps([[{"x": x, "y": y, "positive": p} for (x, y), p in obj] for obj in objects.values()]))
+    monkeypatch.setattr(segment, "make_predictor", lambda path, device, threshold: FakePredictor(threshold=threshold))
+    (tmp_path / "unused.pth").write_bytes(b"never read")
+    cli_out = tmp_path / "cli.gpkg"
+    assert segment.main(["--raster", info["path"], "--clicks", str(clicks), "--out", str(cli_out),
+                         "--checkpoint", str(tmp_path / "unused.pth"), "--min-area", "0"]) == 0, capsys.readouterr().err
+    points = _points_2056([(xy, "1" if p else "0", key) for key, obj in objects.items() for xy, p in obj])
+    tool_out = tmp_path / "tool.gpkg"
+    processing.run("avalanche_iseg:segment_from_points", {
+        "RASTER": QgsRasterLayer(info["path"], "ortho"), "POINTS": points, "SIGN_FIELD": "sign",
+        "GROUP_FIELD": "obj", "CHECKPOINT": str(tmp_path / "unused.pth"), "THRESHOLD": 0.49, "MIN_AREA": 0.0,
+        "SIMPLIFY": 0.0, "OUTPUT": str(tool_out)})
+    by_cli, by_tool = read_gpkg(cli_out)[0], read_gpkg(tool_out)[0]
+    assert len(by_cli) == len(by_tool) == 2
+    for (_, a, g), (_, b, h) in zip(by_cli, by_tool):
+        assert g.ExportToWkt() == h.ExportToWkt()
+        for name in ("id", "n_pos", "n_neg", "source", "model", "threshold", "area_m2", "perimeter_m"):
+            assert a[name] == b[name], name
+        assert (a["method"], b["method"]) == ("interactive", "points")
+    assert_matches_lobe(by_cli[0][2], info)
+    assert by_cli[1][1]["area_m2"] < 20.0          # the stand-in's small blob at the dark click

@@ -377,3 +377,25 @@ def test_make_sample_then_segment_with_fake_model(fake_model, tmp_path, capsys):
     assert epsg == "2056" and [a["id"] for a, _ in features] == [1, 2]
     # the stand-in segments the bright debris: the sample's two avalanches, the big one first
     assert features[0][0]["area_m2"] > 10_000 and 1_000 < features[1][0]["area_m2"] < 5_000
+
+
+def test_nothing_segmented_creates_no_geopackage(scene, fake_model, tmp_path, capsys, monkeypatch):
+    """Every object fails (--keep-going): exit 2, and the GeoPackage was never even created, since the
+    layer is created or opened only after segmenting."""
+    from avalanche_iseg_plugin.layers import avalanche_layer
+
+    segment, checkpoint = fake_model
+    _, info = scene
+    opened = []
+    monkeypatch.setattr(avalanche_layer, "create_avalanche_layer", lambda *a, **k: opened.append(a) or 1 / 0)
+    out = tmp_path / "none.gpkg"
+    outside = info["outside_xy"]
+    clicks = write_clicks(tmp_path / "c.json", [[xy_click(outside), xy_click(outside, False)],
+                                               [xy_click(info["lobe_xy"]), xy_click(info["lobe_xy"], False)]])
+    assert segment.main(["--raster", info["path"], "--clicks", str(clicks), "--out", str(out), "--checkpoint",
+                         str(checkpoint), "--keep-going", "--min-area", "1e9"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 3 and err[0].startswith("warning: skipped: Click 2 of object 1 ")
+    assert err[1].startswith("warning: skipped: Object 2: Nothing is left of the mask")
+    assert err[2] == "error: No object could be segmented (2 skipped); nothing was written."
+    assert opened == [] and not out.exists() and list(tmp_path.glob("none.gpkg*")) == []
