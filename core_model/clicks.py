@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-import cv2
 import numpy as np
 
 IGNORE_LABEL = -1
@@ -67,6 +66,7 @@ def _object_and_valid(gt: np.ndarray, ignore: np.ndarray | None) -> tuple[np.nda
 def _inner_distance(region: np.ndarray) -> np.ndarray:
     """Distance of each region pixel to the nearest non-region pixel; the image border counts as
     outside (one pixel of zero padding, as RITM does)."""
+    import cv2  # here, so that importing the click types needs numpy only
     padded = np.pad(region.astype(np.uint8), 1, mode="constant")
     dist = cv2.distanceTransform(padded, cv2.DIST_L2, 0)
     return dist[1:-1, 1:-1]
