@@ -23,7 +23,8 @@ class Click:
 
 class Clicker:
     """Owns the ordered list of clicks of one object; `index_offset` numbers the first click (RITM's
-    click_indx_offset: 1 when an existing outline stands in for a first interaction)."""
+    click_indx_offset: 1 when an existing outline stands in for a first interaction; see
+    core_model.points.net_clicks)."""
 
     def __init__(self, index_offset: int = 0):
         self.index_offset = index_offset
@@ -44,10 +45,6 @@ class Clicker:
 
     def __len__(self) -> int:
         return len(self._clicks)
-
-    def indexed(self) -> list[tuple[Click, int]]:
-        """Each click with its index as the network sees it (the third column of the points tensor)."""
-        return [(c, self.index_offset + i) for i, c in enumerate(self._clicks)]
 
 
 def _object_and_valid(gt: np.ndarray, ignore: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
