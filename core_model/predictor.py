@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .clicks import Click, Clicker
-from .points import NetClick, net_clicks, points_tensor  # noqa: F401 - points_tensor: the predictor's API too
+from .points import net_clicks, points_tensor  # noqa: F401 - points_tensor: importable from here too
 from .transforms import HorizontalFlip, LimitLongestSide, NetInput, Sigmoid, Transform, ZoomIn
 
 
