@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-import cv2
 import numpy as np
 
 IGNORE_LABEL = -1
@@ -24,7 +23,8 @@ class Click:
 
 class Clicker:
     """Owns the ordered list of clicks of one object; `index_offset` numbers the first click (RITM's
-    click_indx_offset: 1 when an existing outline stands in for a first interaction)."""
+    click_indx_offset: 1 when an existing outline stands in for a first interaction; see
+    core_model.points.net_clicks)."""
 
     def __init__(self, index_offset: int = 0):
         self.index_offset = index_offset
@@ -46,10 +46,6 @@ class Clicker:
     def __len__(self) -> int:
         return len(self._clicks)
 
-    def indexed(self) -> list[tuple[Click, int]]:
-        """Each click with its index as the network sees it (the third column of the points tensor)."""
-        return [(c, self.index_offset + i) for i, c in enumerate(self._clicks)]
-
 
 def _object_and_valid(gt: np.ndarray, ignore: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     gt = np.asarray(gt)
@@ -67,6 +63,7 @@ def _object_and_valid(gt: np.ndarray, ignore: np.ndarray | None) -> tuple[np.nda
 def _inner_distance(region: np.ndarray) -> np.ndarray:
     """Distance of each region pixel to the nearest non-region pixel; the image border counts as
     outside (one pixel of zero padding, as RITM does)."""
+    import cv2  # here, so that importing the click types needs numpy only
     padded = np.pad(region.astype(np.uint8), 1, mode="constant")
     dist = cv2.distanceTransform(padded, cv2.DIST_L2, 0)
     return dist[1:-1, 1:-1]

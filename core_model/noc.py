@@ -1,14 +1,18 @@
-"""RITM's NoC protocol: IoU with ignored pixels left out, number of clicks to reach an IoU, over-budget counts."""
+"""RITM's NoC protocol: IoU with ignored pixels left out, number of clicks to reach an IoU, over-budget counts,
+and one simulated session of a predictor on one image (RITM's evaluate_sample)."""
 from __future__ import annotations
 
+import time
 from typing import Sequence
 
 import numpy as np
 
-from .clicks import IGNORE_LABEL
+from .clicks import IGNORE_LABEL, ClickSimulator
 
 DEFAULT_MAX_CLICKS = 20
 NOC_THRESHOLDS = (0.85, 0.90)
+IOU_CURVE_CLICKS = 5
+TARGET_IOU = 0.90
 
 
 def iou(gt: np.ndarray, pred: np.ndarray, ignore_label: int = IGNORE_LABEL) -> float:
@@ -46,3 +50,22 @@ def mean_iou_at(all_ious: Sequence[Sequence[float]], k: int) -> float:
     keeps its last IoU."""
     vals = [x[k - 1] if len(x) >= k else x[-1] for x in all_ious if len(x)]
     return float(np.mean(vals)) if vals else float("nan")
+
+
+def evaluate_sample(predictor, image, gt, max_clicks: int = 20, target_iou: float = TARGET_IOU,
+                    min_clicks: int = IOU_CURVE_CLICKS):
+    """RITM's evaluate_sample: returns (ious per click, clicks, seconds spent in the predictor)."""
+    simulator = ClickSimulator(gt)
+    predictor.set_image(image)
+    pred = np.zeros(gt.shape, dtype=bool)
+    ious, spent = [], 0.0
+    for k in range(max_clicks):
+        click = simulator.next(pred)
+        start = time.perf_counter()
+        predictor.add_click(click.row, click.col, click.is_positive)
+        spent += time.perf_counter() - start
+        pred = predictor.mask
+        ious.append(iou(gt, pred))
+        if ious[-1] >= target_iou and k + 1 >= min_clicks:
+            break
+    return np.array(ious, dtype=np.float64), simulator.clicks, spent

@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from .clicks import Click, Clicker
-from .transforms import HorizontalFlip, LimitLongestSide, NetClick, NetInput, Sigmoid, ZoomIn
+from .points import net_clicks, points_tensor  # noqa: F401 - points_tensor: importable from here too
+from .transforms import HorizontalFlip, LimitLongestSide, NetInput, Sigmoid, Transform, ZoomIn
 
 
 @dataclass
@@ -39,26 +40,6 @@ def recommended_settings(model, **overrides) -> PredictorSettings:
     values = dict(getattr(model, "predictor_hints", None) or {})
     values.update(overrides)
     return PredictorSettings(**values)
-
-
-def points_tensor(clicks_lists: list[list[NetClick]], net_clicks_limit: int | None = None,
-                  device="cpu") -> torch.Tensor:
-    """B×2N×3 float32 (row, col, index): positives first, then negatives, each padded with (-1, -1, -1)."""
-    n_pos = [sum(c.is_positive for c in cl) for cl in clicks_lists]
-    n_neg = [len(cl) - p for cl, p in zip(clicks_lists, n_pos)]
-    n = max(n_pos + n_neg)
-    if net_clicks_limit is not None:
-        n = min(net_clicks_limit, n)
-    n = max(1, n)
-    rows = []
-    for cl in clicks_lists:
-        cl = cl[:net_clicks_limit]
-        pos = [(c.row, c.col, c.index) for c in cl if c.is_positive]
-        neg = [(c.row, c.col, c.index) for c in cl if not c.is_positive]
-        pad = (-1.0, -1.0, -1.0)
-        rows.append(pos + [pad] * (n - len(pos)) + neg + [pad] * (n - len(neg)))
-    # Coordinates are computed in double precision (Python floats) and rounded once, as RITM's torch.tensor.
-    return torch.from_numpy(np.asarray(rows, dtype=np.float64).astype(np.float32)).to(device)
 
 
 def image_to_tensor(image: np.ndarray, device) -> torch.Tensor:
@@ -98,7 +79,7 @@ class InteractivePredictor:
         self.cache = cache
         s = self.settings
         self._zoom = None
-        self._transforms: list = []
+        self._transforms: list[Transform] = []
         if s.zoom_in:
             self._zoom = ZoomIn(s.zoom_target_size, s.zoom_skip_clicks, s.zoom_expansion_ratio,
                                 s.zoom_min_crop_size, s.zoom_recompute_thresh_iou, s.zoom_prob_thresh, cache=cache)
@@ -127,8 +108,7 @@ class InteractivePredictor:
         self._key = _ImageKey()
         self._features = None
         for t in self._transforms:
-            if hasattr(t, "clear_cache"):
-                t.clear_cache()
+            t.clear_cache()
         self._initial = None
         self.reset()
         if self.cache:
@@ -247,7 +227,7 @@ class InteractivePredictor:
 
     @torch.inference_mode()
     def _predict(self) -> None:
-        clicks = [NetClick(float(c.row), float(c.col), c.is_positive, i) for c, i in self._clicker.indexed()]
+        clicks = net_clicks(self._clicker.clicks, self._clicker.index_offset)
         inp = NetInput(self._image, self._prev, self._key)
         clicks_lists = [clicks]
         for t in self._transforms:

@@ -1,7 +1,8 @@
 """RITM's inference-time transforms: zoom-in on the object, longest-side limit, sigmoid and horizontal flip.
 
-Each transform maps the network input and the clicks forward (`transform`) and the prediction back
-(`inv_transform`), and has `reset`, `get_state` and `set_state` so that an undo restores it exactly.
+Each transform is a `Transform` (RITM's interface): it maps the network input and the clicks forward
+(`transform`) and the prediction back (`inv_transform`), and has `reset`, `get_state` and `set_state` so
+that an undo restores it exactly.
 The network input is split into the RGB part, which only changes when the crop changes, and the
 previous-prediction channel, which changes with every click: the RGB crop is cached under a key so
 that it is not recomputed while the zoom-in region stays the same (the result is bit-identical, since
@@ -9,21 +10,15 @@ bilinear resampling treats every channel on its own).
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Hashable, NamedTuple
+from typing import Any, Hashable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-
-class NetClick(NamedTuple):
-    """A click as the network sees it: float (row, col) in the current input, its sign and index."""
-    row: float
-    col: float
-    is_positive: bool
-    index: int
-
+from .points import NetClick
 
 ClickLists = list  # list[list[NetClick]], one list per batch element
 
@@ -43,6 +38,33 @@ class NetInput:
     @property
     def width(self) -> int:
         return int(self.rgb.shape[3])
+
+
+class Transform(ABC):
+    """RITM's transform interface.  `image_changed` tells whether the last `transform` changed the RGB
+    input; `clear_cache` drops what was cached for the previous image.  A transform without state keeps
+    the defaults of reset / get_state / set_state."""
+    image_changed = False
+
+    @abstractmethod
+    def transform(self, inp: NetInput, clicks_lists: ClickLists) -> tuple[NetInput, ClickLists]:
+        """The network input and the clicks, mapped forward."""
+
+    @abstractmethod
+    def inv_transform(self, prob: torch.Tensor) -> torch.Tensor:
+        """The prediction, mapped back."""
+
+    def reset(self) -> None:
+        pass
+
+    def get_state(self) -> Any:
+        return None
+
+    def set_state(self, state: Any) -> None:
+        pass
+
+    def clear_cache(self) -> None:
+        pass
 
 
 # --- boxes: (rmin, rmax, cmin, cmax), inclusive, as in RITM --------------------------------------------
@@ -116,7 +138,7 @@ def crop_resize(t: torch.Tensor, roi, size: tuple[int, int]) -> torch.Tensor:
 
 # --- transforms -----------------------------------------------------------------------------------------
 
-class ZoomIn:
+class ZoomIn(Transform):
     """Crop the image around the current object and resize the crop so its longest side is `target_size`."""
 
     def __init__(self, target_size: int = 400, skip_clicks: int = 1, expansion_ratio: float = 1.4,
@@ -259,9 +281,8 @@ class LimitLongestSide(ZoomIn):
         return False
 
 
-class Sigmoid:
+class Sigmoid(Transform):
     """Logits → probabilities on the way back (placed between the flip and the geometric transforms)."""
-    image_changed = False
 
     def transform(self, inp: NetInput, clicks_lists: ClickLists):
         return inp, clicks_lists
@@ -269,19 +290,9 @@ class Sigmoid:
     def inv_transform(self, prob: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(prob)
 
-    def reset(self) -> None:
-        pass
 
-    def get_state(self):
-        return None
-
-    def set_state(self, state) -> None:
-        pass
-
-
-class HorizontalFlip:
+class HorizontalFlip(Transform):
     """Batch the input with its mirror image; average the two predictions on the way back."""
-    image_changed = False
 
     def __init__(self, cache: bool = True):
         self.cache = cache
@@ -306,12 +317,3 @@ class HorizontalFlip:
     def inv_transform(self, prob: torch.Tensor) -> torch.Tensor:
         n = prob.shape[0] // 2
         return 0.5 * (prob[:n] + torch.flip(prob[n:], dims=[3]))
-
-    def reset(self) -> None:
-        pass
-
-    def get_state(self):
-        return None
-
-    def set_state(self, state) -> None:
-        pass

@@ -11,7 +11,7 @@ from rasterio.features import rasterize
 
 from training.data_spec import build_datasets
 from training.datasets import DataError
-from training.gis_samples import GisWindowDataset, stretch_to_uint8
+from training.gis_samples import GisWindowDataset
 
 RASTER_EPSG = 32632  # UTM 32N, 2 m pixels
 ORIGIN = (600000.0, 5200000.0)
@@ -66,8 +66,7 @@ def write_polygons(path, epsg, driver="GPKG"):
 
 
 def _pixel_in_window(ds, window, x, y):
-    row0, col0, side = window
-    col, row = ~ds.window_transform(row0, col0, side) * (x, y)
+    col, row = ~ds.window_transform(window) * (x, y)
     return int(row), int(col)
 
 
@@ -81,14 +80,19 @@ def test_window_mask_lines_up_with_outline_in_another_crs(tmp_path, epsg, driver
         rng = np.random.default_rng(index)
         window, obj = ds.window_of(index, np.random.default_rng(index))
         sample = ds.get(index, rng)
-        assert sample.image.shape == (128, 128, 3) and sample.labels.shape == (128, 128)
+        h, w = sample.labels.shape
+        assert sample.image.shape == (h, w, 3) and max(h, w) <= 128
+        # the window holds the whole outline (the plugin's window: whole native pixels, clipped to the raster)
+        assert ds.all_pixel_geoms[obj].within(shapely.box(window.col0 - 1e-6, window.row0 - 1e-6,
+                                                          window.col0 + window.width + 1e-6,
+                                                          window.row0 + window.height + 1e-6))
         outline = OUTLINES[obj][0]
         inside = outline.representative_point()
         r, c = _pixel_in_window(ds, window, inside.x, inside.y)
         assert sample.labels[r, c] == 1  # a point inside the polygon is the object
         outside = shapely.Point(outline.bounds[0] - 6, outline.bounds[1] - 6)  # 3 px beyond its bounding box
         r, c = _pixel_in_window(ds, window, outside.x, outside.y)
-        if 0 <= r < 128 and 0 <= c < 128:
+        if 0 <= r < h and 0 <= c < w:
             assert sample.labels[r, c] != 1
         # the image was painted bright exactly where the outlines are: mask and image agree
         obj_px = sample.image[sample.labels == 1][:, 0]
@@ -124,19 +128,29 @@ def test_split_by_attribute_and_negative_windows(tmp_path):
 def test_non_8bit_single_band_raster_is_stretched(tmp_path):
     raster = write_raster(tmp_path / "dem.tif", dtype="uint16", count=1)
     polys = write_polygons(tmp_path / "avalanches.gpkg", 4326)
-    sample = GisWindowDataset(raster, polys, split="all", negatives=0.0, window_size=64).get(0)
-    assert sample.image.dtype == np.uint8 and sample.image.shape == (64, 64, 3)
+    ds = GisWindowDataset(raster, polys, split="all", negatives=0.0, window_size=64)
+    sample = ds.get(0)
+    assert sample.image.dtype == np.uint8 and sample.image.shape[:2] == sample.labels.shape
+    assert max(sample.labels.shape) == 64            # the outline's window is larger: averaged down to 64
     assert sample.image[sample.labels == 1].mean() > 200 and sample.image[sample.labels == 0].mean() < 50
-    out = stretch_to_uint8(np.array([[[0, 10], [20, 30]]], np.float32), np.ones((1, 2, 2), bool))
-    assert out.min() == 0 and out.max() == 255
+    # one 2–98 % cut for the whole raster (2000 → 0, 20000 → 255), not one per window
+    assert ds.cuts == ((2000.0, 20000.0),) * 3
+    background = ds.read_window(ds.native_window(380, 0, 20, 20))   # no outline there
+    assert background.shape == (20, 20, 3) and np.all(background == 0)
 
 
-def test_windows_at_the_raster_edge_are_padded_not_shifted(tmp_path):
+def test_windows_at_the_raster_edge_are_clipped_not_shifted(tmp_path):
     raster = write_raster(tmp_path / "ortho.tif")
     polys = write_polygons(tmp_path / "avalanches.gpkg", 4326)
     ds = GisWindowDataset(raster, polys, split="all", negatives=0.0, window_size=100)
-    image = ds.read_window(-50, -50, 100)  # upper-left quarter lies outside the raster
-    assert np.all(image[:45, :45] == 0) and np.all(image[55:, 55:] == 20)
+    window = ds.native_window(-50.5, -50, 100, 100.2)  # upper-left part lies outside the raster
+    assert (window.row0, window.col0, window.height, window.width) == (0, 0, 50, 51)
+    image = ds.read_window(window)
+    assert image.shape == (50, 51, 3) and np.all(image == 20)          # the raster's own corner pixels
+    x0, y0 = ds.window_transform(window) * (0, 0)
+    assert (x0, y0) == ORIGIN                                          # its grid starts at the raster's corner
+    with pytest.raises(DataError, match="outside"):
+        ds.native_window(-300, 0, 100, 100)
 
 
 def test_bad_gis_input_is_one_sentence(tmp_path):

@@ -4,32 +4,55 @@ layer of avalanche outlines (GeoPackage, Shapefile, … any CRS).
 - The outlines are read with OGR and reprojected to the raster's CRS (a layer without a CRS is taken to
   be in the raster's CRS).
 - Each outline gives a square window around it: side = the outline's larger pixel extent × a random
-  context factor (default 1.5–3.0), shifted at random so the outline stays inside. The window is read
-  from the raster by itself (never the whole raster), resampled to `window_size`² pixels, and all
-  outlines that touch it are rasterised on that grid: the window's outline is object 1, its neighbours
-  objects 2, 3, … (negatives for the click sampler).
+  context factor (default 1.5–3.0), shifted at random so the outline stays inside, then widened to whole
+  native pixels and clipped to the raster — the plugin's window (engine/raster_window.RasterWindow).
+- The window is read exactly as the plugin reads it, by core_model.raster_rgb: by itself (never the whole
+  raster), at native resolution or, when its longest side exceeds `window_size`, averaged down to
+  `window_size` (the plugin's max_side); Byte bands as they are, other types by the raster's own 2–98 %
+  cut (computed once per raster, as the plugin does); 1-band rasters grey; nodata and alpha 0 black.
+  All outlines that touch the window are rasterised on the same grid: the window's outline is object 1,
+  its neighbours objects 2, 3, … (negatives for the click sampler).
 - Negative windows (a share `negatives` of the number of outlines) are random windows that touch no
   outline: images without any avalanche.
-- Non-8-bit rasters are stretched per window (2–98 % percentiles per band); 1-band rasters become grey
-  RGB; nodata becomes 0.
 - Split: outlines whose attribute `split_field` equals `val_value` (case-insensitive) are validation,
   the rest training; without a split field a fixed random share (`val`, by `seed`) is validation.
 """
 from __future__ import annotations
 
 import math
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import rasterio
 import shapely
 import shapely.affinity
-from rasterio.enums import Resampling
-from rasterio.features import rasterize
-from rasterio.windows import Window
 from affine import Affine
+from osgeo import gdal
+from rasterio.features import rasterize
+
+from core_model.raster_rgb import band_plan, compute_cuts, model_image_shape, read_rgb
 
 from .datasets import DataError, Sample, split_indices
+
+
+@dataclass(frozen=True)
+class NativeWindow:
+    """A block of whole native pixels on the raster (as the plugin's RasterWindow.native_box)."""
+    row0: int
+    col0: int
+    height: int
+    width: int
+
+
+def _open_raster(path: Path):
+    gdal.PushErrorHandler("CPLQuietErrorHandler")
+    try:
+        return gdal.Open(str(path), gdal.GA_ReadOnly)
+    except RuntimeError:  # gdal.UseExceptions() was called somewhere
+        return None
+    finally:
+        gdal.PopErrorHandler()
 
 
 def read_outlines(path: str | Path, raster_crs_wkt: str, layer: str | None = None,
@@ -78,23 +101,6 @@ def read_outlines(path: str | Path, raster_crs_wkt: str, layer: str | None = Non
     return geoms, values
 
 
-def stretch_to_uint8(bands: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """bands: C×H×W any dtype → C×H×W uint8 (uint8 kept; others 2–98 % percentile stretch per band);
-    valid: H×W (or 1×H×W) mask of pixels with data."""
-    valid = np.asarray(valid, dtype=bool).reshape(bands.shape[1:])
-    if bands.dtype == np.uint8:
-        return np.where(valid, bands, 0).astype(np.uint8)
-    out = np.zeros(bands.shape, dtype=np.uint8)
-    for i, band in enumerate(bands.astype(np.float64)):
-        values = band[valid & np.isfinite(band)]
-        if values.size == 0:
-            continue
-        lo, hi = np.percentile(values, [2, 98])
-        scaled = (band - lo) / max(hi - lo, 1e-9) * 255.0
-        out[i] = np.where(valid & np.isfinite(band), np.clip(scaled, 0, 255), 0).astype(np.uint8)
-    return out
-
-
 class GisWindowDataset:
     """Windows around avalanche outlines (plus negative windows) of one raster + polygon layer."""
 
@@ -106,13 +112,17 @@ class GisWindowDataset:
         self.polygons_path = Path(polygons)
         self.name = f"{self.raster_path.stem}+{self.polygons_path.stem}:{split}"
         self.seed, self.context, self.window_size = seed, context, int(window_size)
-        try:
-            with rasterio.open(self.raster_path) as src:
-                self.width, self.height, self.count = src.width, src.height, src.count
-                self.transform = src.transform
-                self.crs_wkt = src.crs.to_wkt() if src.crs else ""
-        except rasterio.errors.RasterioIOError:
-            raise DataError(f"{self.raster_path} is not a raster GDAL can read.") from None
+        ds = _open_raster(self.raster_path)
+        if ds is None or ds.RasterCount == 0:
+            raise DataError(f"{self.raster_path} is not a raster GDAL can read.")
+        self.width, self.height, self.count = ds.RasterXSize, ds.RasterYSize, ds.RasterCount
+        self.transform = Affine.from_gdal(*ds.GetGeoTransform())
+        self.crs_wkt = ds.GetProjection() or ""
+        self._plan = band_plan(ds)
+        ds = None
+        self._cuts: tuple | None = None
+        self._cuts_done = False
+        self._lock = threading.Lock()
         if self.transform.b != 0 or self.transform.d != 0:
             raise DataError(f"{self.raster_path} is rotated; warp it to a north-up grid first.")
         geoms, values = read_outlines(self.polygons_path, self.crs_wkt, layer, split_field)
@@ -169,59 +179,84 @@ class GisWindowDataset:
                 break
         return window
 
-    def window_of(self, index: int, rng: np.random.Generator | None = None) -> tuple[tuple[float, float, float], int | None]:
-        """((row0, col0, side) in raster pixels, outline index or None for a negative window)."""
+    def native_window(self, row0: float, col0: float, height: float, width: float) -> NativeWindow:
+        """The block of whole native pixels covering the given one, clipped to the raster (as the plugin's
+        RasterWindow clips)."""
+        r0, c0 = max(0, math.floor(row0)), max(0, math.floor(col0))
+        r1 = min(self.height, math.ceil(row0 + height))
+        c1 = min(self.width, math.ceil(col0 + width))
+        if r1 <= r0 or c1 <= c0:
+            raise DataError(f"the window at row {row0:.0f}, column {col0:.0f} lies outside {self.raster_path}.")
+        return NativeWindow(r0, c0, r1 - r0, c1 - c0)
+
+    def window_of(self, index: int, rng: np.random.Generator | None = None) -> tuple[NativeWindow, int | None]:
+        """(the window on the raster, outline index or None for a negative window)."""
         rng = rng if rng is not None else np.random.default_rng([self.seed, index])
         if index < len(self.objects):
             obj = self.objects[index]
-            return self._object_window(obj, rng), obj
-        return self._negative_window(rng), None
+            row0, col0, side = self._object_window(obj, rng)
+        else:
+            obj = None
+            row0, col0, side = self._negative_window(rng)
+        return self.native_window(row0, col0, side, side), obj
 
-    def window_transform(self, row0: float, col0: float, side: float) -> Affine:
-        return self.transform * Affine.translation(col0, row0) * Affine.scale(side / self.window_size)
+    def image_shape(self, window: NativeWindow) -> tuple[int, int]:
+        """The model image of `window`: native, or averaged down to `window_size` on its longest side."""
+        return model_image_shape(window.height, window.width, self.window_size)
 
-    def read_window(self, row0: float, col0: float, side: float) -> np.ndarray:
-        """window_size² × 3 uint8 RGB of the square raster window (outside the raster: 0)."""
-        out = self.window_size
-        scale = out / side
-        # Output pixels that lie on the raster; their exact (fractional) source window is read and
-        # resampled, so output pixel i covers raster columns col0 + i/scale … col0 + (i+1)/scale.
-        dr_a = max(0, int(math.ceil(-row0 * scale - 1e-9)))
-        dc_a = max(0, int(math.ceil(-col0 * scale - 1e-9)))
-        dr_b = min(out, int(math.floor((self.height - row0) * scale + 1e-9)))
-        dc_b = min(out, int(math.floor((self.width - col0) * scale + 1e-9)))
-        rgb = np.zeros((out, out, 3), dtype=np.uint8)
-        if dr_b <= dr_a or dc_b <= dc_a:
-            return rgb
-        bands = [1, 2, 3] if self.count >= 3 else [1]
-        win = Window(col0 + dc_a / scale, row0 + dr_a / scale, (dc_b - dc_a) / scale, (dr_b - dr_a) / scale)
-        shape = (dr_b - dr_a, dc_b - dc_a)
-        with rasterio.open(self.raster_path) as src:
-            data = src.read(bands, window=win, out_shape=(len(bands),) + shape, resampling=Resampling.bilinear)
-            valid = src.read_masks(1, window=win, out_shape=shape, resampling=Resampling.nearest) > 0
-        data = stretch_to_uint8(data, valid[None])
-        if data.shape[0] == 1:
-            data = np.repeat(data, 3, axis=0)
-        rgb[dr_a:dr_b, dc_a:dc_b] = np.transpose(data, (1, 2, 0))
-        return rgb
+    def window_transform(self, window: NativeWindow) -> Affine:
+        """Raster-CRS transform of the window's model-image grid (the plugin's RasterWindow.geotransform)."""
+        h, w = self.image_shape(window)
+        return (self.transform * Affine.translation(window.col0, window.row0)
+                * Affine.scale(window.width / w, window.height / h))
 
-    def labels_of(self, row0: float, col0: float, side: float, target: int | None) -> np.ndarray:
-        box = shapely.box(col0, row0, col0 + side, row0 + side)
+    @property
+    def cuts(self):
+        """Per-band 2–98 % cut of the whole raster (None for 8-bit data), computed once, as the plugin does."""
+        with self._lock:
+            if not self._cuts_done:
+                ds = _open_raster(self.raster_path)
+                if ds is None:
+                    raise DataError(f"{self.raster_path} can no longer be read.")
+                try:
+                    self._cuts = compute_cuts(ds, self._plan)
+                except (OSError, RuntimeError) as exc:
+                    raise DataError(f"cannot read {self.raster_path} to compute its contrast stretch ({exc}).") \
+                        from None
+                self._cuts_done = True
+        return self._cuts
+
+    def read_window(self, window: NativeWindow) -> np.ndarray:
+        """The window as H×W×3 uint8 RGB, H×W = image_shape(window): core_model.raster_rgb, as the plugin."""
+        cuts = self.cuts
+        ds = _open_raster(self.raster_path)
+        if ds is None:
+            raise DataError(f"{self.raster_path} can no longer be read.")
+        h, w = self.image_shape(window)
+        try:
+            return read_rgb(ds, self._plan, cuts, window.row0, window.col0, window.height, window.width, h, w)
+        except (OSError, RuntimeError) as exc:
+            raise DataError(f"cannot read a window of {self.raster_path} ({exc}).") from None
+
+    def labels_of(self, window: NativeWindow, target: int | None) -> np.ndarray:
+        """H×W int32 on the window's model-image grid: 0 background, k > 0 the outlines touching it (the
+        target first, as object 1)."""
+        box = shapely.box(window.col0, window.row0, window.col0 + window.width, window.row0 + window.height)
         hits = sorted(int(i) for i in self._tree.query(box, predicate="intersects"))
         if target is not None and target in hits:
             hits.remove(target)
             hits.insert(0, target)
+        shape = self.image_shape(window)
         if not hits:
-            return np.zeros((self.window_size, self.window_size), dtype=np.int32)
+            return np.zeros(shape, dtype=np.int32)
         shapes = [(self.all_geoms[i], k + 1) for k, i in enumerate(hits)]
         # Later shapes overwrite earlier ones: draw the target last so it wins where outlines overlap.
         shapes = shapes[1:] + shapes[:1] if target is not None else shapes
-        return rasterize(shapes, out_shape=(self.window_size, self.window_size),
-                         transform=self.window_transform(row0, col0, side), fill=0, dtype="int32")
+        return rasterize(shapes, out_shape=shape, transform=self.window_transform(window), fill=0, dtype="int32")
 
     def get(self, index: int, rng: np.random.Generator | None = None) -> Sample:
-        (row0, col0, side), obj = self.window_of(index, rng)
-        labels = self.labels_of(row0, col0, side, obj)
-        image = self.read_window(row0, col0, side)
+        window, obj = self.window_of(index, rng)
+        labels = self.labels_of(window, obj)
+        image = self.read_window(window)
         name = f"{self.raster_path.stem}_{'outline' if obj is not None else 'negative'}{index:04d}"
         return Sample(image, labels, target=1 if obj is not None else None, name=name)

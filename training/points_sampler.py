@@ -8,8 +8,9 @@
 - Negative clicks: k with P(k) ∝ gamma^k (k ≤ max_points, so possibly none); each one is drawn from
   the background (p 0.1), the other objects (p 0.4; the background when there are none) or a border band
   around the object ceil(0.1·sqrt(area)) pixels wide (p 0.5).
-- Points: (2·max_points)×3 rows (row, col, click index 100 — RITM's index for sampled clicks); the first
-  max_points rows positive, the rest negative, (-1, -1, -1) padding. Ignore pixels are never clicked.
+- Points: core_model.points' rows (the tensor the predictor builds too) with N = max_points: (2·max_points)×3
+  rows (row, col, click index 100 — RITM's index for sampled clicks); the first max_points rows positive,
+  the rest negative, (-1, -1, -1) padding. Ignore pixels are never clicked.
 """
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from core_model.points import PAD, NetClick, points_rows  # noqa: F401 - PAD: this module's API too
+
 SAMPLED_CLICK_INDEX = 100
-PAD = (-1.0, -1.0, -1.0)
 
 
 @dataclass
@@ -68,11 +70,11 @@ def choose_objects(labels: np.ndarray, target: int | None, s: SamplerSettings, r
     return [int(rng.choice(ids))]
 
 
-def _pick(mask_pixels: np.ndarray, rng: np.random.Generator) -> list[float] | None:
+def _pick(mask_pixels: np.ndarray, rng: np.random.Generator, positive: bool = True) -> NetClick | None:
     if len(mask_pixels) == 0:
         return None
     r, c = mask_pixels[int(rng.integers(0, len(mask_pixels)))]
-    return [float(r), float(c), float(SAMPLED_CLICK_INDEX)]
+    return NetClick(float(r), float(c), positive, SAMPLED_CLICK_INDEX)
 
 
 def sample_clicks(labels: np.ndarray, target: int | None, rng: np.random.Generator,
@@ -85,7 +87,7 @@ def sample_clicks(labels: np.ndarray, target: int | None, rng: np.random.Generat
     gt = obj.astype(np.float32)
     gt[~valid] = -1.0
 
-    positives: list[list[float]] = []
+    positives: list[NetClick] = []
     if chosen:
         per_object = [np.argwhere(erode_positive(labels == i, s, rng)) for i in chosen]
         n_pos = 1 + int(rng.choice(s.max_points, p=geometric_probs(s.max_points, s.gamma)))
@@ -111,16 +113,10 @@ def sample_clicks(labels: np.ndarray, target: int | None, rng: np.random.Generat
     regions = [np.argwhere(background), np.argwhere(others), np.argwhere(border)]
     region_probs = np.array([s.neg_bg_prob, s.neg_other_prob, s.neg_border_prob], dtype=np.float64)
     region_probs /= region_probs.sum()
-    negatives: list[list[float]] = []
+    negatives: list[NetClick] = []
     n_neg = int(rng.choice(s.max_points + 1, p=geometric_probs(s.max_points + 1, s.gamma)))
     for _ in range(n_neg):
-        p = _pick(regions[int(rng.choice(3, p=region_probs))], rng)
+        p = _pick(regions[int(rng.choice(3, p=region_probs))], rng, positive=False)
         if p is not None:
             negatives.append(p)
-
-    points = np.full((2 * s.max_points, 3), -1.0, dtype=np.float32)
-    if positives:
-        points[:len(positives)] = positives
-    if negatives:
-        points[s.max_points:s.max_points + len(negatives)] = negatives
-    return gt, points
+    return gt, points_rows(positives + negatives, s.max_points)

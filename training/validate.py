@@ -3,13 +3,17 @@
 Each image is scaled so its longer side is `size` and padded to size × size (padding ignored). For up to
 `max_clicks` clicks the RITM click simulator (core_model.clicks.next_click) adds a click in the larger
 error region, the network predicts with its previous probabilities as the mask channel, and the IoU at
-threshold 0.49 is recorded. NoC@X = the first click reaching X IoU (max_clicks when never reached).
-Images are batched; no zoom-in or flip, so it is a cheaper proxy of core_model.evaluate.
+threshold 0.49 is recorded. IoU, NoC@X (the first click reaching X IoU, max_clicks when never reached)
+and the points tensor are core_model's (core_model.noc, core_model.points), the definitions evaluation
+uses. Images are batched; no zoom-in or flip, so it is a cheaper proxy of core_model.evaluate.
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
+
+from core_model.noc import NOC_THRESHOLDS, iou, mean_iou_at, noc
+from core_model.points import net_clicks, points_tensor
 
 from .augment import fit_long_side, pad_to
 from .datasets import Sample
@@ -25,35 +29,6 @@ def prepare(sample: Sample, size: int) -> tuple[np.ndarray, np.ndarray] | None:
     s = pad_to(fit_long_side(sample, size), size, size, label_fill=-1)
     gt = np.where(s.labels == target, 1, np.where(s.labels < 0, -1, 0)).astype(np.int8)
     return s.image, gt
-
-
-def points_tensor(clicks: list[list]) -> torch.Tensor:
-    """B×2N×3 (row, col, click index) from per-image click lists; first N positive, last N negative."""
-    n = max(1, max(max(sum(c.is_positive for c in cl), sum(not c.is_positive for c in cl)) for cl in clicks))
-    pts = torch.full((len(clicks), 2 * n, 3), -1.0)
-    for b, cl in enumerate(clicks):
-        npos = nneg = 0
-        for k, c in enumerate(cl):
-            if c.is_positive:
-                pts[b, npos] = torch.tensor([c.row, c.col, k], dtype=torch.float32)
-                npos += 1
-            else:
-                pts[b, n + nneg] = torch.tensor([c.row, c.col, k], dtype=torch.float32)
-                nneg += 1
-    return pts
-
-
-def iou(pred: np.ndarray, gt: np.ndarray) -> float:
-    valid = gt >= 0
-    obj = gt == 1
-    union = np.logical_and(np.logical_or(pred, obj), valid).sum()
-    inter = np.logical_and(np.logical_and(pred, obj), valid).sum()
-    return float(inter / union) if union > 0 else 1.0
-
-
-def noc(ious: np.ndarray, threshold: float, max_clicks: int) -> float:
-    hit = np.flatnonzero(ious >= threshold)
-    return float(hit[0] + 1) if hit.size else float(max_clicks)
 
 
 @torch.no_grad()
@@ -75,12 +50,13 @@ def run_sessions(model, items: list[tuple[np.ndarray, np.ndarray]], max_clicks: 
         for k in range(max_clicks):
             for b, gt in enumerate(gts):
                 clicks[b].append(next_click(gt, preds[b], clicked=clicks[b]))
-            out = model(torch.cat((images, prev), dim=1), points_tensor(clicks).to(device))
+            points = points_tensor([net_clicks(cl) for cl in clicks], device=device)
+            out = model(torch.cat((images, prev), dim=1), points)
             prev = torch.sigmoid(out["instances"])
             probs = prev[:, 0].cpu().numpy()
             for b, gt in enumerate(gts):
                 preds[b] = probs[b] > THRESHOLD
-                all_ious[start + b, k] = iou(preds[b], gt)
+                all_ious[start + b, k] = iou(gt, preds[b])
     model.train(was_training)
     return all_ious
 
@@ -88,9 +64,9 @@ def run_sessions(model, items: list[tuple[np.ndarray, np.ndarray]], max_clicks: 
 def summarize(ious: np.ndarray, max_clicks: int) -> dict:
     if len(ious) == 0:
         return {}
-    out = {"val_noc85": float(np.mean([noc(r, 0.85, max_clicks) for r in ious])),
-           "val_noc90": float(np.mean([noc(r, 0.90, max_clicks) for r in ious]))}
+    (noc85, noc90), _ = noc(list(ious), NOC_THRESHOLDS, max_clicks)
+    out = {"val_noc85": noc85, "val_noc90": noc90}
     for k in range(1, min(5, max_clicks) + 1):
-        out[f"val_miou@{k}"] = float(ious[:, k - 1].mean())
+        out[f"val_miou@{k}"] = mean_iou_at(list(ious), k)
     out["val_images"] = len(ious)
     return out

@@ -3,7 +3,8 @@
 ``RasterSource`` wraps a GDAL raster (GeoTIFF orthoimage or a webcam photo with no georeference) and
 maps raster-CRS coordinates to pixels.  ``RasterWindow`` is a rectangle of native pixels that is read
 (never the whole raster) and scaled to the model image: downsampled only when its longest side
-exceeds ``max_side``.
+exceeds ``max_side``.  Reading and stretching are core_model.raster_rgb's (via ``.stretch``), the path
+training's GIS samples share.
 
 Conventions
 -----------
@@ -27,7 +28,8 @@ import numpy as np
 from osgeo import gdal
 
 from .errors import RasterError
-from .stretch import BandPlan, band_plan, compute_cuts, to_uint8
+from .stretch import BandPlan, band_plan, compute_cuts, read_rgb
+from core_model.raster_rgb import model_image_shape
 
 #: Geotransform QGIS uses for an image without georeference (map units = pixels, y up).
 PHOTO_GEOTRANSFORM = (0.0, 1.0, 0.0, 0.0, 0.0, -1.0)
@@ -146,27 +148,12 @@ class RasterSource:
             raise RasterError(f"The window lies outside the raster '{self.name}'.")
         cuts = self.cuts
         ds = self._dataset()
-        plan = self._plan
-        downsampled = (out_height, out_width) != (height, width)
-        resample = gdal.GRIORA_Average if downsampled and plan.palette is None else gdal.GRIORA_NearestNeighbour
-
-        def read(band_no: int, alg=resample) -> np.ndarray:
-            arr = ds.GetRasterBand(band_no).ReadAsArray(col0, row0, width, height, buf_xsize=out_width,
-                                                        buf_ysize=out_height, resample_alg=alg)
-            if arr is None:
-                raise RasterError(f"GDAL failed to read a window of '{self.name}' "
-                                  f"({gdal.GetLastErrorMsg().strip() or 'unknown error'}).")
-            return arr
-
-        cache: dict[int, np.ndarray] = {}
-        bands = []
-        for band_no in plan.rgb_bands:
-            if band_no not in cache:
-                cache[band_no] = read(band_no)
-            bands.append(cache[band_no])
-        alpha = read(plan.alpha_band, gdal.GRIORA_NearestNeighbour) if plan.alpha_band else None
-        ds = None  # close the file now
-        return to_uint8(bands, plan, cuts, alpha)
+        try:
+            return read_rgb(ds, self._plan, cuts, row0, col0, height, width, out_height, out_width)
+        except OSError as exc:
+            raise RasterError(f"GDAL failed to read a window of '{self.name}' ({exc}).") from None
+        finally:
+            ds = None  # close the file now
 
 
 class RasterWindow:
@@ -191,8 +178,7 @@ class RasterWindow:
         self.height, self.width = r1 - r0, c1 - c0
         self.max_side = int(max_side)
         self.scale = max(1.0, max(self.height, self.width) / self.max_side)
-        img_h = max(1, round(self.height / self.scale))
-        img_w = max(1, round(self.width / self.scale))
+        img_h, img_w = model_image_shape(self.height, self.width, self.max_side)
         self.image_shape = (img_h, img_w)
         # native pixels per image pixel along rows / columns (exact, so corners map exactly)
         self.row_step = self.height / img_h

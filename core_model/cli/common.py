@@ -1,4 +1,5 @@
-"""Shared command-line plumbing: one-line errors with exit code 2, model loading, image reading."""
+"""What the core_model commands share: one-line errors with exit code 2, the model options, the predictor
+(always made by core_model.load_predictor), image reading."""
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,8 @@ def _one_line(text: str) -> str:
 
 def run(main: Callable[[], int | None]) -> None:
     """Run a CLI main; bad input becomes one line on stderr and exit code 2, never a traceback."""
-    from .checkpoint import CheckpointError
-    from .datasets import DatasetError
+    from ..checkpoint import CheckpointError
+    from ..datasets import DatasetError
     try:
         code = main()
     except (CliError, CheckpointError, DatasetError, ValueError, OSError) as exc:
@@ -65,24 +66,19 @@ def setup_torch(device: str, threads: int | None) -> torch.device:
 
 
 def checkpoint_path(arg: Path | None) -> Path:
-    from .default_model import default_checkpoint
+    from ..default_model import default_checkpoint
     return default_checkpoint() if arg is None else arg
 
 
-def load(arg: Path | None, device):
-    from .checkpoint import load_model
-    return load_model(checkpoint_path(arg), device=device)
-
-
-def optimize(model):
-    """The inference copy of `model` (BatchNorm folded, channels_last, ...; see core_model.inference_speedups)."""
-    from .inference_speedups import optimize_for_inference
-    return optimize_for_inference(model)
+def predictor(arg: Path | None, device, settings=None, *, reference: bool = False):
+    """The predictor of checkpoint `arg` (default: the shipped model), made by core_model.load_predictor."""
+    from ..load_predictor import load_predictor
+    return load_predictor(checkpoint_path(arg), device=device, settings=settings, reference=reference)
 
 
 def read_image(path: Path):
     """H×W×3 uint8 RGB; CliError with one sentence when missing or unreadable."""
-    from .datasets import DatasetError, read_rgb
+    from ..datasets import DatasetError, read_rgb
     try:
         return read_rgb(path)
     except DatasetError as exc:
