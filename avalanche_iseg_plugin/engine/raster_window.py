@@ -264,9 +264,23 @@ class RasterWindow:
         """Model-image (row, col) -> raster-CRS point; integers are pixel corners."""
         return self.source.xy_of(self.row0 + row * self.row_step, self.col0 + col * self.col_step)
 
-    def image_pixel_centre_xy(self, row: int, col: int) -> tuple[float, float]:
-        """Raster-CRS centre of model-image pixel (row, col)."""
-        return self.image_to_xy(row + 0.5, col + 0.5)
+    def near_inner_edge(self, x: float, y: float, edge_px: int) -> bool:
+        """True when the point is outside the window, or closer than ``edge_px`` native pixels to an edge
+        of it that is not the raster's edge (the window should grow to take it in)."""
+        if not self.contains(x, y):
+            return True
+        row, col = self.source.pixel_of(x, y)
+        bottom, right = self.row0 + self.height, self.col0 + self.width
+        return ((row - self.row0 < edge_px and self.row0 > 0) or (col - self.col0 < edge_px and self.col0 > 0)
+                or (bottom - row < edge_px and bottom < self.source.height)
+                or (right - col < edge_px and right < self.source.width))
+
+    def mask_at_inner_edge(self, mask: np.ndarray) -> bool:
+        """True when the (model-image) mask touches an edge of the window that is not the raster's edge."""
+        return bool((mask[0].any() and self.row0 > 0)
+                    or (mask[-1].any() and self.row0 + self.height < self.source.height)
+                    or (mask[:, 0].any() and self.col0 > 0)
+                    or (mask[:, -1].any() and self.col0 + self.width < self.source.width))
 
     # -- reading ---------------------------------------------------------------------------------
     def read_rgb(self) -> np.ndarray:

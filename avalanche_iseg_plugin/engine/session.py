@@ -30,15 +30,18 @@ Window rules (all in native raster pixels):
 from __future__ import annotations
 
 import math
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
-from osgeo import gdal, ogr
+from osgeo import ogr
 
 from .errors import EmptyMaskError, RasterError, SessionError
 from .raster_window import DEFAULT_MAX_SIDE, RasterSource, RasterWindow
-from .vectorize import as_multipolygon_wkt, mask_to_polygons, polygons_in
+from .correction import keep_parts_outside_window, rasterize_polygon
+from .finished_object import FinishedObject, model_name
+from .vectorize import mask_to_polygons
+
+__all__ = ["DigitisingSession", "SessionClick", "FinishedObject", "model_name", "rasterize_polygon"]
 
 DEFAULT_MARGIN_PX = 256
 DEFAULT_BOX_MARGIN = 0.1
@@ -54,70 +57,6 @@ class SessionClick:
     x: float
     y: float
     is_positive: bool
-
-
-@dataclass
-class FinishedObject:
-    """The result of ``DigitisingSession.finish``; polygons are in the raster CRS."""
-
-    polygons_wkt: list[str]
-    n_pos: int
-    n_neg: int
-    source_name: str
-    raster_crs_wkt: str
-    model: str
-    threshold: float | None
-    is_correction: bool
-    window: RasterWindow = field(repr=False)
-
-    @property
-    def multipolygon_wkt(self) -> str:
-        return as_multipolygon_wkt(self.polygons_wkt)
-
-    @property
-    def area(self) -> float:
-        """Planar area in raster-CRS units² (m² for metric rasters, pixel² for photos)."""
-        return float(sum(ogr.CreateGeometryFromWkt(w).GetArea() for w in self.polygons_wkt))
-
-
-def model_name(predictor) -> str:
-    """A short name for the attribute table: the checkpoint's file name, else the architecture."""
-    model = getattr(predictor, "model", None)
-    path = getattr(model, "checkpoint_path", None)
-    if path:
-        return os.path.splitext(os.path.basename(str(path)))[0]
-    return str(getattr(model, "arch_name", "") or type(predictor).__name__)
-
-
-def rasterize_polygon(wkt: str, window: RasterWindow) -> np.ndarray:
-    """Bool mask (window.image_shape) of the pixels whose centre lies in the polygon (raster CRS)."""
-    geom = ogr.CreateGeometryFromWkt(wkt)
-    if geom is None:
-        raise SessionError("The polygon to correct is not a valid geometry.")
-    h, w = window.image_shape
-    raster = gdal.GetDriverByName("MEM").Create("", w, h, 1, gdal.GDT_Byte)
-    raster.SetGeoTransform(window.geotransform)
-    vector = ogr.GetDriverByName("Memory").CreateDataSource("poly")
-    layer = vector.CreateLayer("poly", geom_type=ogr.wkbUnknown)
-    feature = ogr.Feature(layer.GetLayerDefn())
-    feature.SetGeometry(geom)
-    layer.CreateFeature(feature)
-    gdal.PushErrorHandler("CPLQuietErrorHandler")  # "no spatial reference": both grids are the raster's
-    try:
-        gdal.RasterizeLayer(raster, [1], layer, burn_values=[1])
-    finally:
-        gdal.PopErrorHandler()
-    return raster.GetRasterBand(1).ReadAsArray().astype(bool)
-
-
-def _extent_polygon(extent) -> ogr.Geometry:
-    xmin, ymin, xmax, ymax = extent
-    ring = ogr.Geometry(ogr.wkbLinearRing)
-    for x, y in ((xmin, ymin), (xmax, ymin), (xmax, ymax), (xmin, ymax), (xmin, ymin)):
-        ring.AddPoint_2D(x, y)
-    poly = ogr.Geometry(ogr.wkbPolygon)
-    poly.AddGeometry(ring)
-    return poly
 
 
 class DigitisingSession:
@@ -220,14 +159,8 @@ class DigitisingSession:
     def mask_at_window_edge(self) -> bool:
         """True when the mask touches an edge of the window that is not the raster's edge: the object
         probably continues outside; a click on its continuation grows the window."""
-        mask, window = self.mask, self._window
-        if mask is None or not mask.any():
-            return False
-        src = self.source
-        return bool((mask[0].any() and window.row0 > 0)
-                    or (mask[-1].any() and window.row0 + window.height < src.height)
-                    or (mask[:, 0].any() and window.col0 > 0)
-                    or (mask[:, -1].any() and window.col0 + window.width < src.width))
+        mask = self.mask
+        return bool(mask is not None and mask.any() and self._window.mask_at_inner_edge(mask))
 
     # -- actions ---------------------------------------------------------------------------------
     def discard(self) -> None:
@@ -262,7 +195,7 @@ class DigitisingSession:
         return probs
 
     def _record_mask(self) -> None:
-        mask = self.predictor.mask
+        mask = self.mask
         self._mask_after_click.append(mask is not None and bool(mask.any()))
 
     def start_box(self, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
@@ -331,7 +264,7 @@ class DigitisingSession:
         simplify = self.simplify if simplify is None else float(simplify)
         polygons = mask_to_polygons(mask, window, min_area=min_area, simplify=simplify)
         if self._initial_wkt is not None:
-            polygons = self._keep_parts_outside_window(polygons)
+            polygons = keep_parts_outside_window(self._initial_wkt, self._window, polygons)
         if not polygons:
             raise SessionError(f"Nothing is left of the mask after dropping specks smaller than {min_area:g} "
                                "map units²; lower the minimum area or add positive clicks.")
@@ -348,15 +281,7 @@ class DigitisingSession:
 
     def _needs_growth(self, x: float, y: float) -> bool:
         window = self._window
-        if not window.contains(x, y):
-            return True
-        edge = min(self.margin_px // 4, min(window.height, window.width) // 8)
-        row, col = self.source.pixel_of(x, y)
-        near_top = row - window.row0 < edge and window.row0 > 0
-        near_left = col - window.col0 < edge and window.col0 > 0
-        near_bottom = window.row0 + window.height - row < edge and window.row0 + window.height < self.source.height
-        near_right = window.col0 + window.width - col < edge and window.col0 + window.width < self.source.width
-        return near_top or near_left or near_bottom or near_right
+        return window.near_inner_edge(x, y, min(self.margin_px // 4, min(window.height, window.width) // 8))
 
     def open_window_around(self, points) -> None:
         """Read the raster window around all these map points (x, y) at once, with the session's margin on
@@ -384,18 +309,3 @@ class DigitisingSession:
             probs = self.predictor.add_click(row, col, click.is_positive)
             self._record_mask()
         return probs
-
-    def _keep_parts_outside_window(self, polygons: list[str]) -> list[str]:
-        """When correcting: parts of the original polygon outside the window (i.e. beyond the raster)
-        are kept, so correcting never cuts an inventory polygon at the image edge."""
-        original = ogr.CreateGeometryFromWkt(self._initial_wkt)
-        outside = original.Difference(_extent_polygon(self._window.extent))
-        if outside is None or outside.IsEmpty() or outside.GetArea() <= 0:
-            return polygons
-        merged = outside
-        for wkt in polygons:
-            merged = merged.Union(ogr.CreateGeometryFromWkt(wkt))
-        if not merged.IsValid():
-            merged = merged.MakeValid()
-        parts = sorted(polygons_in(merged), key=lambda g: -g.GetArea())
-        return [p.ExportToWkt() for p in parts if p.GetArea() > 0]
