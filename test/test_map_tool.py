@@ -45,14 +45,14 @@ def test_clicks_are_transformed_and_predicted(digitiser):
     assert abs(cx - x) <= 0.5 and abs(cy - y) <= 0.5
     assert c.state.mask is not None and c.state.mask.sum() > 1000
     # overlay: one filled dot and a visible mask item
-    assert d.controller.overlay.marker_count == 1
+    assert len(d.controller.overlay.markers) == 1
     assert c.overlay.mask_item is not None and c.overlay.mask_item.isVisible()
-    assert "Clicks: 1 positive, 0 negative" in d.plugin.dock.status_text()
+    assert "Clicks: 1 positive, 0 negative" in d.plugin.dock.status_label.text()
 
     d.click(*d.info["hole_xy"], button=Qt.RightButton)
     assert [p for _, _, p in c.state.clicks] == [True, False]
-    assert "Clicks: 1 positive, 1 negative" in d.plugin.dock.status_text()
-    assert c.overlay.marker_count == 2
+    assert "Clicks: 1 positive, 1 negative" in d.plugin.dock.status_label.text()
+    assert len(c.overlay.markers) == 2
 
 
 def test_undo_and_discard_with_keys(digitiser):
@@ -67,7 +67,7 @@ def test_undo_and_discard_with_keys(digitiser):
     assert len(c.state.clicks) == 1
     d.key(Qt.Key_Escape)
     assert c.state.clicks == [] and c.state.window is None
-    assert c.overlay.marker_count == 0
+    assert len(c.overlay.markers) == 0
     assert not c.overlay.mask_item.isVisible()
     assert d.warnings() == []
 
@@ -271,7 +271,7 @@ def test_space_finishes_object_into_geopackage(digitiser, target):
     assert attrs["method"] == "interactive"
     # the object is done: overlay and clicks cleared, canvas stays with the tool
     c = d.controller
-    assert c.state.clicks == [] and c.overlay.marker_count == 0 and c.model.unsaved == []
+    assert c.state.clicks == [] and len(c.overlay.markers) == 0 and c.model.unsaved == []
     assert d.canvas.mapTool() is d.plugin.map_tool
     # the next object gets the next id
     d.click(*d.info["lobe_xy"])
@@ -470,7 +470,7 @@ def test_dock_settings_apply_live_and_are_remembered(digitiser, tmp_path):
     dock.checkpoint_widget.setFilePath(str(tmp_path / "my_model.pth"))
     saved = PluginSettings.load()
     assert (saved.threshold, saved.max_side, saved.checkpoint) == (0.5, 300, str(tmp_path / "my_model.pth"))
-    assert "my_model" in dock.status_text()
+    assert "my_model" in dock.status_label.text()
 
 
 def test_quick_second_click_is_not_lost(digitiser):
@@ -522,7 +522,7 @@ def test_removing_the_raster_ends_its_object(digitiser):
     c = d.controller
     d.click(*d.info["lobe_xy"])
     QgsProject.instance().removeMapLayer(d.raster.id())
-    assert c.state.window is None and c.overlay.marker_count == 0 and c.model.raster is None
+    assert c.state.window is None and len(c.overlay.markers) == 0 and c.model.raster is None
     infos = d.messages.get_messages(0)
     assert any("removed" in m for m in infos)
     assert d.warnings() == []

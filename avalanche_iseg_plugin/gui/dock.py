@@ -216,6 +216,3 @@ class AvalancheDock(QDockWidget):
             text += " · predicting…"
         self.status_label.setText(text)
 
-    def status_text(self) -> str:
-        return self.status_label.text()
-

@@ -138,10 +138,6 @@ class DigitisingOverlay:
         self.mask_item = None
         self.window_band = None
 
-    @property
-    def marker_count(self) -> int:
-        return len(self.markers)
-
     # ---------------------------------------------------------------- internals
     def _draw_window(self, window, to_canvas) -> None:
         if self.window_band is None:
