@@ -6,9 +6,10 @@
    with bilinear heights;
 2. every grid point is projected into the photo (vectorised ``Camera.project``);
 3. a depth buffer per photo pixel (``np.minimum.at``) keeps the depth of the nearest terrain.  A grid
-   point near the camera covers many photo pixels, so it is splatted over a square of about its
-   footprint (``resolution × focal / depth`` px, at most ``MAX_SPLAT_PX``, centred on it): a near ridge
-   hides what is behind it without holes;
+   point covers about ``resolution × focal / depth`` photo pixels, so it is splatted over a square of
+   1.5 times that side (the grid's diagonals run sqrt(2) times its spacing) centred on it; where the footprint exceeds ``SUBDIVIDE_PX`` (terrain near the
+   camera) the DEM's bilinear surface over the cell is sampled finer first, so a near slope or ridge
+   hides what is behind it without holes, also when it lies just outside the photo;
 4. a point is visible when it faces the camera (its DEM normal, from the grid's gradient) and its
    depth is within a tolerance of the buffer at its pixel: ``1.5 × resolution + (resolution / 2 +
    depth / focal) / max(sin θ, 0.15)``, θ the angle between its line of sight and the surface (a
@@ -33,7 +34,10 @@ from ..vectorize import mask_to_polygons, total_area
 from .camera import Camera
 from .dem import Dem
 
-MAX_SPLAT_PX = 48
+MAX_SPLAT_PX = 64
+SUBDIVIDE_PX = 8  # ground points with a larger footprint are resampled finer for the depth buffer
+MAX_SUBDIVISION = 64
+SPLAT_SCALE = 1.5  # a splat's side / the point's footprint: grid diagonals are sqrt(2) longer
 MAX_GRID_CELLS = 60_000_000
 NEAR_M = 1.0  # points closer than this to the camera are ignored
 MIN_SIN_INCIDENCE = 0.15  # grazing lines of sight: the depth tolerance stops growing here
@@ -94,7 +98,7 @@ def depth_buffer(col, row, depth, image_size, focal_px: float, resolution: float
     zbuf = np.full(w * h, np.inf)
     if depth.size == 0:
         return zbuf
-    half = np.minimum(0.5 * resolution * focal_px / depth, MAX_SPLAT_PX / 2.0)  # half the footprint, px
+    half = np.minimum(0.5 * SPLAT_SCALE * resolution * focal_px / depth, MAX_SPLAT_PX / 2.0)  # px
     c_lo, c_hi = np.floor(col - half).astype(np.int64), np.floor(col + half).astype(np.int64)
     r_lo, r_hi = np.floor(row - half).astype(np.int64), np.floor(row + half).astype(np.int64)
     size = np.maximum(c_hi - c_lo, r_hi - r_lo) + 1
@@ -121,16 +125,26 @@ class TerrainProjector:
         pts = np.column_stack([x.ravel(), y.ravel(), z.ravel()])
         cells = np.flatnonzero(np.isfinite(pts[:, 2]))
         col, row, depth = camera.project(pts[cells])
-        front = (depth > NEAR_M) & np.isfinite(col) & camera.in_image(col, row)
-        cells, col, row, depth = cells[front], col[front], row[front], depth[front]
         w, h = camera.width, camera.height
+        front = (depth > NEAR_M) & np.isfinite(col)
+        half = np.where(front, 0.5 * SPLAT_SCALE * self.resolution * camera.focal_px / np.where(front, depth, 1.0), 0.0)
+        near_image = front & (col >= -half) & (col < w + half) & (row >= -half) & (row < h + half)
+        # near the camera (in every direction: a cell behind it may reach into the view) the surface is
+        # resampled; occluders just outside the photo still hide what is behind them inside it
+        footprint = self.resolution * camera.focal_px / np.linalg.norm(pts[cells] - camera.position, axis=1)
+        near = footprint > SUBDIVIDE_PX
+        occluders = near_image & ~near
+        zbuf = depth_buffer(col[occluders], row[occluders], depth[occluders], (w, h), camera.focal_px,
+                            self.resolution)
+        self._add_near_field(zbuf, pts[cells[near]], footprint[near])
+        seen = front & camera.in_image(col, row)
+        cells, col, row, depth = cells[seen], col[seen], row[seen], depth[seen]
         pix = np.floor(row).astype(np.int64) * w + np.floor(col).astype(np.int64)
-        zbuf = depth_buffer(col, row, depth, (w, h), camera.focal_px, self.resolution)
         sight = pts[cells] - np.asarray(camera.position)
         distance = np.linalg.norm(sight, axis=1)
         sin_incidence = -np.einsum("ij,ij->i", sight / distance[:, None], normals[cells])
         sin_incidence = np.where(np.isfinite(sin_incidence), sin_incidence, 1.0)
-        spread = 0.5 * self.resolution + depth / camera.focal_px  # splat half-width + one pixel, on the ground
+        spread = 0.5 * SPLAT_SCALE * self.resolution + depth / camera.focal_px  # splat half-width + a pixel
         tolerance = 1.5 * self.resolution + spread / np.maximum(sin_incidence, MIN_SIN_INCIDENCE)
         visible = (sin_incidence > 0) & (depth <= zbuf[pix] + tolerance)
         self.cells = cells[visible]  # flat indices into the grid of the visible cells
@@ -138,6 +152,28 @@ class TerrainProjector:
         self.distance = distance[visible]
         self.z = pts[self.cells, 2]
         self.terrain_px = np.isfinite(zbuf).reshape(h, w)  # photo pixels that show terrain
+
+    def _add_near_field(self, zbuf, points, footprint_px) -> None:
+        """Ground points near the camera cover so many photo pixels that the surface between them
+        matters: each is replaced by m × m samples of the DEM's bilinear surface over its cell, m chosen
+        so that a sample's footprint is at most SUBDIVIDE_PX, and those are splatted."""
+        cam, res = self.camera, self.resolution
+        m_all = np.minimum(np.ceil(footprint_px / SUBDIVIDE_PX), MAX_SUBDIVISION).astype(np.int64)
+        for m in np.unique(m_all):
+            centres = points[m_all == m]
+            offsets = ((np.arange(m) + 0.5) / m - 0.5) * res
+            dx, dy = (v.ravel() for v in np.meshgrid(offsets, offsets))
+            x = (centres[:, 0, None] + dx[None, :]).ravel()
+            y = (centres[:, 1, None] + dy[None, :]).ravel()
+            sub = np.column_stack([x, y, self.dem.sample(x, y)])
+            sub = sub[np.isfinite(sub[:, 2])]
+            col, row, depth = cam.project(sub)
+            ok = (depth > NEAR_M) & np.isfinite(col)
+            spacing = res / m
+            half = 0.5 * SPLAT_SCALE * spacing * cam.focal_px / np.where(ok, depth, 1.0)
+            ok &= (col >= -half) & (col < cam.width + half) & (row >= -half) & (row < cam.height + half)
+            sub_buf = depth_buffer(col[ok], row[ok], depth[ok], cam.image_size, cam.focal_px, spacing)
+            np.minimum(zbuf, sub_buf, out=zbuf)
 
     def project(self, mask, min_area: float | None = None, simplify: float = 0.0) -> ProjectedObject:
         """The visible terrain under the True pixels of ``mask`` (the photo's size); ``min_area`` in map
