@@ -52,8 +52,9 @@ def camera_on(dem: Dem, row: int, col: int, target_xy, focal_px: float, size, ab
     return cam.with_(**lens) if lens else cam
 
 
-def march(camera: Camera, dem: Dem, cols, rows, step: float = 1.0, max_distance: float = 4000.0) -> np.ndarray:
-    """First terrain point (N×3, NaN = sky) of each photo point's ray, by marching at ``step`` m."""
+def march(camera: Camera, dem: Dem, cols, rows, step: float = 2.0, max_distance: float = 4000.0) -> np.ndarray:
+    """First terrain point (N×3, NaN = sky) of each photo point's ray: marched at ``step`` m, then the
+    step where it first goes below the terrain is bisected to a centimetre."""
     origin, dirs = camera.ray(cols, rows)
     ts = np.arange(step, max_distance, step)
     hits = np.full((len(dirs), 3), np.nan)
@@ -61,9 +62,16 @@ def march(camera: Camera, dem: Dem, cols, rows, step: float = 1.0, max_distance:
         d = dirs[i:i + 1000]
         p = origin + ts[None, :, None] * d[:, None, :]
         below = p[..., 2] <= heights(dem, p[..., 0], p[..., 1])
-        k = below.argmax(axis=1)
-        hit = p[np.arange(len(d)), k]
-        hit[~below.any(axis=1)] = np.nan
+        found = below.any(axis=1)
+        hi = ts[below.argmax(axis=1)]
+        lo = np.maximum(hi - step, 0.0)
+        while (hi - lo).max() > 0.01:
+            mid = 0.5 * (lo + hi)
+            q = origin + mid[:, None] * d
+            under = q[:, 2] <= heights(dem, q[:, 0], q[:, 1])
+            hi, lo = np.where(under, mid, hi), np.where(under, lo, mid)
+        hit = origin + hi[:, None] * d
+        hit[~found] = np.nan
         hits[i:i + 1000] = hit
     return hits
 
@@ -112,8 +120,8 @@ def synthetic_gcps(camera: Camera, dem: Dem, n: int, noise_px: float, rng) -> tu
     w, h = camera.image_size
     cc, rr = np.meshgrid(np.linspace(0.05, 0.95, 12) * w, np.linspace(0.05, 0.95, 10) * h)
     cols, rows = cc.ravel(), rr.ravel()
-    hits = march(camera, dem, cols, rows, step=1.0)
-    around = [march(camera, dem, cols + dc, rows + dr, step=1.0) for dc, dr in ((6, 0), (-6, 0), (0, 6), (0, -6))]
+    hits = march(camera, dem, cols, rows)
+    around = [march(camera, dem, cols + dc, rows + dr) for dc, dr in ((6, 0), (-6, 0), (0, 6), (0, -6))]
     dist = np.linalg.norm(hits - np.asarray(camera.position), axis=1)
     ok = np.isfinite(dist)
     for a in around:
@@ -155,7 +163,7 @@ def test_march_lands_on_the_terrain_where_the_camera_looks():
     dem = open_dem(RYGGFONN_DEM)
     target = (409969.3, 6870496.0)
     cam = camera_on(dem, 200, 150, target, 800.0, (320, 240))
-    hit = march(cam, dem, [160.0], [120.0], step=0.5)[0]
+    hit = march(cam, dem, [160.0], [120.0])[0]
     assert np.hypot(hit[0] - target[0], hit[1] - target[1]) < 5.0
     assert line_of_sight(cam, dem, hit[None])[0]
 
