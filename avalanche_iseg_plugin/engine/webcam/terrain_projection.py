@@ -5,16 +5,18 @@
 1. the ground grid: the DEM's own cells, or a grid of ``resolution`` map units over the DEM's extent
    with bilinear heights;
 2. every grid point is projected into the photo (vectorised ``Camera.project``);
-3. a depth buffer per photo pixel (``np.minimum.at``) keeps the depth of the nearest terrain.  A grid
-   point covers about ``resolution × focal / depth`` photo pixels, so it is splatted over a square of
-   1.5 times that side (the grid's diagonals run sqrt(2) times its spacing) centred on it; where the footprint exceeds ``SUBDIVIDE_PX`` (terrain near the
-   camera) the DEM's bilinear surface over the cell is sampled finer first, so a near slope or ridge
-   hides what is behind it without holes, also when it lies just outside the photo;
+3. a depth buffer per photo pixel keeps the depth of the nearest terrain.  A grid point covers about
+   ``resolution × focal / depth`` photo pixels, so it is splatted over a square of 1.5 times that side
+   (the grid's diagonals run sqrt(2) times its spacing) centred on it, by a minimum filter per splat
+   size; where the footprint exceeds ``SUBDIVIDE_PX`` (terrain near the camera) the DEM's bilinear
+   surface over the cell is sampled finer first.  So a near slope or ridge hides what is behind it
+   without holes, also when it lies just outside the photo;
 4. a point is visible when it faces the camera (its DEM normal, from the grid's gradient) and its
-   depth is within a tolerance of the buffer at its pixel: ``1.5 × resolution + (resolution / 2 +
+   depth is within a tolerance of the buffer at its pixel: ``1.5 × resolution + (0.75 × resolution +
    depth / focal) / max(sin θ, 0.15)``, θ the angle between its line of sight and the surface (a
    surface seen at a grazing angle spans a long depth range within one pixel or splat).  Occluded
-   ground, typically tens to hundreds of metres behind its occluder, is not claimed.
+   ground, typically tens to hundreds of metres behind its occluder, is not claimed; ground seen at
+   a very grazing angle may not be claimed either (the projection errs on the side of less).
 
 ``project(mask)`` claims the visible grid cells whose centre falls on a True mask pixel, vectorises
 them (engine/vectorize.py: ``gdal.Polygonize``, vertices on the grid's cell corners, in the DEM's CRS)
@@ -28,16 +30,18 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.ndimage import minimum_filter
 
 from ..errors import CameraError
 from ..vectorize import mask_to_polygons, total_area
 from .camera import Camera
 from .dem import Dem
 
-MAX_SPLAT_PX = 64
+MAX_SPLAT_PX = 64  # largest splat side; nearer ground is resampled finer (SUBDIVIDE_PX)
 SUBDIVIDE_PX = 8  # ground points with a larger footprint are resampled finer for the depth buffer
 MAX_SUBDIVISION = 64
 SPLAT_SCALE = 1.5  # a splat's side / the point's footprint: grid diagonals are sqrt(2) longer
+SPLAT_RADII = np.array([0, 1, 2, 3, 4, 6, 8, 11, 16, 23, 32])  # px; a splat is (2 r + 1) px square
 MAX_GRID_CELLS = 60_000_000
 NEAR_M = 1.0  # points closer than this to the camera are ignored
 MIN_SIN_INCIDENCE = 0.15  # grazing lines of sight: the depth tolerance stops growing here
@@ -93,25 +97,32 @@ def _unit_normals(z: np.ndarray, cell: float) -> np.ndarray:
 
 def depth_buffer(col, row, depth, image_size, focal_px: float, resolution: float) -> np.ndarray:
     """Flat H×W buffer of the nearest depth of ground points of spacing ``resolution``, each splatted
-    over about its footprint (see the module doc); inf where no terrain is seen."""
+    over a square of about its footprint (see the module doc); inf where no terrain is seen.
+
+    Points are grouped by splat radius (rounded up to one of ``SPLAT_RADII``); each group's depths go
+    to their centre pixels (``np.minimum.at``) and a minimum filter of the group's square spreads them
+    (scipy.ndimage, cost independent of how many points overlap)."""
     w, h = image_size
-    zbuf = np.full(w * h, np.inf)
+    pad = MAX_SPLAT_PX // 2 + 1
+    zbuf = np.full((h + 2 * pad, w + 2 * pad), np.inf)
     if depth.size == 0:
-        return zbuf
+        return zbuf[pad:-pad, pad:-pad].ravel().copy()
     half = np.minimum(0.5 * SPLAT_SCALE * resolution * focal_px / depth, MAX_SPLAT_PX / 2.0)  # px
-    c_lo, c_hi = np.floor(col - half).astype(np.int64), np.floor(col + half).astype(np.int64)
-    r_lo, r_hi = np.floor(row - half).astype(np.int64), np.floor(row + half).astype(np.int64)
-    size = np.maximum(c_hi - c_lo, r_hi - r_lo) + 1
-    for k in np.unique(size):
-        sel = np.flatnonzero(size == k)
-        offsets = np.arange(k)
-        cc = np.broadcast_to(c_lo[sel, None, None] + offsets[None, None, :], (sel.size, k, k))
-        rr = np.broadcast_to(r_lo[sel, None, None] + offsets[None, :, None], (sel.size, k, k))
-        inside = ((cc >= 0) & (cc < w) & (rr >= 0) & (rr < h)
-                  & (cc <= c_hi[sel, None, None]) & (rr <= r_hi[sel, None, None]))
-        dd = np.broadcast_to(depth[sel, None, None], (sel.size, k, k))
-        np.minimum.at(zbuf, (rr * w + cc)[inside], dd[inside])
-    return zbuf
+    radius = SPLAT_RADII[np.searchsorted(SPLAT_RADII, np.ceil(half - 0.5))]
+    c = np.floor(col).astype(np.int64) + pad
+    r = np.floor(row).astype(np.int64) + pad
+    inside = (c >= 0) & (c < w + 2 * pad) & (r >= 0) & (r < h + 2 * pad)
+    for k in np.unique(radius[inside]):
+        sel = inside & (radius == k)
+        rs, cs = r[sel], c[sel]
+        r0, r1 = max(rs.min() - k, 0), min(rs.max() + k + 1, h + 2 * pad)
+        c0, c1 = max(cs.min() - k, 0), min(cs.max() + k + 1, w + 2 * pad)
+        seeds = np.full((r1 - r0, c1 - c0), np.inf)
+        np.minimum.at(seeds, ((rs - r0), (cs - c0)), depth[sel])
+        if k > 0:
+            seeds = minimum_filter(seeds, size=2 * int(k) + 1, mode="constant", cval=np.inf)
+        np.minimum(zbuf[r0:r1, c0:c1], seeds, out=zbuf[r0:r1, c0:c1])
+    return zbuf[pad:-pad, pad:-pad].ravel().copy()
 
 
 class TerrainProjector:
