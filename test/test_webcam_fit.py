@@ -136,10 +136,8 @@ def test_collinear_gcps_are_refused(dem, good_gcps):
     line_px = np.column_stack([50 + 500 * t, 300 + 100 * t])
     _refused(dem, line_px, xy[:8], "on one line in the photo")
     a, b = xy[0], xy[1]
-    line_xy = a + t[:, None] * (b - a)
-    flat = line_xy.copy()  # the DEM's heights along a ground line are not on one 3-D line: use given heights
-    xyz = np.column_stack([flat, 1000.0 + 50.0 * t])
-    _refused(dem, pixels[:8], xyz, "on one line on the ground")
+    line_xy = a + t[:, None] * (b - a)  # on one line in map view (their DEM heights differ)
+    _refused(dem, pixels[:8], line_xy, "on one line on the ground")
 
 
 def test_gcps_outside_the_dem_or_the_photo_are_refused(dem, good_gcps):

@@ -2,7 +2,7 @@
 
 1. Checks (``CameraError``, one sentence): at least 4 GCPs with a known focal length, 6 when it is
    fitted; every GCP inside the photo and on the DEM (heights taken from the DEM where not given);
-   neither the photo points nor the ground points on one line.
+   neither the photo points nor the ground points (in map view: x, y) on one line.
 2. Start: OpenCV's SQPnP + Levenberg-Marquardt refinement (``solvePnP``, ``solvePnPRefineLM``) for 32
    focal lengths from a 150° to a 3° horizontal field of view, keeping the start with the smallest
    reprojection error and every GCP in front of the camera; a camera position the user gives (e.g.
@@ -98,7 +98,7 @@ def check_gcps(gcps: GroundControlPoints, image_size, dem, focal_known: bool) ->
     gcps = gcps.with_dem_heights(dem)
     if _is_collinear(gcps.pixels, tolerance=max(2.0, 0.002 * math.hypot(w, h))):
         raise CameraError("The GCPs lie on one line in the photo, which cannot fix the camera; add GCPs off that line.")
-    if _is_collinear(gcps.world, tolerance=max(1.0, dem.cell_size / 5)):
+    if _is_collinear(gcps.world[:, :2], tolerance=max(1.0, dem.cell_size / 5)):  # in map view
         raise CameraError("The GCPs lie on one line on the ground, which cannot fix the camera; add GCPs off that line.")
     return gcps
 
