@@ -159,3 +159,16 @@ def test_wrongly_paired_gcps_are_refused_or_reported(dem, good_gcps):
         assert "paired" in str(exc)
     else:
         assert fit.rmse_px > 20.0  # the residuals show it
+
+
+def test_the_fitted_camera_stays_above_the_ground_it_stands_on(dem, target):
+    from avalanche_iseg_plugin.engine.webcam.terrain_projection import TerrainProjector
+
+    true = camera_on(dem, 100, 140, target, 1000.0, SIZE, above=2.0)  # narrow view, on a steep slope
+    for seed in range(3):
+        pixels, xy = synthetic_gcps(true, dem, 8, 1.5, np.random.default_rng(seed))
+        cam = fit_camera(GroundControlPoints.from_arrays(pixels, xy), dem, SIZE, FitOptions(lens="pinhole")).camera
+        assert cam.position[2] >= float(dem.sample(*cam.position[:2])) + 0.99
+    buried = true.with_(position=(true.position[0], true.position[1], true.position[2] - 5.0))
+    with pytest.raises(CameraError, match="3.0 m below the surface of the DEM"):
+        TerrainProjector(buried, dem)

@@ -128,6 +128,11 @@ def depth_buffer(col, row, depth, image_size, focal_px: float, resolution: float
 class TerrainProjector:
     def __init__(self, camera: Camera, dem: Dem, resolution: float | None = None):
         self.camera, self.dem = camera, dem
+        ground = float(dem.sample(camera.position[0], camera.position[1]))
+        if np.isfinite(ground) and camera.position[2] < ground - 0.5:
+            raise CameraError(f"The camera is {ground - camera.position[2]:.1f} m below the surface of the DEM "
+                              f"'{dem.name}' at its position, so it would see nothing but terrain; refit it on "
+                              "this DEM or use the DEM it was fitted on.")
         gt, x, y, z = _ground_grid(dem, resolution)
         self.geotransform = gt
         self.resolution = float(gt[1])
