@@ -222,3 +222,31 @@ def test_webcam_features_are_written_and_appended(tmp_path):
     other.ImportFromEPSG(32632)
     with pytest.raises(AvalancheError, match="another CRS"):
         write_webcam_features(path, [WebcamFeature(obj, "x", "c")], other.ExportToWkt())
+
+
+def test_mask_images_grey_colour_and_alpha(tmp_path):
+    from osgeo import gdal
+
+    from avalanche_iseg_plugin.engine.webcam.photo_masks import polygons_to_photo_mask, read_mask
+
+    def png(name, bands, alpha=False):
+        mem = gdal.GetDriverByName("MEM").Create("", 8, 6, len(bands), gdal.GDT_Byte)
+        for k, b in enumerate(bands, 1):
+            mem.GetRasterBand(k).WriteArray(b)
+        if alpha:
+            mem.GetRasterBand(len(bands)).SetColorInterpretation(gdal.GCI_AlphaBand)
+        gdal.GetDriverByName("PNG").CreateCopy(str(tmp_path / name), mem)
+        return tmp_path / name
+
+    zero, blob = np.zeros((6, 8), np.uint8), np.zeros((6, 8), np.uint8)
+    blob[1:3, 2:5] = 255
+    assert read_mask(png("grey.png", [blob])).sum() == 6
+    assert read_mask(png("blue.png", [zero, zero, blob])).sum() == 6  # drawn in blue on black
+    opaque_half = np.zeros((6, 8), np.uint8)
+    opaque_half[:, :3] = 255
+    assert read_mask(png("rgba.png", [blob, blob, blob, opaque_half], alpha=True)).sum() == 2
+    with pytest.raises(CameraError, match="does not exist"):
+        read_mask(tmp_path / "none.png")
+    # photo-space polygons (x = col, y = -row) back onto the pixel grid, pixel-centre rule
+    mask = polygons_to_photo_mask(["POLYGON ((2 -1,5 -1,5 -3,2 -3,2 -1))"], (8, 6))
+    assert mask.sum() == 6 and mask[1:3, 2:5].all()

@@ -1,8 +1,8 @@
 """Photo masks: read a mask image, or rasterise photo-space polygons (from a DigitisingSession) back
 onto the whole photo's pixel grid.
 
-A mask image (PNG, TIFF, any GDAL raster) has the photo's size; a pixel is in the mask when its first
-band is not 0 (and not the band's nodata value).  Photo-space polygons are in the coordinates QGIS
+A mask image (PNG, TIFF, any GDAL raster) has the photo's size; a pixel is in the mask when any of its
+colour bands is not 0 (nor the band's nodata value) and its alpha, if it has one, is not 0.  Photo-space polygons are in the coordinates QGIS
 gives a photo without georeference (x = col, y = -row, see raster_window.PHOTO_GEOTRANSFORM); a pixel
 is in when its centre is inside.
 """
@@ -30,13 +30,20 @@ def read_mask(path) -> np.ndarray:
         gdal.PopErrorHandler()
     if ds is None or ds.RasterCount == 0:
         raise CameraError(f"GDAL cannot read the mask '{name}' as an image; give a PNG or TIFF of the photo's size.")
-    band = ds.GetRasterBand(1)
-    values = band.ReadAsArray()
-    mask = values != 0
-    nodata = band.GetNoDataValue()
-    if nodata is not None:
-        mask &= values != nodata
-    return mask
+    mask = np.zeros((ds.RasterYSize, ds.RasterXSize), dtype=bool)
+    alpha = None
+    for k in range(1, ds.RasterCount + 1):
+        band = ds.GetRasterBand(k)
+        values = band.ReadAsArray()
+        if band.GetColorInterpretation() == gdal.GCI_AlphaBand:
+            alpha = values > 0
+            continue
+        on = values != 0
+        nodata = band.GetNoDataValue()
+        if nodata is not None:
+            on &= values != nodata
+        mask |= on
+    return mask if alpha is None else mask & alpha
 
 
 def image_size_of(path) -> tuple[int, int]:
