@@ -57,3 +57,8 @@ class EmptyMaskError(SessionError):
         of = f" of {object_name}" if object_name else ""
         return (f"Click {self.click_number}{of} (at {self.x:.2f}, {self.y:.2f}) gave an empty mask: "
                 f"{self.reason}.")
+
+
+class CameraError(AvalancheError):
+    """A webcam camera cannot be fitted, loaded or used: too few or degenerate GCPs, a bad camera file,
+    a photo of another size, a DEM that cannot be used, ..."""
