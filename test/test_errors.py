@@ -8,7 +8,8 @@ from avalanche_iseg_plugin.engine import errors
 from avalanche_iseg_plugin.engine.click_file import ClickFileError
 from avalanche_iseg_plugin.engine.predictor_loader import PredictorUnavailable
 
-OWN_ERRORS = [errors.RasterError, errors.SessionError, errors.EmptyMaskError, errors.LayerError, ClickFileError,
+OWN_ERRORS = [errors.RasterError, errors.SessionError, errors.EmptyMaskError, errors.LayerError, errors.CameraError,
+              ClickFileError,
               InputError, PredictorUnavailable, QgisStartError]
 
 

@@ -17,7 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from .segment import EXIT_BAD_INPUT, EXIT_BUG, EXIT_INTERRUPTED, EXIT_OK, InputError, _one_line, _Parser, _plural
+from .segment import _one_line, _plural
+from .segment_options import EXIT_BAD_INPUT, EXIT_BUG, EXIT_INTERRUPTED, EXIT_OK, InputError, _Parser
 
 PROG = "python -m avalanche_iseg_plugin.webcam"
 EPILOG = """\
@@ -158,7 +159,8 @@ def _objects_from_clicks(args, record, camera):
     from ..engine.session import DigitisingSession, model_name
     from ..engine.webcam.camera_file import check_image_size
     from ..engine.webcam.photo_masks import polygons_to_photo_mask
-    from .segment import resolve_checkpoint, segment_object
+    from .segment import segment_one
+    from .segment_options import resolve_checkpoint
 
     photo = _photo_for_clicks(args, record)
     source = RasterSource.open(photo)
@@ -172,7 +174,7 @@ def _objects_from_clicks(args, record, camera):
     session = DigitisingSession(source, predictor)
     out = []
     for obj_no, clicks in enumerate(objects, 1):
-        result = segment_object(session, obj_no, clicks, None, 0.0, args.threshold)
+        result = segment_one(session, obj_no, clicks, None, 0.0, args.threshold)
         mask = polygons_to_photo_mask(result.polygons_wkt, camera.image_size)
         out.append((mask, result.n_pos, result.n_neg, model_name(predictor), result.threshold))
     session.discard()
@@ -185,7 +187,7 @@ def run_project(args) -> int:
     from ..engine.webcam.photo_masks import read_mask
     from ..engine.webcam.projected_layer import WebcamFeature, write_webcam_features
     from ..engine.webcam.terrain_projection import TerrainProjector
-    from .segment import check_output
+    from .segment_options import check_output
 
     started = time.monotonic()
     for name in ("resolution", "min_area"):

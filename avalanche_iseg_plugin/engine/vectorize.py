@@ -110,3 +110,8 @@ def as_multipolygon_wkt(polygons_wkt: list[str]) -> str:
         for part in polygons_in(ogr.CreateGeometryFromWkt(wkt)):
             multi.AddGeometry(part)
     return multi.ExportToWkt()
+
+
+def total_area(polygons_wkt: list[str]) -> float:
+    """Sum of the polygons' planar areas in their CRS's units² (m² for a DEM in metres)."""
+    return float(sum(ogr.CreateGeometryFromWkt(w).GetArea() for w in polygons_wkt))
