@@ -21,3 +21,8 @@ class SessionError(AvalancheError):
 
 class LayerError(AvalancheError):
     """The avalanche (vector) layer cannot be created, opened or written."""
+
+
+class CameraError(AvalancheError):
+    """A webcam camera cannot be fitted, loaded or used: too few or degenerate GCPs, a bad camera file,
+    a photo of another size, a DEM that cannot be used, ..."""
