@@ -96,7 +96,7 @@ def main(argv=None) -> int:
     factory = None if args.checkpoint else (lambda c, d, t: FakePredictor(threshold=t))
     controller = DigitisingController(iface, dock, tool, predictor_factory=factory)
     canvas.setMapTool(tool)
-    target = controller.create_target_layer(str(tmp / "avalanches.gpkg"))
+    target = controller.target.create(str(tmp / "avalanches.gpkg"))
     target.renderer().symbol().setColor(Qt.transparent)
     canvas.setLayers([target, raster])
     bar.clearWidgets()

@@ -29,7 +29,7 @@ def test_real_predictor_clicks_to_polygon(real_digitiser, tmp_path):
     d = real_digitiser
     c = d.controller
     target = tmp_path / "avalanches.gpkg"
-    assert c.create_target_layer(str(target)) is not None
+    assert c.target.create(str(target)) is not None
 
     x, y = d.info["lobe_xy"]
     started = time.monotonic()

@@ -75,9 +75,9 @@ def test_clicks_made_while_predicting_are_queued(digitiser):
     points = [d.pixel_xy(360, 400), d.pixel_xy(380, 390), d.pixel_xy(300, 410)]
     for x, y in points:
         d.click(x, y, wait=False)
-    assert len(c.pending) + len(c.state.clicks) == 3
+    assert len(c.model.pending) + len(c.state.clicks) == 3
     c.wait_idle(30)
-    assert len(c.state.clicks) == 3 and c.pending == []
+    assert len(c.state.clicks) == 3 and c.model.pending == []
 
 
 def test_wheel_and_middle_button_reach_the_canvas(digitiser):
@@ -92,7 +92,7 @@ def test_wheel_and_middle_button_reach_the_canvas(digitiser):
     # a middle-button click is not a digitising click
     QTest.mouseClick(d.canvas.viewport(), Qt.MiddleButton, Qt.NoModifier, centre)
     d.controller.wait_idle(5)
-    assert d.controller.state.clicks == [] and d.controller.pending == []
+    assert d.controller.state.clicks == [] and d.controller.model.pending == []
     assert d.canvas.mapTool() is d.plugin.map_tool
 
 
@@ -163,15 +163,15 @@ def test_failing_prediction_gives_one_message_and_keeps_clicks(digitiser):
     c.wait_idle(30)
     warnings = d.warnings()
     assert len(warnings) == 1 and "model exploded" in warnings[0]
-    assert len(c.state.clicks) == 1 and c.pending == []
+    assert len(c.state.clicks) == 1 and c.model.pending == []
     assert c.state.mask is not None and c.state.mask.any()
 
 
 def test_torch_missing_is_one_clear_message(digitiser, monkeypatch):
     d = digitiser
-    from avalanche_iseg_plugin.gui import controller as controller_module
+    from avalanche_iseg_plugin.engine.predictor_loader import make_predictor
 
-    d.controller.predictor_factory = controller_module.make_predictor
+    d.controller.predictor_factory = make_predictor
     monkeypatch.setitem(sys.modules, "torch", None)
     d.click(*d.info["lobe_xy"])
     warnings = d.warnings()
@@ -181,9 +181,9 @@ def test_torch_missing_is_one_clear_message(digitiser, monkeypatch):
 
 def test_missing_checkpoint_is_one_clear_message(digitiser, tmp_path):
     d = digitiser
-    from avalanche_iseg_plugin.gui import controller as controller_module
+    from avalanche_iseg_plugin.engine.predictor_loader import make_predictor
 
-    d.controller.predictor_factory = controller_module.make_predictor
+    d.controller.predictor_factory = make_predictor
     d.plugin.dock.checkpoint_widget.setFilePath(str(tmp_path / "nope.pth"))
     d.click(*d.info["lobe_xy"])
     warnings = d.warnings()
@@ -192,11 +192,11 @@ def test_missing_checkpoint_is_one_clear_message(digitiser, tmp_path):
 
 def test_foreign_checkpoint_is_one_clear_message(digitiser, tmp_path):
     d = digitiser
-    from avalanche_iseg_plugin.gui import controller as controller_module
+    from avalanche_iseg_plugin.engine.predictor_loader import make_predictor
 
     bogus = tmp_path / "holiday.pth"
     bogus.write_bytes(b"\xff\xd8\xff\xe0 this is a JPEG, not a checkpoint")
-    d.controller.predictor_factory = controller_module.make_predictor
+    d.controller.predictor_factory = make_predictor
     d.plugin.dock.checkpoint_widget.setFilePath(str(bogus))
     d.click(*d.info["lobe_xy"])
     warnings = d.warnings()
@@ -220,7 +220,7 @@ def test_overlay_opacity_and_radius_follow_the_dock(digitiser):
 @pytest.fixture
 def target(digitiser, tmp_path):
     path = tmp_path / "avalanches.gpkg"
-    layer = digitiser.controller.create_target_layer(str(path))
+    layer = digitiser.controller.target.create(str(path))
     assert layer is not None and digitiser.warnings() == []
     return path
 
@@ -244,7 +244,7 @@ def test_space_finishes_object_into_geopackage(digitiser, target):
     assert attrs["method"] == "interactive"
     # the object is done: overlay and clicks cleared, canvas stays with the tool
     c = d.controller
-    assert c.state.clicks == [] and c.overlay.marker_count == 0 and c.unsaved == []
+    assert c.state.clicks == [] and c.overlay.marker_count == 0 and c.model.unsaved == []
     assert d.canvas.mapTool() is d.plugin.map_tool
     # the next object gets the next id
     d.click(*d.info["lobe_xy"])
@@ -270,7 +270,7 @@ def test_finish_without_target_keeps_clicks(digitiser, tmp_path):
     assert len(warnings) == 1 and "No target layer" in warnings[0]
     assert len(d.controller.state.clicks) == 1
     path = tmp_path / "later.gpkg"
-    d.controller.create_target_layer(str(path))
+    d.controller.target.create(str(path))
     d.key(Qt.Key_Space)
     features, _ = read_gpkg(path)
     assert len(features) == 1
@@ -281,20 +281,20 @@ def test_unwritable_geopackage_path(digitiser, tmp_path):
     d.click(*d.info["lobe_xy"])
     blocker = tmp_path / "not_a_folder"
     blocker.write_text("a file where a folder should be")
-    assert d.controller.create_target_layer(str(blocker / "avalanches.gpkg")) is None
+    assert d.controller.target.create(str(blocker / "avalanches.gpkg")) is None
     warnings = d.warnings()
     assert len(warnings) == 1 and "Cannot create the GeoPackage" in warnings[0]
-    assert len(d.controller.state.clicks) == 1 and d.controller.target_layer() is None
+    assert len(d.controller.state.clicks) == 1 and d.controller.target.layer() is None
 
 
 def test_non_polygon_target_is_refused(digitiser, target):
     d = digitiser
     lines = QgsVectorLayer("LineString?crs=EPSG:2056", "tracks", "memory")
     QgsProject.instance().addMapLayer(lines)
-    assert not d.controller.set_target_layer(lines)
+    assert not d.controller.target.choose(lines)
     warnings = d.warnings()
     assert len(warnings) == 1 and "tracks" in warnings[0] and "not polygons" in warnings[0]
-    assert d.controller.target_layer().source().startswith(str(target))
+    assert d.controller.target.layer().source().startswith(str(target))
 
 
 def test_failed_write_keeps_the_object_until_saved(digitiser, tmp_path):
@@ -305,17 +305,17 @@ def test_failed_write_keeps_the_object_until_saved(digitiser, tmp_path):
 
     no_crs = create_avalanche_layer(str(tmp_path / "nocrs.gpkg"), None)
     QgsProject.instance().addMapLayer(no_crs)
-    assert c.set_target_layer(no_crs)
+    assert c.target.choose(no_crs)
     d.click(*d.info["lobe_xy"])
     d.key(Qt.Key_Space)
     warnings = d.warnings()
     assert len(warnings) == 1 and "kept" in warnings[0]
-    assert len(c.unsaved) == 1 and no_crs.featureCount() == 0
+    assert len(c.model.unsaved) == 1 and no_crs.featureCount() == 0
     # choosing a good layer saves it
     good = tmp_path / "good.gpkg"
-    c.create_target_layer(str(good))
+    c.target.create(str(good))
     features, _ = read_gpkg(good)
-    assert len(features) == 1 and c.unsaved == []
+    assert len(features) == 1 and c.model.unsaved == []
     assert_matches_lobe(features[0][2], d.info)
 
 
@@ -327,7 +327,7 @@ def test_correct_selected_polygon_keeps_its_id(digitiser, target):
     d.click(*d.info["lobe_xy"])
     d.key(Qt.Key_Space)
     before, _ = read_gpkg(target)
-    layer = c.target_layer()
+    layer = c.target.layer()
     first_fid = before[0][0]
     layer.selectByIds([first_fid])
     d.iface.setActiveLayer(layer)
@@ -357,12 +357,12 @@ def test_export_shapefile_and_geopackage(digitiser, target, tmp_path):
     d.click(*d.info["lobe_xy"])
     d.key(Qt.Key_Space)
     for name in ("export.shp", "export.gpkg"):
-        assert d.controller.export(str(tmp_path / name))
+        assert d.controller.target.export(str(tmp_path / name))
         features, _ = read_gpkg(tmp_path / name)
         assert len(features) == 1
         assert_matches_lobe(features[0][2], d.info)
     assert d.warnings() == []
-    assert not d.controller.export(str(tmp_path / "export.kml"))
+    assert not d.controller.target.export(str(tmp_path / "export.kml"))
     assert len(d.warnings()) == 1
 
 
@@ -383,7 +383,7 @@ def test_photo_without_georeference_in_pixel_units(digitiser, tmp_path):
     d.to_canvas = type(d.to_canvas)()        # identity: raster units are canvas units
     d.info = info
     path = tmp_path / "webcam_avalanches.gpkg"
-    layer = d.controller.create_target_layer(str(path))
+    layer = d.controller.target.create(str(path))
     assert layer is not None
     d.click(*info["lobe_xy"])
     d.key(Qt.Key_Space)
@@ -495,7 +495,7 @@ def test_removing_the_raster_ends_its_object(digitiser):
     c = d.controller
     d.click(*d.info["lobe_xy"])
     QgsProject.instance().removeMapLayer(d.raster.id())
-    assert c.state.window is None and c.overlay.marker_count == 0 and c.session is None
+    assert c.state.window is None and c.overlay.marker_count == 0 and c.model.raster is None
     infos = d.messages.get_messages(0)
     assert any("removed" in m for m in infos)
     assert d.warnings() == []

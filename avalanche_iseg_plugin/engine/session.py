@@ -126,7 +126,7 @@ class DigitisingSession:
 
     def __init__(self, source: RasterSource, predictor, max_side: int = DEFAULT_MAX_SIDE,
                  margin_px: int = DEFAULT_MARGIN_PX, box_margin: float = DEFAULT_BOX_MARGIN,
-                 min_area: float | None = None, simplify: float = 0.0):
+                 min_area: float | None = None, simplify: float = 0.0, threshold: float | None = None):
         self.source = source
         if hasattr(predictor, "set_image"):
             self._predictor, self._factory = predictor, None
@@ -139,6 +139,7 @@ class DigitisingSession:
         self.box_margin = float(box_margin)
         self.min_area = min_area
         self.simplify = float(simplify)
+        self.threshold = threshold
         self._window: RasterWindow | None = None
         self._clicks: list[SessionClick] = []
         self._initial_wkt: str | None = None
@@ -178,8 +179,15 @@ class DigitisingSession:
 
     @property
     def threshold(self) -> float | None:
+        """Probability above which a pixel is in the mask; None: the predictor's own threshold."""
+        if self._threshold is not None:
+            return self._threshold
         settings = getattr(self.predictor, "settings", None) if self._predictor is not None else None
         return getattr(settings, "threshold", None)
+
+    @threshold.setter
+    def threshold(self, value: float | None) -> None:
+        self._threshold = None if value is None else float(value)
 
     @property
     def probabilities(self) -> np.ndarray | None:
@@ -198,7 +206,10 @@ class DigitisingSession:
         if self._window is None:
             return None
         if self._clicks:
-            return self.predictor.mask
+            if self._threshold is None:
+                return self.predictor.mask
+            probs = self.predictor.probabilities
+            return None if probs is None else probs > self._threshold
         return None if self._initial_mask is None else self._initial_mask.copy()
 
     @property

@@ -12,7 +12,6 @@ from qgis.PyQt.QtCore import QEvent, QPoint, Qt, pyqtSignal
 from qgis.PyQt.QtGui import QColor, QCursor
 
 DRAG_THRESHOLD_PX = 6
-UNDO_KEYS = (Qt.Key_Backspace,)
 
 
 class AvalancheMapTool(QgsMapTool):

@@ -1,0 +1,159 @@
+"""The worker side of the digitiser: one object that answers protocol commands with plain replies.
+
+``SessionServer.handle(command) -> reply`` owns everything live: the RasterSource opened from the
+command's path, the DigitisingSession on it, the threshold, and the loaded predictor. The predictor is
+made through ``predictor_factory(checkpoint, device, threshold)`` the first time a session needs it
+(so torch loads on the first click, not when a raster is chosen) and reused by later sessions while
+the (checkpoint, device) key stays the same; only the latest model is kept in memory.
+
+Nothing live leaves the server: replies are protocol.SessionView / FinishedResult / ErrorReply. Any
+exception becomes an ErrorReply (the plugin's own errors as one sentence, bugs with their traceback).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import avalanche_engine
+from .errors import SessionError
+from .predictor_loader import make_predictor
+from .protocol import (AddClick, Box, Close, Discard, ErrorReply, Finish, FinishedResult, PredictorKey,
+                       SessionView, SetRaster, SetThreshold, StartFromPolygon, Undo, WindowGeometry)
+
+NO_RASTER = "No raster is open for digitising: click on the orthoimage or photo first."
+
+
+class SessionServer:
+    def __init__(self, predictor_factory=None):
+        # predictor_factory(checkpoint, device, threshold) -> InteractivePredictor; tests pass a fake
+        self._factory = predictor_factory or make_predictor
+        self._predictor_key: PredictorKey | None = None
+        self._predictor = None
+        self._source = None
+        self._session = None
+        self._session_key: PredictorKey | None = None
+        self.threshold: float | None = None
+
+    # ------------------------------------------------------------------ public
+    @property
+    def predictor_factory(self):
+        return self._factory
+
+    @predictor_factory.setter
+    def predictor_factory(self, factory) -> None:
+        """Another factory: the loaded model is dropped and the next raster gets a new session."""
+        self._factory = factory or make_predictor
+        self._predictor, self._predictor_key = None, None
+        self._session, self._session_key = None, None
+
+    @property
+    def session(self):
+        """The DigitisingSession (None before the first SetRaster and after Close)."""
+        return self._session
+
+    def handle(self, command):
+        """Run one command; returns its reply (never raises)."""
+        try:
+            handler = self._HANDLERS[type(command)]
+            return handler(self, command)
+        except KeyError:
+            return ErrorReply.of(TypeError(f"Not a digitising command: {command!r}"))
+        except Exception as exc:  # the plugin's own sentence, or a bug with its traceback
+            return ErrorReply.of(exc)
+
+    # ------------------------------------------------------------------ commands
+    def _set_raster(self, command: SetRaster):
+        from .raster_window import RasterSource
+        from .session import DigitisingSession
+
+        self.threshold = float(command.threshold)
+        same_raster = self._source is not None and self._source.path == command.path
+        if same_raster and self._session is not None and self._session_key == command.predictor:
+            self._session.max_side = int(command.max_side)
+            self._session.threshold = self.threshold
+            return self._view()
+        self._session = None
+        source = self._source if same_raster else RasterSource.open(command.path)
+        self._source = source
+        key = command.predictor
+        self._session = DigitisingSession(source, lambda: self._predictor_for(key), max_side=command.max_side,
+                                          threshold=self.threshold)
+        self._session_key = key
+        return self._view()
+
+    def _add_click(self, command: AddClick):
+        self._need_session().add_click(command.x, command.y, command.is_positive)
+        return self._view()
+
+    def _box(self, command: Box):
+        self._need_session().start_box(command.x0, command.y0, command.x1, command.y1)
+        return self._view()
+
+    def _start_from_polygon(self, command: StartFromPolygon):
+        self._need_session().start_from_polygon(command.wkt)
+        return self._view()
+
+    def _undo(self, _command: Undo):
+        self._need_session().undo()
+        return self._view()
+
+    def _discard(self, _command: Discard):
+        if self._session is not None:
+            self._session.discard()
+        return self._view()
+
+    def _set_threshold(self, command: SetThreshold):
+        self.threshold = float(command.value)
+        if self._session is not None:
+            self._session.threshold = self.threshold
+        return self._view()
+
+    def _finish(self, command: Finish):
+        session = self._need_session()
+        finished = avalanche_engine.finish_object(session, min_area=command.min_area, simplify=command.simplify)
+        session.discard()
+        attributes = {"source": finished.source_name, "n_pos": finished.n_pos, "n_neg": finished.n_neg,
+                      "model": finished.model, "threshold": finished.threshold}
+        return FinishedResult(polygons_wkt=list(finished.polygons_wkt), attributes=attributes,
+                              raster_crs_wkt=finished.raster_crs_wkt, is_correction=bool(finished.is_correction),
+                              view=self._view())
+
+    def _close(self, _command: Close):
+        if self._session is not None:
+            self._session.discard()
+        self._session, self._session_key, self._source = None, None, None
+        return self._view()
+
+    _HANDLERS = {SetRaster: _set_raster, AddClick: _add_click, Box: _box, StartFromPolygon: _start_from_polygon,
+                 Undo: _undo, Discard: _discard, SetThreshold: _set_threshold, Finish: _finish, Close: _close}
+
+    # ------------------------------------------------------------------ internals
+    def _need_session(self):
+        if self._session is None:
+            raise SessionError(NO_RASTER)
+        return self._session
+
+    def _predictor_for(self, key: PredictorKey):
+        """The predictor for ``key``, loaded once; another key replaces it (one model in memory)."""
+        if self._predictor is None or self._predictor_key != key:
+            self._predictor, self._predictor_key = None, None
+            self._predictor = self._factory(key.checkpoint, key.device, self.threshold)
+            self._predictor_key = key
+        return self._predictor
+
+    def _view(self) -> SessionView:
+        from .session import model_name
+
+        session = self._session
+        if session is None:
+            return SessionView(threshold=self.threshold)
+        loaded = getattr(session, "_predictor", None)   # not loaded yet: do not load it for a view
+        if loaded is None and self._predictor_key == self._session_key:
+            loaded = self._predictor
+        mask = session.mask
+        window = session.window
+        return SessionView(mask=None if mask is None else np.array(mask, dtype=bool),
+                           window=None if window is None else WindowGeometry.of(window),
+                           clicks=[(c.x, c.y, c.is_positive) for c in session.clicks],
+                           n_pos=session.n_pos, n_neg=session.n_neg,
+                           model=model_name(loaded) if loaded is not None else "",
+                           threshold=session.threshold)
