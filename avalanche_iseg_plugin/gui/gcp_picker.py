@@ -4,7 +4,7 @@ Two ``QgsMapToolEmitPoint`` tools, one per canvas, are active while picking.  Th
 the GCP's (col, row) in photo pixels (the photo canvas is in pixel units: x = col, y = -row); the map
 click is transformed from the map canvas CRS into the DEM's CRS and its height is read from the DEM.
 A click that cannot be used (off the photo, off the DEM, map clicked first) gives one sentence and
-keeps everything picked so far.  Leaving picking mode restores the tools the canvases had before.
+keeps everything picked so far.  Leaving picking mode gives the main map back the tool it had.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ class PickedGcp:
 
 
 def dem_height(dem_layer, x: float, y: float):
-    """The DEM's height at (x, y) in the DEM's CRS, or None off the DEM / on nodata."""
+    """The DEM layer's cell value at (x, y) in the DEM's CRS, or None off the DEM / on nodata."""
     if not dem_layer.extent().contains(QgsPointXY(x, y)):
         return None
     value, ok = dem_layer.dataProvider().sample(QgsPointXY(x, y), 1)
@@ -46,12 +46,13 @@ class GcpPicker(QObject):
     HINT_PHOTO = "Click a landmark in the photo (right click stops picking)."
     HINT_MAP = "Now click the same landmark on the map."
 
-    def __init__(self, photo_canvas, map_canvas, photo_size, dem_layer_getter):
+    def __init__(self, photo_canvas, map_canvas, photo_size, dem_layer_getter, height_at=None):
         super().__init__()
         self.photo_canvas = photo_canvas
         self.map_canvas = map_canvas
         self.photo_size = photo_size            # callable -> (width, height) or None
         self.dem_layer = dem_layer_getter       # callable -> QgsRasterLayer or None
+        self.height_at = height_at or dem_height  # (dem layer, x, y) -> height or None (bilinear from the panel)
         self.pending: tuple[float, float] | None = None
         self.photo_tool = QgsMapToolEmitPoint(photo_canvas)
         self.map_tool = QgsMapToolEmitPoint(map_canvas)
@@ -59,19 +60,17 @@ class GcpPicker(QObject):
             tool.setCursor(QCursor(Qt.CrossCursor))
         self.photo_tool.canvasClicked.connect(self._on_photo_click)
         self.map_tool.canvasClicked.connect(self._on_map_click)
-        self._previous_tools = {}
+        self._previous_map_tool = None
         self.active = False
 
     # ---------------------------------------------------------------- mode
     def start(self) -> None:
         if self.active:
             return
-        self._previous_tools = {}
-        for canvas, tool in ((self.photo_canvas, self.photo_tool), (self.map_canvas, self.map_tool)):
-            previous = canvas.mapTool()
-            if previous is not None and previous is not tool:
-                self._previous_tools[id(canvas)] = previous
-            canvas.setMapTool(tool)
+        previous = self.map_canvas.mapTool()
+        self._previous_map_tool = previous if previous is not self.map_tool else None
+        self.photo_canvas.setMapTool(self.photo_tool)
+        self.map_canvas.setMapTool(self.map_tool)
         self.active = True
         self.hintChanged.emit(self.HINT_PHOTO)
         self.activeChanged.emit(True)
@@ -81,13 +80,13 @@ class GcpPicker(QObject):
             return
         self.active = False
         self.pending = None
-        for canvas, tool in ((self.photo_canvas, self.photo_tool), (self.map_canvas, self.map_tool)):
-            if canvas.mapTool() is tool:
-                canvas.unsetMapTool(tool)
-                previous = self._previous_tools.get(id(canvas))
-                if previous is not None:
-                    canvas.setMapTool(previous)
-        self._previous_tools = {}
+        if self.photo_canvas.mapTool() is self.photo_tool:
+            self.photo_canvas.unsetMapTool(self.photo_tool)
+        if self.map_canvas.mapTool() is self.map_tool:
+            self.map_canvas.unsetMapTool(self.map_tool)
+            if self._previous_map_tool is not None:
+                self.map_canvas.setMapTool(self._previous_map_tool)   # e.g. the digitiser's click tool
+        self._previous_map_tool = None
         self.pendingChanged.emit()
         self.hintChanged.emit("")
         self.activeChanged.emit(False)
@@ -125,7 +124,7 @@ class GcpPicker(QObject):
         except QgsCsException:
             self.refused.emit("That map point cannot be transformed into the DEM's CRS.")
             return
-        z = dem_height(dem, x, y)
+        z = self.height_at(dem, x, y)
         if z is None:
             self.refused.emit(f"That map point is outside the DEM '{dem.name()}' (or on nodata): "
                               "click the landmark where the DEM has heights.")

@@ -47,7 +47,9 @@ class WebcamController(QObject):
         self.camera = None           # engine Camera in use (fitted or loaded)
         self.camera_path = ""        # its file ('' until saved)
         self.camera_crs_wkt = ""
-        self.picker = GcpPicker(panel.photo_canvas, iface.mapCanvas(), lambda: self.photo_size, panel.dem_layer)
+        self._dem = (None, None)     # (path, engine Dem) of the chosen DEM, read once
+        self.picker = GcpPicker(panel.photo_canvas, iface.mapCanvas(), lambda: self.photo_size, panel.dem_layer,
+                                self._height_at)
         self.photo_markers = GcpMarkerSet(panel.photo_canvas)
         self.map_markers = GcpMarkerSet(iface.mapCanvas())
         self.picker.gcpPicked.connect(self.add_gcp)
@@ -190,11 +192,23 @@ class WebcamController(QObject):
         if dem.providerType() != "gdal":
             self.message(f"The DEM '{dem.name()}' is not a raster file; use a GeoTIFF or ASCII grid layer.")
             return None
+        path = self.dem_path()
+        if self._dem[0] == path:
+            return self._dem[1]
         try:
-            return Dem.open(self.dem_path())
+            self._dem = (path, Dem.open(path))
         except AvalancheError as exc:
             self.message(str(exc))
             return None
+        return self._dem[1]
+
+    def _height_at(self, _dem_layer, x: float, y: float):
+        """The DEM's bilinear height at a map point (as the fit and the projection see it); None off it."""
+        dem = self.open_dem()
+        if dem is None:
+            return None
+        z = float(dem.sample(x, y))
+        return z if z == z else None
 
     # ================================================================ fit
     def fit_camera(self) -> bool:
@@ -257,11 +271,16 @@ class WebcamController(QObject):
         if self.camera is None:
             self.message("There is no camera to save: fit one first.")
             return False
+        if self.fit is not None and self.fit.camera == self.camera:
+            record = camera_file.camera_fit_record(self.fit, self.camera_crs_wkt, photo=self.photo_path,
+                                                   dem=self.dem_path())
+        else:
+            record = camera_file.CameraRecord(self.camera, self.camera_crs_wkt,
+                                              extra={"photo": self.photo_path, "dem": self.dem_path()})
         try:
-            camera_file.write_camera_file(path, self.camera, crs_wkt=self.camera_crs_wkt, fit=self.fit,
-                                          photo=self.photo_path, dem=self.dem_path())
-        except (AvalancheError, OSError) as exc:
-            self.message(str(exc) if isinstance(exc, AvalancheError) else f"Cannot write '{path}' ({exc}).")
+            camera_file.save_camera_file(path, record)
+        except AvalancheError as exc:
+            self.message(str(exc))
             return False
         self.camera_path = os.path.abspath(path)
         camera_registry.remember_camera(self.photo_path, self.camera_path, self.photo_size)
@@ -278,7 +297,7 @@ class WebcamController(QObject):
             self.message("Open a photo first, then load its camera.")
             return False
         try:
-            loaded = camera_file.read_camera_file(path)
+            loaded = camera_file.load_camera_file(path)
         except AvalancheError as exc:
             self.message(str(exc))
             return False
@@ -290,7 +309,7 @@ class WebcamController(QObject):
             return False
         self.fit = None
         self._set_camera(camera, os.path.abspath(path), loaded.crs_wkt)
-        self._select_dem(getattr(loaded, "dem", ""))
+        self._select_dem(str(loaded.extra.get("dem") or ""))
         camera_registry.remember_camera(self.photo_path, self.camera_path, self.photo_size)
         self._show_gcps()
         if not quiet:

@@ -74,7 +74,7 @@ class WebcamPanel(QDockWidget):
         self.dem_combo.setLayer(None)
         self.dem_combo.setToolTip("The terrain model (a raster layer of heights) the camera is fitted on and "
                                   "the outlines are projected onto")
-        self.dem_combo.layerChanged.connect(self.demChanged)
+        self.dem_combo.layerChanged.connect(lambda layer: self.demChanged.emit(layer))
         form.addRow("DEM", self.dem_combo)
         layout.addLayout(form)
 
