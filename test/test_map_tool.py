@@ -20,10 +20,13 @@ from canvas_driver import Digitiser, assert_matches_lobe, read_gpkg
 from gis_fixtures import make_lobe_geotiff
 
 
-@pytest.fixture
-def digitiser(qgis_iface, qgis_new_project, tmp_path):
+@pytest.fixture(params=["direct", "pickled"])
+def digitiser(request, qgis_iface, qgis_new_project, tmp_path):
+    """Every canvas test runs twice: commands and replies handed to the worker as they are, and pickled
+    both ways (as they would be to a child process)."""
     QgsSettings().remove("avalanche_iseg")
     d = Digitiser(qgis_iface, tmp_path)
+    d.controller.worker.pickle_messages = request.param == "pickled"
     yield d
     d.close()
     QgsSettings().remove("avalanche_iseg")
@@ -134,6 +137,23 @@ def test_click_outside_raster(digitiser):
     warnings = d.warnings()
     assert len(warnings) == 1 and "outside the raster 'ortho'" in warnings[0]
     assert len(d.controller.state.clicks) == 1   # the earlier click is kept
+
+
+def test_other_raster_is_refused_while_an_avalanche_is_in_progress(digitiser, tmp_path):
+    d = digitiser
+    c = d.controller
+    d.click(*d.info["lobe_xy"])
+    info = make_lobe_geotiff(tmp_path / "second.tif")
+    second = QgsRasterLayer(info["path"], "second")
+    QgsProject.instance().addMapLayer(second)
+    d.iface.setActiveLayer(second)
+    d.click(*d.pixel_xy(300, 420))
+    warnings = d.warnings()
+    assert len(warnings) == 1 and "in progress on 'ortho'" in warnings[0] and "'second'" in warnings[0]
+    assert len(c.state.clicks) == 1
+    d.key(Qt.Key_Escape)
+    d.click(*d.pixel_xy(300, 420))              # the avalanche is discarded: the active raster is used
+    assert len(d.warnings()) == 1 and len(c.state.clicks) == 1 and c.model.raster.name == "second"
 
 
 def test_rotated_raster_is_refused(digitiser, tmp_path):
