@@ -11,6 +11,11 @@ from qgis.PyQt.QtGui import QColor
 from qgis.PyQt.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
 COLUMNS = ("col", "row", "x", "y", "z", "residual px", "LOO m")
+HEADER_TIPS = ("photo column (px, from the left edge)", "photo row (px, from the top edge)",
+               "ground x in the DEM's CRS", "ground y in the DEM's CRS", "ground height from the DEM",
+               "reprojection residual of the fitted camera (photo pixels)",
+               "leave-one-out ground error: the camera fitted without this GCP misses it on the ground by "
+               "this many metres")
 COL_RESIDUAL = 5
 COL_LOO = 6
 BAD_RESIDUAL_PX = 5.0   # residuals above this are drawn in red: probably a wrong pair
@@ -20,6 +25,8 @@ class GcpTable(QTableWidget):
     def __init__(self, parent=None):
         super().__init__(0, len(COLUMNS), parent)
         self.setHorizontalHeaderLabels(COLUMNS)
+        for i, tip in enumerate(HEADER_TIPS):
+            self.horizontalHeaderItem(i).setToolTip(tip)
         self.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.setSelectionMode(QAbstractItemView.ExtendedSelection)

@@ -145,8 +145,13 @@ class AvalancheIsegPlugin:
             from .webcam_controller import WebcamController
             from .webcam_panel import WebcamPanel
 
-            self.webcam_panel = WebcamPanel(self.iface.mainWindow())
+            window = self.iface.mainWindow()
+            self.webcam_panel = WebcamPanel(window)
             self.iface.addDockWidget(Qt.LeftDockWidgetArea, self.webcam_panel)
+            if hasattr(window, "resizeDocks"):
+                # the photo beside the map: a column of its own, full height, beside the Layers panel
+                window.addDockWidget(Qt.LeftDockWidgetArea, self.webcam_panel, Qt.Horizontal)
+                window.resizeDocks([self.webcam_panel], [max(520, int(window.width() * 0.36))], Qt.Horizontal)
             self.webcam = WebcamController(self.iface, self.webcam_panel)
             self.photo_digitising = PhotoDigitising(self.webcam, self.controller)
         self.dock.show()

@@ -251,18 +251,20 @@ class WebcamController(QObject):
         if self.camera is None:
             return "No camera: pick at least 6 GCPs and press Fit, or load a camera file."
         cam = self.camera
-        pose = (f"camera at ({cam.position[0]:.0f}, {cam.position[1]:.0f}, {cam.position[2]:.0f}), heading "
-                f"{cam.heading_deg:.1f}°, pitch {cam.pitch_deg:.1f}°, focal {cam.focal_px:.0f} px")
-        if self.fit is not None:
-            import numpy as np
+        pose = (f"Camera at x {cam.position[0]:.0f}, y {cam.position[1]:.0f}, z {cam.position[2]:.0f}; heading "
+                f"{round(cam.heading_deg, 1) % 360:.1f}°, pitch {cam.pitch_deg:.1f}°, focal {cam.focal_px:.0f} px.")
+        if self.fit is None:
+            where = os.path.basename(self.camera_path) if self.camera_path else "unsaved"
+            return f"Camera from {where}. {pose}"
+        import numpy as np
 
-            loo = np.asarray(self.fit.loo_ground_error, dtype=float)
-            loo_text = (f"leave-one-out ground error median {np.nanmedian(loo):.1f} m, max {np.nanmax(loo):.1f} m"
-                        if np.isfinite(loo).any() else "leave-one-out: no ray met the DEM")
-            return (f"Fitted on {len(self.fit.residuals_px)} GCPs ({self.fit.lens} lens): RMSE "
-                    f"{self.fit.rmse_px:.2f} px; {loo_text}; {pose}. Not saved yet: press 'Save camera…'.")
-        where = os.path.basename(self.camera_path) if self.camera_path else "unsaved"
-        return f"Camera from {where}: {pose}."
+        loo = np.asarray(self.fit.loo_ground_error, dtype=float)
+        loo_text = (f"leave-one-out ground error median {np.nanmedian(loo):.1f} m, max {np.nanmax(loo):.1f} m"
+                    if np.isfinite(loo).any() else "leave-one-out: no ray met the DEM")
+        saved = (f"Saved to {os.path.basename(self.camera_path)}." if self.camera_path
+                 else "Not saved yet: press 'Save camera…'.")
+        return (f"RMSE {self.fit.rmse_px:.2f} px on {len(self.fit.residuals_px)} GCPs ({self.fit.lens} lens); "
+                f"{loo_text}.\n{pose}\n{saved}")
 
     # ================================================================ save / load
     def save_camera(self, path: str) -> bool:
@@ -284,8 +286,7 @@ class WebcamController(QObject):
             return False
         self.camera_path = os.path.abspath(path)
         camera_registry.remember_camera(self.photo_path, self.camera_path, self.photo_size)
-        self.panel.set_result(self.result_text().replace(" Not saved yet: press 'Save camera…'.", "")
-                              + f" Saved to {os.path.basename(path)}.")
+        self.panel.set_result(self.result_text())
         self.message(f"Camera saved to {path}; later frames of this webcam use it.", level=Qgis.Success, duration=4)
         self.cameraChanged.emit()
         return True

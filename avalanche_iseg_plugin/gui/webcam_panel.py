@@ -85,6 +85,7 @@ class WebcamPanel(QDockWidget):
         lower_layout.setContentsMargins(0, 0, 0, 0)
         self.hint_label = QLabel("Open a photo, choose the DEM, then pick ground control points.", lower)
         self.hint_label.setWordWrap(True)
+        self.hint_label.setMinimumHeight(2 * self.hint_label.fontMetrics().lineSpacing() + 4)
         lower_layout.addWidget(self.hint_label)
 
         gcp_row = QHBoxLayout()
@@ -93,33 +94,31 @@ class WebcamPanel(QDockWidget):
         self.pick_button.setToolTip("Click a landmark in the photo, then the same landmark on the map; repeat. "
                                     "Right click ends picking.")
         self.pick_button.toggled.connect(self.pickToggled)
-        self.delete_button = QPushButton("Delete GCP", lower)
+        self.delete_button = QPushButton("Delete", lower)
         self.delete_button.setToolTip("Delete the selected rows of the table")
         self.delete_button.clicked.connect(self.deleteRequested)
         self.fit_button = QPushButton("Fit", lower)
         self.fit_button.setToolTip("Fit the camera to the GCPs (at least 6 when the focal length is fitted)")
         self.fit_button.clicked.connect(self.fitRequested)
-        for button in (self.pick_button, self.delete_button, self.fit_button):
-            gcp_row.addWidget(button)
-        lower_layout.addLayout(gcp_row)
-
-        self.gcp_table = GcpTable(lower)
-        lower_layout.addWidget(self.gcp_table, 1)
-        self.result_label = QLabel("No camera fitted.", lower)
-        self.result_label.setWordWrap(True)
-        self.result_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        lower_layout.addWidget(self.result_label)
-
-        camera_row = QHBoxLayout()
         self.save_button = QPushButton("Save camera…", lower)
-        self.save_button.setToolTip("Save the fitted camera as a JSON file (next to the photo by default)")
+        self.save_button.setToolTip("Save the fitted camera as a JSON file (next to the photo by default); "
+                                    "later frames of this webcam (same image size) use it")
         self.save_button.clicked.connect(self.saveRequested)
         self.load_button = QPushButton("Load camera…", lower)
         self.load_button.setToolTip("Use a camera file saved for this webcam (same image size)")
         self.load_button.clicked.connect(self.loadRequested)
-        camera_row.addWidget(self.save_button)
-        camera_row.addWidget(self.load_button)
-        lower_layout.addLayout(camera_row)
+        for button in (self.pick_button, self.delete_button, self.fit_button, self.save_button, self.load_button):
+            gcp_row.addWidget(button)
+        lower_layout.addLayout(gcp_row)
+
+        self.gcp_table = GcpTable(lower)
+        self.gcp_table.setMinimumHeight(120)
+        lower_layout.addWidget(self.gcp_table, 1)
+        self.result_label = QLabel("No camera fitted.", lower)
+        self.result_label.setWordWrap(True)
+        self.result_label.setMinimumHeight(4 * self.result_label.fontMetrics().lineSpacing() + 4)
+        self.result_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        lower_layout.addWidget(self.result_label)
 
         digitise_row = QHBoxLayout()
         self.digitise_button = QPushButton("Digitise on photo", lower)
@@ -134,12 +133,15 @@ class WebcamPanel(QDockWidget):
         self.pixel_check.toggled.connect(self.pixelPolygonToggled)
         digitise_row.addWidget(self.digitise_button)
         digitise_row.addWidget(self.pixel_check)
+        digitise_row.addStretch(1)
         lower_layout.addLayout(digitise_row)
 
         splitter.addWidget(self.photo_canvas)
         splitter.addWidget(lower)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
+        splitter.setChildrenCollapsible(False)
+        splitter.setSizes([520, 400])       # the photo gets most of the height
         layout.addWidget(splitter, 1)
         self.setWidget(body)
         self.set_camera_state(False)
@@ -176,3 +178,4 @@ class WebcamPanel(QDockWidget):
         self.digitise_button.blockSignals(True)
         self.digitise_button.setChecked(active)
         self.digitise_button.blockSignals(False)
+        self.digitise_button.setText("Stop digitising on photo" if active else "Digitise on photo")
