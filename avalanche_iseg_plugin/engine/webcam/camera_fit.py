@@ -2,7 +2,7 @@
 
 1. Checks (``CameraError``, one sentence): at least 4 GCPs with a known focal length, 6 when it is
    fitted; every GCP inside the photo and on the DEM (heights taken from the DEM where not given);
-   neither the photo points nor the ground points on one line.
+   neither the photo points nor the ground points (in map view: x, y) on one line.
 2. Start: OpenCV's SQPnP + Levenberg-Marquardt refinement (``solvePnP``, ``solvePnPRefineLM``) for 32
    focal lengths from a 150° to a 3° horizontal field of view, keeping the start with the smallest
    reprojection error and every GCP in front of the camera; a camera position the user gives (e.g.
@@ -17,7 +17,9 @@
    + 2, k1k2 from + 4, full from + 6) and keeps the one that predicts left-out GCPs best (leave-one-out
    reprojection error; a richer model must beat a simpler one by 5 %).  ``loss`` is any of
    least_squares's losses (``soft_l1``, ``huber``, ``cauchy``: robust to a wrong GCP, scale
-   ``f_scale_px``).
+   ``f_scale_px``).  The camera is kept at least 1 m above the DEM under it (webcams stand close to
+   the ground, and the distance along the line of sight is the least certain part of a fit: a
+   camera fitted into the slope it stands on would see nothing but that slope).
 4. Report: per-GCP residuals (px), RMSE, and a leave-one-out ground error per GCP: the camera refitted
    without GCP i, GCP i's photo ray intersected with the DEM, horizontal distance (map units) to its
    true map position (NaN when the ray misses the DEM).
@@ -43,6 +45,8 @@ PP_PRIOR_FRACTION = 0.05
 RICHER_MODEL_GAIN = 0.95
 FOV_RANGE_DEG = (150.0, 3.0)
 N_FOCAL_STARTS = 32
+GROUND_CLEARANCE_M = 1.0  # the fitted camera stays at least this far above the DEM under it ...
+BELOW_GROUND_PX_PER_M = 10.0  # ... at a cost of 10 px of reprojection error per metre below
 
 
 @dataclass
@@ -98,7 +102,7 @@ def check_gcps(gcps: GroundControlPoints, image_size, dem, focal_known: bool) ->
     gcps = gcps.with_dem_heights(dem)
     if _is_collinear(gcps.pixels, tolerance=max(2.0, 0.002 * math.hypot(w, h))):
         raise CameraError("The GCPs lie on one line in the photo, which cannot fix the camera; add GCPs off that line.")
-    if _is_collinear(gcps.world, tolerance=max(1.0, dem.cell_size / 5)):
+    if _is_collinear(gcps.world[:, :2], tolerance=max(1.0, dem.cell_size / 5)):  # in map view
         raise CameraError("The GCPs lie on one line on the ground, which cannot fix the camera; add GCPs off that line.")
     return gcps
 
@@ -143,13 +147,19 @@ def reprojection_residuals(cam: Camera, gcps: GroundControlPoints) -> np.ndarray
 
 
 def refine(cam: Camera, gcps: GroundControlPoints, fit_focal: bool, lens: str = "pinhole",
-           loss: str = "linear", f_scale_px: float = 2.0) -> Camera:
-    """Least-squares fit of ``cam`` to the GCPs (see the module doc)."""
+           loss: str = "linear", f_scale_px: float = 2.0, dem=None) -> Camera:
+    """Least-squares fit of ``cam`` to the GCPs (see the module doc).  With a DEM the camera is kept
+    ``GROUND_CLEARANCE_M`` above the terrain under it (a one-sided penalty)."""
     params = _Parameters(cam, fit_focal, lens)
 
     def residuals(v):
         c = params.camera(v)
-        return np.concatenate([reprojection_residuals(c, gcps).ravel(), params.prior_residuals(v)])
+        out = [reprojection_residuals(c, gcps).ravel(), params.prior_residuals(v)]
+        if dem is not None:
+            ground = float(dem.sample(c.position[0], c.position[1]))
+            below = ground + GROUND_CLEARANCE_M - c.position[2] if np.isfinite(ground) else 0.0
+            out.append(np.array([max(below, 0.0) * BELOW_GROUND_PX_PER_M]))
+        return np.concatenate(out)
 
     v0 = params.vector(cam)
     result = least_squares(residuals, v0, method="trf", loss=loss, f_scale=f_scale_px, x_scale="jac",
@@ -211,10 +221,10 @@ def initial_camera(gcps: GroundControlPoints, image_size, options: FitOptions, d
     starts = [c for c in starts if c is not None and _rmse(c, gcps) < 1e3]
     best = min(starts, key=lambda c: _rmse(c, gcps)) if starts else None
     if best is not None:
-        best = refine(best, gcps, fit_focal)
+        best = refine(best, gcps, fit_focal, dem=dem)
     if options.position is not None:
         focal = options.focal_px or (best.focal_px if best is not None else image_size[0])
-        hinted = refine(_look_at_start(gcps, image_size, focal, options.position, dem), gcps, fit_focal)
+        hinted = refine(_look_at_start(gcps, image_size, focal, options.position, dem), gcps, fit_focal, dem=dem)
         if _rmse(hinted, gcps) < _rmse(best, gcps):
             best = hinted
     if best is None or _rmse(best, gcps) >= 1e3:
@@ -233,12 +243,12 @@ def _lens_models(n: int, focal_known: bool, lens: str) -> list[str]:
     return [m for m in LENS_MODELS if n >= need + LENS_EXTRA_GCPS[m]]
 
 
-def _leave_one_out(cam: Camera, gcps: GroundControlPoints, fit_focal: bool, lens: str, options: FitOptions):
+def _leave_one_out(cam: Camera, gcps: GroundControlPoints, fit_focal: bool, lens: str, options: FitOptions, dem):
     """Cameras refitted without each GCP, and each left-out GCP's reprojection error (px)."""
     cams, errors = [], np.zeros(len(gcps))
     for i in range(len(gcps)):
         keep = np.arange(len(gcps)) != i
-        c = refine(cam, gcps.subset(keep), fit_focal, lens, options.loss, options.f_scale_px)
+        c = refine(cam, gcps.subset(keep), fit_focal, lens, options.loss, options.f_scale_px, dem)
         cams.append(c)
         errors[i] = float(np.hypot(*reprojection_residuals(c, gcps.subset(~keep))[0]))
     return cams, errors
@@ -271,8 +281,8 @@ def fit_camera(gcps: GroundControlPoints, dem, image_size, options: FitOptions |
     best = None
     scores = {}
     for lens in models:
-        cam = refine(start, gcps, fit_focal, lens, options.loss, options.f_scale_px)
-        cams, loo_px = _leave_one_out(cam, gcps, fit_focal, lens, options)
+        cam = refine(start, gcps, fit_focal, lens, options.loss, options.f_scale_px, dem)
+        cams, loo_px = _leave_one_out(cam, gcps, fit_focal, lens, options, dem)
         scores[lens] = float(np.sqrt(np.mean(loo_px ** 2)))
         if best is None or scores[lens] < RICHER_MODEL_GAIN * scores[best[0]]:
             best = (lens, cam, cams, loo_px)

@@ -108,8 +108,8 @@ class Dem:
                        max_distance: float | None = None) -> np.ndarray:
         """First terrain point (N×3, NaN rows for rays that miss) along rays from ``origin``.
 
-        Marches every ray at once with steps of half a cell (from the camera to the far side of the
-        DEM), then bisects the step where the ray first goes below the terrain."""
+        Marches each ray with steps of half a cell (from the camera to the far side of the DEM), then
+        bisects the step where it first enters the terrain after being above it."""
         origin = np.asarray(origin, dtype=np.float64)
         dirs = np.atleast_2d(np.asarray(directions, dtype=np.float64))
         step = float(step or self.cell_size / 2.0)
@@ -121,11 +121,16 @@ class Dem:
         hits = np.full((len(dirs), 3), np.nan)
         for i, d in enumerate(dirs):
             pts = origin + ts[:, None] * d
-            below = pts[:, 2] <= self.sample(pts[:, 0], pts[:, 1])
-            if not below.any():
+            ground = self.sample(pts[:, 0], pts[:, 1])
+            below = pts[:, 2] <= ground
+            above = pts[:, 2] > ground
+            # the first entry into the terrain after the ray was seen above it (a camera fitted a little
+            # below the surface would otherwise "hit" at once)
+            entry = below & np.concatenate([[False], np.maximum.accumulate(above)[:-1]])
+            if not entry.any():
                 continue
-            k = int(np.argmax(below))
-            lo, hi = (ts[k - 1] if k > 0 else 0.0), ts[k]
+            k = int(np.argmax(entry))
+            lo, hi = ts[k - 1], ts[k]
             for _ in range(30):
                 mid = 0.5 * (lo + hi)
                 p = origin + mid * d
