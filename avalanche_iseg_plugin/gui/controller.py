@@ -9,18 +9,13 @@ the 'Avalanche digitiser' tab of the log panel, and the user gets a short senten
 """
 from __future__ import annotations
 
-import traceback
+from qgis.core import Qgis, QgsMessageLog, QgsProject, QgsVectorLayer
 
-from qgis.core import Qgis, QgsCoordinateReferenceSystem, QgsMessageLog, QgsProject, QgsRasterLayer, QgsVectorLayer
-
-from ..engine.digitising_model import (INFO, LAYER_CRS_PROJECT, LAYER_CRS_RASTER, SUCCESS, WARNING, DigitisingModel,
-                                       RasterRef, error_text)
-from ..engine.errors import RasterError
+from ..engine.digitising_model import INFO, SUCCESS, WARNING, DigitisingModel, Message, Outcome, error_text
 from ..engine.protocol import ErrorReply
-from ..engine.raster_info import describe_raster
 from ..engine.session_server import SessionServer
-from ..layers.crs import canvas_to_raster
 from .overlay import DigitisingOverlay
+from .raster_layers import RasterLayers
 from .target_layer import TargetLayer
 from .worker_transport import WorkerTransport
 
@@ -39,11 +34,10 @@ class DigitisingController:
         self.worker.replied.connect(self._on_reply)
         self.worker.busyChanged.connect(self._on_busy)
         self.overlay = DigitisingOverlay(self.canvas, self.settings.overlay_opacity, self.settings.click_radius)
-        self.raster_crs = QgsCoordinateReferenceSystem()    # of the model's raster; invalid for photos
+        self.rasters = RasterLayers(iface, self.model, self.message)
         self.target = TargetLayer(iface, dock, self.message, self._on_target_chosen)
-        self.target.new_layer_crs = self._new_layer_crs
-        self.result_hook = None        # (UnsavedObject, target layer) -> UnsavedObject to write; the webcam panel's
-        self._pinned_raster = None     # RasterRef clicks go to whatever layer is active (the photo canvas's)
+        self.target.new_layer_crs = self.rasters.new_layer_crs
+        self.result_hook = None    # (UnsavedObject, target layer) -> UnsavedObject to write (the webcam panel's)
         self.connect_map_tool(map_tool)
         dock.finishRequested.connect(self.finish)
         dock.undoRequested.connect(lambda: self._apply(self.model.undo()))
@@ -62,18 +56,20 @@ class DigitisingController:
         map_tool.discardRequested.connect(lambda: self._apply(self.model.discard()))
 
     def use_canvas(self, canvas, raster_layer=None) -> bool:
-        """Digitise on ``canvas`` (clicks in its CRS, overlay drawn on it); with ``raster_layer`` every
-        click goes to that raster whatever layer is active (the webcam panel's photo). False (and a
-        message) while an avalanche is in progress on the other canvas."""
+        """Digitise on ``canvas`` (clicks in its CRS, the overlay drawn on it); with ``raster_layer`` every click
+        goes to that raster whatever layer is active (the webcam panel's photo). False (and a message) while
+        an avalanche is in progress."""
+        from ..engine.digitising_model import RasterRef
+
         pinned = RasterRef(raster_layer.id(), raster_layer.name()) if raster_layer is not None else None
-        if canvas is self.canvas and pinned == self._pinned_raster:
+        if canvas is self.canvas and pinned == self.rasters.pinned:
             return True
         if self.model.object_in_progress:
             self.message("Finish (Space) or discard (Esc) the avalanche in progress before switching between the "
                          "photo and the map.")
             return False
         self.overlay.remove()
-        self.canvas, self._pinned_raster = canvas, pinned
+        self.canvas, self.rasters.pinned = canvas, pinned
         self.overlay = DigitisingOverlay(canvas, self.settings.overlay_opacity, self.settings.click_radius)
         self._draw()
         return True
@@ -113,13 +109,13 @@ class DigitisingController:
         else:
             self._update_status()
 
-    def _report_bug(self, exc: BaseException) -> None:
-        QgsMessageLog.logMessage(traceback.format_exc(), MESSAGE_TITLE, Qgis.Critical)
-        self.message(error_text(ErrorReply.of(exc)))
+    def _report(self, exc: BaseException) -> None:
+        reply = ErrorReply.of(exc)
+        self._apply(Outcome(messages=[Message(error_text(reply))], bugs=[] if reply.is_own else [reply.traceback]))
 
     def _draw(self) -> None:
         view = self.model.view
-        self.overlay.show_state(view.mask, view.window, view.clicks, self.model.pending, self.raster_crs)
+        self.overlay.show_state(view.mask, view.window, view.clicks, self.model.pending, self.rasters.crs)
         self._update_status()
 
     def _update_status(self) -> None:
@@ -135,68 +131,20 @@ class DigitisingController:
         try:
             self._apply(self.model.on_reply(command, reply))
         except Exception as exc:  # a bug in showing or saving a reply: logged, one sentence
-            self._report_bug(exc)
+            self._report(exc)
         self._draw()
-
-    # ================================================================ rasters
-    def _active_raster(self) -> RasterRef | None:
-        if self._pinned_raster is not None:
-            return self._pinned_raster
-        layer = self.iface.activeLayer()
-        return RasterRef(layer.id(), layer.name()) if isinstance(layer, QgsRasterLayer) else None
-
-    def _open(self, raster: RasterRef) -> bool:
-        """Make ``raster`` the model's raster (its facts read once); False + message when unusable."""
-        if self.model.knows(raster):
-            return True
-        layer = QgsProject.instance().mapLayer(raster.layer_id)
-        if layer.providerType() != "gdal":
-            self.message(f"The layer '{layer.name()}' is not a raster file (it comes from the "
-                         f"'{layer.providerType()}' provider): digitise on a GeoTIFF, JPEG or PNG layer.")
-            return False
-        try:
-            info = describe_raster(layer.source())
-        except RasterError as exc:
-            self.message(str(exc))
-            return False
-        self.model.use_raster(raster, info)
-        self.raster_crs = layer.crs() if info.is_georeferenced else QgsCoordinateReferenceSystem()
-        return True
-
-    def _raster_points(self, *points):
-        """The canvas points in the CRS of the raster they go to; None (and a message) when none can take them."""
-        raster, refused = self.model.raster_for_click(self._active_raster())
-        if raster is None or not self._open(raster):
-            self._apply(refused)
-            return None
-        canvas_crs = self.canvas.mapSettings().destinationCrs()
-        try:
-            return [canvas_to_raster(p.x(), p.y(), canvas_crs, self.raster_crs) for p in points]
-        except RasterError as exc:
-            self.message(str(exc))
-            return None
-
-    def _new_layer_crs(self):
-        """The CRS of the raster being digitised (None for a photo in pixel units), else the project's."""
-        raster = self.model.raster_for_new_layer(self._active_raster())
-        layer = QgsProject.instance().mapLayer(raster.layer_id) if raster is not None else None
-        if not isinstance(layer, QgsRasterLayer):
-            return QgsProject.instance().crs()
-        info = self.model.raster_info if self.model.knows(raster) else None
-        if info is None:
-            try:
-                info = describe_raster(layer.source())
-            except ValueError:
-                pass
-        georeferenced = info.is_georeferenced if info is not None else layer.crs().isValid()
-        rule = self.model.new_layer_crs(raster, georeferenced, layer.crs().isValid())
-        return {LAYER_CRS_RASTER: layer.crs(), LAYER_CRS_PROJECT: QgsProject.instance().crs()}.get(rule)  # None: pixels
 
     # ================================================================ user actions
     def on_click(self, point, is_positive: bool) -> None:
         points = self._raster_points(point)
         if points:
             self._apply(self.model.click(*points[0], is_positive))
+
+    def _raster_points(self, *points):
+        points, refused = self.rasters.points_for_click(self.canvas.mapSettings().destinationCrs(), *points)
+        if points is None:
+            self._apply(refused)
+        return points
 
     def on_box(self, start, end) -> None:
         points = self._raster_points(start, end)
@@ -210,9 +158,9 @@ class DigitisingController:
     def _save_unsaved(self) -> None:
         layer = self.target.layer()
         problem = self.target.problem(layer) if layer is not None else None
-        write = self.target.write
-        if self.result_hook is not None:
-            def write(item, hook=self.result_hook):
+        write, hook = self.target.write, self.result_hook
+        if hook is not None:
+            def write(item):
                 self.target.write(hook(item, layer))
         self._apply(self.model.save_unsaved(layer is not None, problem, write))
 
@@ -238,15 +186,13 @@ class DigitisingController:
             return self.message(str(exc))
         if not self.target.check(layer):
             return
-        raster = self._active_raster() or self.model.raster or next(
-            (RasterRef(lyr.id(), lyr.name()) for lyr in QgsProject.instance().mapLayers().values()
-             if isinstance(lyr, QgsRasterLayer)), None)
+        raster = self.rasters.active() or self.model.raster or self.rasters.first_in_project()
         if raster is None:
             return self.message("No raster layer is open: add the orthoimage or photo the polygon was digitised on.")
-        if not self._open(raster):
+        if not self.rasters.open(raster):
             return
         try:
-            wkt = feature_wkt_in_crs(layer, fid, self.raster_crs)
+            wkt = feature_wkt_in_crs(layer, fid, self.rasters.crs)
         except ValueError as exc:
             return self.message(str(exc))
         if self.target.layer_id != layer.id() and not self.target.choose(layer):
