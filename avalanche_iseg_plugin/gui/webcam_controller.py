@@ -12,10 +12,11 @@ import os
 
 from qgis.core import Qgis, QgsCoordinateReferenceSystem, QgsProject, QgsRasterLayer
 from qgis.PyQt.QtCore import QObject, Qt, pyqtSignal
-from qgis.PyQt.QtWidgets import QApplication, QFileDialog
+from qgis.PyQt.QtWidgets import QApplication
 
 from ..engine.errors import AvalancheError
 from ..layers import camera_registry
+from . import camera_files
 from .gcp_markers import GcpMarkerSet
 from .gcp_picker import GcpPicker, PickedGcp
 
@@ -30,6 +31,24 @@ def photo_has_georeference(path: str) -> bool:
         return False
     gt = ds.GetGeoTransform(can_return_null=True)
     return bool(ds.GetProjection()) or (gt is not None and tuple(gt) != (0.0, 1.0, 0.0, 0.0, 0.0, 1.0))
+
+
+def fit_summary(camera, fit, camera_path: str) -> str:
+    """The panel's result line: RMSE and leave-one-out error of the fit, the camera's pose, where it is saved."""
+    if camera is None:
+        return "No camera: pick at least 6 GCPs and press Fit, or load a camera file."
+    pose = (f"Camera at x {camera.position[0]:.0f}, y {camera.position[1]:.0f}, z {camera.position[2]:.0f}; heading "
+            f"{round(camera.heading_deg, 1) % 360:.1f}°, pitch {camera.pitch_deg:.1f}°, focal "
+            f"{camera.focal_px:.0f} px.")
+    if fit is None:
+        return f"Camera from {os.path.basename(camera_path) if camera_path else 'an unsaved fit'}. {pose}"
+    import numpy as np
+
+    loo = np.asarray(fit.loo_ground_error, dtype=float)
+    loo_text = (f"leave-one-out ground error median {np.nanmedian(loo):.1f} m, max {np.nanmax(loo):.1f} m"
+                if np.isfinite(loo).any() else "leave-one-out: no ray met the DEM")
+    saved = f"Saved to {os.path.basename(camera_path)}." if camera_path else "Not saved yet: press 'Save camera…'."
+    return f"RMSE {fit.rmse_px:.2f} px on {len(fit.residuals_px)} GCPs ({fit.lens} lens); {loo_text}.\n{pose}\n{saved}"
 
 
 class WebcamController(QObject):
@@ -62,8 +81,8 @@ class WebcamController(QObject):
         panel.pickToggled.connect(self._on_pick_toggled)
         panel.deleteRequested.connect(self.delete_selected)
         panel.fitRequested.connect(self.fit_camera)
-        panel.saveRequested.connect(self.ask_save)
-        panel.loadRequested.connect(self.ask_load)
+        panel.saveRequested.connect(lambda: camera_files.ask_save(self))
+        panel.loadRequested.connect(lambda: camera_files.ask_load(self))
         iface.mapCanvas().destinationCrsChanged.connect(self._draw_markers)
         QgsProject.instance().layersWillBeRemoved.connect(self._on_layers_removed)
 
@@ -103,8 +122,8 @@ class WebcamController(QObject):
         self.panel.photo_canvas.show_photo(layer)
         self.gcps = []
         self.fit = None
-        self._show_gcps()
-        self._set_camera(None, "", "")
+        self.show_gcps()
+        self.set_camera(None, "", "")
         camera_path = camera_registry.camera_for_photo(path, self.photo_size)
         if camera_path:
             self.load_camera(camera_path, quiet=True)
@@ -137,7 +156,7 @@ class WebcamController(QObject):
     def add_gcp(self, gcp: PickedGcp) -> None:
         self.gcps.append(gcp)
         self.fit = None
-        self._show_gcps()
+        self.show_gcps()
 
     def delete_selected(self) -> None:
         rows = self.panel.gcp_table.selected_indices()
@@ -146,9 +165,9 @@ class WebcamController(QObject):
             return
         self.gcps = [g for i, g in enumerate(self.gcps) if i not in rows]
         self.fit = None
-        self._show_gcps()
+        self.show_gcps()
 
-    def _show_gcps(self) -> None:
+    def show_gcps(self) -> None:
         self.panel.gcp_table.set_gcps(self.gcps)
         if self.fit is not None:
             self.panel.gcp_table.set_fit(list(self.fit.residuals_px), list(self.fit.loo_ground_error))
@@ -237,112 +256,25 @@ class WebcamController(QObject):
         finally:
             QApplication.restoreOverrideCursor()
         self.fit = fit
-        self._set_camera(fit.camera, "", dem.crs_wkt)
-        self._show_gcps()
+        self.set_camera(fit.camera, "", dem.crs_wkt)
+        self.show_gcps()
         self.cameraChanged.emit()
         return True
 
-    def _set_camera(self, camera, path: str, crs_wkt: str) -> None:
+    def set_camera(self, camera, path: str, crs_wkt: str) -> None:
         self.camera, self.camera_path, self.camera_crs_wkt = camera, path, crs_wkt
         self.panel.set_camera_state(camera is not None)
         self.panel.set_result(self.result_text())
 
     def result_text(self) -> str:
-        if self.camera is None:
-            return "No camera: pick at least 6 GCPs and press Fit, or load a camera file."
-        cam = self.camera
-        pose = (f"Camera at x {cam.position[0]:.0f}, y {cam.position[1]:.0f}, z {cam.position[2]:.0f}; heading "
-                f"{round(cam.heading_deg, 1) % 360:.1f}°, pitch {cam.pitch_deg:.1f}°, focal {cam.focal_px:.0f} px.")
-        if self.fit is None:
-            where = os.path.basename(self.camera_path) if self.camera_path else "unsaved"
-            return f"Camera from {where}. {pose}"
-        import numpy as np
+        return fit_summary(self.camera, self.fit, self.camera_path)
 
-        loo = np.asarray(self.fit.loo_ground_error, dtype=float)
-        loo_text = (f"leave-one-out ground error median {np.nanmedian(loo):.1f} m, max {np.nanmax(loo):.1f} m"
-                    if np.isfinite(loo).any() else "leave-one-out: no ray met the DEM")
-        saved = (f"Saved to {os.path.basename(self.camera_path)}." if self.camera_path
-                 else "Not saved yet: press 'Save camera…'.")
-        return (f"RMSE {self.fit.rmse_px:.2f} px on {len(self.fit.residuals_px)} GCPs ({self.fit.lens} lens); "
-                f"{loo_text}.\n{pose}\n{saved}")
-
-    # ================================================================ save / load
+    # ================================================================ save / load (camera_files.py)
     def save_camera(self, path: str) -> bool:
-        from ..engine.webcam import camera_file
-
-        if self.camera is None:
-            self.message("There is no camera to save: fit one first.")
-            return False
-        if self.fit is not None and self.fit.camera == self.camera:
-            record = camera_file.camera_fit_record(self.fit, self.camera_crs_wkt, photo=self.photo_path,
-                                                   dem=self.dem_path())
-        else:
-            record = camera_file.CameraRecord(self.camera, self.camera_crs_wkt,
-                                              extra={"photo": self.photo_path, "dem": self.dem_path()})
-        try:
-            camera_file.save_camera_file(path, record)
-        except AvalancheError as exc:
-            self.message(str(exc))
-            return False
-        self.camera_path = os.path.abspath(path)
-        camera_registry.remember_camera(self.photo_path, self.camera_path, self.photo_size)
-        self.panel.set_result(self.result_text())
-        self.message(f"Camera saved to {path}; later frames of this webcam use it.", level=Qgis.Success, duration=4)
-        self.cameraChanged.emit()
-        return True
+        return camera_files.save_camera(self, path)
 
     def load_camera(self, path: str, quiet: bool = False) -> bool:
-        from ..engine.webcam import camera_file
-
-        if self.photo_layer() is None:
-            self.message("Open a photo first, then load its camera.")
-            return False
-        try:
-            loaded = camera_file.load_camera_file(path)
-        except AvalancheError as exc:
-            self.message(str(exc))
-            return False
-        camera = loaded.camera
-        if tuple(camera.image_size) != tuple(self.photo_size):
-            w, h = camera.image_size
-            self.message(f"The camera '{os.path.basename(path)}' is for {w}×{h} photos, but this photo is "
-                         f"{self.photo_size[0]}×{self.photo_size[1]}: fit a camera for this webcam.")
-            return False
-        self.fit = None
-        self._set_camera(camera, os.path.abspath(path), loaded.crs_wkt)
-        self._select_dem(str(loaded.extra.get("dem") or ""))
-        camera_registry.remember_camera(self.photo_path, self.camera_path, self.photo_size)
-        self._show_gcps()
-        if not quiet:
-            self.message(f"Camera loaded from {os.path.basename(path)}.", level=Qgis.Success, duration=4)
-        self.cameraChanged.emit()
-        return True
-
-    def _select_dem(self, dem_path: str) -> None:
-        """Chooses the project layer of the camera's DEM when no DEM is chosen yet."""
-        if self.panel.dem_layer() is not None or not dem_path:
-            return
-        for layer in QgsProject.instance().mapLayers().values():
-            if isinstance(layer, QgsRasterLayer) and os.path.abspath(layer.source().split("|")[0]) == dem_path:
-                self.panel.dem_combo.setLayer(layer)
-                return
-
-    def ask_save(self) -> None:
-        if self.camera is None:
-            self.message("There is no camera to save: fit one first.")
-            return
-        start = self.camera_path or camera_registry.default_camera_path(self.photo_path)
-        path, _ = QFileDialog.getSaveFileName(self.iface.mainWindow(), "Save camera", start,
-                                              "Camera files (*.json)")
-        if path:
-            self.save_camera(path if path.lower().endswith(".json") else path + ".json")
-
-    def ask_load(self) -> None:
-        start = os.path.dirname(self.photo_path) if self.photo_path else ""
-        path, _ = QFileDialog.getOpenFileName(self.iface.mainWindow(), "Load camera", start,
-                                              "Camera files (*.json);;All files (*)")
-        if path:
-            self.load_camera(path)
+        return camera_files.load_camera(self, path, quiet)
 
     # ================================================================ life cycle
     def shutdown(self) -> None:
