@@ -228,3 +228,16 @@ def test_missing_mask_or_clicks_is_a_usage_error(scene, tmp_path):
     result = run_cli("project", "--camera", scene["folder"] / "camera.json", "--dem", scene["dem"], "--out",
                      tmp_path / "o.gpkg")
     assert_one_error_line(result.returncode, result.stderr, "one of the arguments --mask --clicks is required")
+
+
+def test_fit_and_project_need_no_qgis(scene, tmp_path):
+    folder = scene["folder"]
+    code = ("import sys; sys.modules['qgis'] = None\n"  # any import of qgis now fails
+            "from avalanche_iseg_plugin.cli import webcam\n"
+            f"assert webcam.main(['fit', '--photo', {str(folder / 'frame.png')!r}, '--dem', {str(scene['dem'])!r}, "
+            f"'--gcps', {str(folder / 'gcps.csv')!r}, '--out', {str(tmp_path / 'c.json')!r}]) == 0\n"
+            f"sys.exit(webcam.main(['project', '--camera', {str(tmp_path / 'c.json')!r}, '--dem', {str(scene['dem'])!r}, "
+            f"'--mask', {str(folder / 'mask.png')!r}, '--out', {str(tmp_path / 'o.gpkg')!r}]))\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert len(read_features(tmp_path / "o.gpkg")) == 1

@@ -15,7 +15,7 @@
    longest side), so they move only as far as the GCPs ask and a model is never under-determined.
    ``lens="auto"`` fits every model the number of GCPs allows (2 more GCPs per step: k1 from minimum
    + 2, k1k2 from + 4, full from + 6) and keeps the one that predicts left-out GCPs best (leave-one-out
-   reprojection error; a richer model must beat a simpler one by 5 %).  ``loss`` is any of
+   reprojection error; a richer model must beat a simpler one by 2 %).  ``loss`` is any of
    least_squares's losses (``soft_l1``, ``huber``, ``cauchy``: robust to a wrong GCP, scale
    ``f_scale_px``).  The camera is kept at least 1 m above the DEM under it (webcams stand close to
    the ground, and the distance along the line of sight is the least certain part of a fit: a
@@ -42,7 +42,7 @@ LENS_EXTRA_GCPS = {"pinhole": 0, "k1": 2, "k1k2": 4, "full": 6}
 LOSSES = ("linear", "soft_l1", "huber", "cauchy", "arctan")
 K_PRIOR_SIGMA = 0.3
 PP_PRIOR_FRACTION = 0.05
-RICHER_MODEL_GAIN = 0.95
+RICHER_MODEL_GAIN = 0.98
 FOV_RANGE_DEG = (150.0, 3.0)
 N_FOCAL_STARTS = 32
 GROUND_CLEARANCE_M = 1.0  # the fitted camera stays at least this far above the DEM under it ...
