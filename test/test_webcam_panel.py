@@ -221,6 +221,17 @@ def test_pick_gcps_fit_digitise_and_project_onto_terrain(driver, tmp_path, monke
     assert pixel_outline.GetArea() == pytest.approx(float(d.photo["mask"].sum()), rel=0.001)   # photo px²
     assert attrs["area_m2"] == pytest.approx(ground.GetArea(), rel=0.02)
 
+    # a finer ground grid (2.5 m instead of the DEM's 5 m cells): the same avalanche, a finer outline
+    d.panel.resolution_spin.setValue(2.5)
+    d.click_photo(*d.photo["snow_pixel"])
+    d.key_on_photo(Qt.Key_Space)
+    features, srs = read_gpkg(target_path)
+    assert len(features) == 2 and d.warnings() == []
+    fine = _in_2056(features[1][2], srs)
+    assert fine.Intersection(avalanche).GetArea() / fine.Union(avalanche).GetArea() >= iou - 0.01
+    assert fine.GetGeometryRef(0).GetGeometryRef(0).GetPointCount() > \
+        ground.GetGeometryRef(0).GetGeometryRef(0).GetPointCount()
+
     # a later frame of the same webcam (same folder, same size) finds the camera with no new points
     d.press(d.panel.digitise_button)          # back to the map
     later = scene.write_photo(tmp_path / "cam" / "frame_0900.png", seed=4)

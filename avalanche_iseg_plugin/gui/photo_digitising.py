@@ -29,6 +29,7 @@ class PhotoDigitising:
         self.projection.keep_pixel_outline = self.panel.pixel_check.isChecked()
         self.panel.digitiseToggled.connect(self.set_active)
         self.panel.pixelPolygonToggled.connect(self._on_pixel_outline)
+        self.panel.groundResolutionChanged.connect(self._on_resolution)
         self.panel.pickToggled.connect(self._on_picking)
         webcam.cameraChanged.connect(self.register_camera)
         self._plain_new_layer_crs = digitiser.target.new_layer_crs
@@ -106,6 +107,9 @@ class PhotoDigitising:
     def _on_picking(self, on: bool) -> None:
         if on and self.active:
             self.set_active(False)
+
+    def _on_resolution(self, value: float) -> None:
+        self.projection.resolution = float(value) if value > 0 else None
 
     def _on_pixel_outline(self, on: bool) -> None:
         self.projection.keep_pixel_outline = bool(on)

@@ -10,8 +10,8 @@ from qgis.core import QgsCoordinateReferenceSystem, QgsMapLayerProxyModel
 from qgis.gui import QgsFileWidget, QgsMapCanvas, QgsMapLayerComboBox
 from qgis.PyQt.QtCore import Qt, pyqtSignal
 from qgis.PyQt.QtGui import QColor
-from qgis.PyQt.QtWidgets import (QCheckBox, QDockWidget, QFormLayout, QHBoxLayout, QLabel, QPushButton,
-                                 QSplitter, QVBoxLayout, QWidget)
+from qgis.PyQt.QtWidgets import (QCheckBox, QDockWidget, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel,
+                                 QPushButton, QSplitter, QVBoxLayout, QWidget)
 
 from .gcp_table import GcpTable
 
@@ -53,6 +53,7 @@ class WebcamPanel(QDockWidget):
     loadRequested = pyqtSignal()
     digitiseToggled = pyqtSignal(bool)
     pixelPolygonToggled = pyqtSignal(bool)
+    groundResolutionChanged = pyqtSignal(float)   # map units; 0: the DEM's cells
 
     def __init__(self, parent=None):
         super().__init__("Webcam camera", parent)
@@ -131,9 +132,20 @@ class WebcamPanel(QDockWidget):
         self.pixel_check.setToolTip("Also store the outline in photo pixels (WKT, x = col, y = -row) in the "
                                     "field 'pixel_wkt' of each projected avalanche")
         self.pixel_check.toggled.connect(self.pixelPolygonToggled)
+        self.resolution_spin = QDoubleSpinBox(lower)
+        self.resolution_spin.setRange(0.0, 100.0)
+        self.resolution_spin.setDecimals(1)
+        self.resolution_spin.setSingleStep(0.5)
+        self.resolution_spin.setSpecialValueText("DEM cells")
+        self.resolution_spin.setSuffix(" m")
+        self.resolution_spin.setToolTip("Ground resolution of the projected outlines (the DEM is sampled bilinearly "
+                                        "on this grid); 'DEM cells' uses the DEM's own grid")
+        self.resolution_spin.valueChanged.connect(self.groundResolutionChanged)
         digitise_row.addWidget(self.digitise_button)
         digitise_row.addWidget(self.pixel_check)
         digitise_row.addStretch(1)
+        digitise_row.addWidget(QLabel("Ground grid", lower))
+        digitise_row.addWidget(self.resolution_spin)
         lower_layout.addLayout(digitise_row)
 
         splitter.addWidget(self.photo_canvas)
