@@ -112,7 +112,10 @@ def test_zip_installs_loads_starts_and_unloads(built_zip, tmp_path, qgis_iface, 
     assert not action.icon().isNull()
     toolbar = qgis_iface._toolbars["Avalanche digitiser"]
     assert action in toolbar.actions()
-    raster_menu.assert_called_once_with("&Avalanche digitiser", action)
+    webcam_actions = [a for a in main_window.findChildren(QAction) if a.objectName() == "AvalancheIsegWebcamAction"]
+    assert len(webcam_actions) == 1 and webcam_actions[0] in toolbar.actions()
+    assert raster_menu.call_args_list == [(("&Avalanche digitiser", action),),
+                                          (("&Avalanche digitiser", webcam_actions[0]),)]
     assert QgsApplication.processingRegistry().providerById("avalanche_iseg") is not None
 
     # the toolbar button opens the dock and activates the click tool
@@ -121,16 +124,22 @@ def test_zip_installs_loads_starts_and_unloads(built_zip, tmp_path, qgis_iface, 
     assert len(docks) == 1
     assert canvas.mapTool() is plugin.map_tool
     assert action.isChecked()
+    # 'Webcam camera…' opens the webcam panel, its photo canvas inside
+    webcam_actions[0].trigger()
+    panels = [d for d in main_window.findChildren(QDockWidget) if d.objectName() == "AvalancheIsegWebcamPanel"]
+    assert len(panels) == 1 and not panels[0].isHidden() and panels[0].photo_canvas is not None
 
     assert qgis.utils.unloadPlugin(PACKAGE)
     _flush_deletes()
     assert [a for a in main_window.findChildren(QAction) if a.objectName() == "AvalancheIsegDigitiseAction"] == []
     assert [d for d in main_window.findChildren(QDockWidget) if d.objectName() == "AvalancheIsegDock"] == []
+    assert [d for d in main_window.findChildren(QDockWidget) if d.objectName() == "AvalancheIsegWebcamPanel"] == []
+    assert [a for a in main_window.findChildren(QAction) if a.objectName() == "AvalancheIsegWebcamAction"] == []
     assert [t for t in main_window.findChildren(QToolBar) if t.objectName() == "AvalancheIsegToolbar"] == []
     assert QgsApplication.processingRegistry().providerById("avalanche_iseg") is None
     assert canvas.mapTool() is None
-    qgis_iface.removePluginRasterMenu.assert_called_once()
-    assert qgis_iface.removePluginRasterMenu.call_args[0][0] == "&Avalanche digitiser"
+    assert qgis_iface.removePluginRasterMenu.call_count == 2
+    assert {c[0][0] for c in qgis_iface.removePluginRasterMenu.call_args_list} == {"&Avalanche digitiser"}
     assert PACKAGE not in sys.modules
 
 

@@ -37,16 +37,42 @@ class DigitisingController:
         self.rasters = RasterLayers(iface, self.model, self.message)
         self.target = TargetLayer(iface, dock, self.message, self._on_target_chosen)
         self.target.new_layer_crs = self.rasters.new_layer_crs
-        map_tool.clicked.connect(self.on_click)
-        map_tool.boxDrawn.connect(self.on_box)
-        for signals in (map_tool, dock):
-            signals.finishRequested.connect(self.finish)
-            signals.undoRequested.connect(lambda: self._apply(self.model.undo()))
-            signals.discardRequested.connect(lambda: self._apply(self.model.discard()))
+        self.result_hook = None    # (UnsavedObject, target layer) -> UnsavedObject to write (the webcam panel's)
+        self.connect_map_tool(map_tool)
+        dock.finishRequested.connect(self.finish)
+        dock.undoRequested.connect(lambda: self._apply(self.model.undo()))
+        dock.discardRequested.connect(lambda: self._apply(self.model.discard()))
         dock.correctRequested.connect(self.correct_selected)
         dock.settingsChanged.connect(self._on_setting)
         QgsProject.instance().layersWillBeRemoved.connect(self._on_layers_removed)
         self._update_status()
+
+    def connect_map_tool(self, map_tool) -> None:
+        """Clicks, boxes and keys of ``map_tool`` (an AvalancheMapTool on any canvas) go to this controller."""
+        map_tool.clicked.connect(self.on_click)
+        map_tool.boxDrawn.connect(self.on_box)
+        map_tool.finishRequested.connect(self.finish)
+        map_tool.undoRequested.connect(lambda: self._apply(self.model.undo()))
+        map_tool.discardRequested.connect(lambda: self._apply(self.model.discard()))
+
+    def use_canvas(self, canvas, raster_layer=None) -> bool:
+        """Digitise on ``canvas`` (clicks in its CRS, the overlay drawn on it); with ``raster_layer`` every click
+        goes to that raster whatever layer is active (the webcam panel's photo). False (and a message) while
+        an avalanche is in progress."""
+        from ..engine.digitising_model import RasterRef
+
+        pinned = RasterRef(raster_layer.id(), raster_layer.name()) if raster_layer is not None else None
+        if canvas is self.canvas and pinned == self.rasters.pinned:
+            return True
+        if self.model.object_in_progress:
+            self.message("Finish (Space) or discard (Esc) the avalanche in progress before switching between the "
+                         "photo and the map.")
+            return False
+        self.overlay.remove()
+        self.canvas, self.rasters.pinned = canvas, pinned
+        self.overlay = DigitisingOverlay(canvas, self.settings.overlay_opacity, self.settings.click_radius)
+        self._draw()
+        return True
 
     @property
     def state(self):
@@ -132,7 +158,11 @@ class DigitisingController:
     def _save_unsaved(self) -> None:
         layer = self.target.layer()
         problem = self.target.problem(layer) if layer is not None else None
-        self._apply(self.model.save_unsaved(layer is not None, problem, self.target.write))
+        write, hook = self.target.write, self.result_hook
+        if hook is not None:
+            def write(item):
+                self.target.write(hook(item, layer))
+        self._apply(self.model.save_unsaved(layer is not None, problem, write))
 
     def _on_target_chosen(self) -> None:
         if self.model.unsaved:

@@ -17,6 +17,7 @@ MENU = "&Avalanche digitiser"
 TOOLBAR_NAME = "Avalanche digitiser"
 TOOLBAR_OBJECT_NAME = "AvalancheIsegToolbar"
 ACTION_OBJECT_NAME = "AvalancheIsegDigitiseAction"
+WEBCAM_ACTION_OBJECT_NAME = "AvalancheIsegWebcamAction"
 
 
 class AvalancheIsegPlugin:
@@ -28,6 +29,10 @@ class AvalancheIsegPlugin:
         self.dock = None
         self.map_tool = None
         self.controller = None
+        self.webcam_action: QAction | None = None
+        self.webcam_panel = None
+        self.webcam = None              # WebcamController
+        self.photo_digitising = None    # PhotoDigitising
 
     # ---------------------------------------------------------------- QGIS hooks
     def initProcessing(self):  # noqa: N802 - QGIS name
@@ -50,8 +55,33 @@ class AvalancheIsegPlugin:
         self.toolbar.setObjectName(TOOLBAR_OBJECT_NAME)
         self.toolbar.addAction(self.action)
         self.iface.addPluginToRasterMenu(MENU, self.action)
+        self.webcam_action = QAction(QIcon(os.path.join(PLUGIN_DIR, "icon.png")), "Webcam camera…",
+                                     self.iface.mainWindow())
+        self.webcam_action.setObjectName(WEBCAM_ACTION_OBJECT_NAME)
+        self.webcam_action.setToolTip("Webcam camera: fit a webcam photo's camera on a DEM from ground control "
+                                      "points, then digitise on the photo and get the outlines on the map")
+        self.webcam_action.triggered.connect(self.run_webcam)
+        self.toolbar.addAction(self.webcam_action)
+        self.iface.addPluginToRasterMenu(MENU, self.webcam_action)
 
     def unload(self):
+        if self.photo_digitising is not None:
+            self.photo_digitising.shutdown()
+            self.photo_digitising = None
+        if self.webcam is not None:
+            self.webcam.shutdown()
+            self.webcam = None
+        if self.webcam_panel is not None:
+            self.iface.removeDockWidget(self.webcam_panel)
+            self.webcam_panel.setParent(None)
+            self.webcam_panel.deleteLater()
+            self.webcam_panel = None
+        if self.webcam_action is not None:
+            self.iface.removePluginRasterMenu(MENU, self.webcam_action)
+            if self.toolbar is not None:
+                self.toolbar.removeAction(self.webcam_action)
+            self.webcam_action.deleteLater()
+            self.webcam_action = None
         if self.controller is not None:
             self.controller.shutdown()
             self.controller = None
@@ -85,6 +115,8 @@ class AvalancheIsegPlugin:
     def run(self):
         """Opens the dock and activates the click tool (the toolbar button and the menu entry)."""
         self._ensure_ui()
+        if self.photo_digitising is not None and self.photo_digitising.active:
+            self.photo_digitising.set_active(False)
         self.dock.show()
         self.dock.raise_()
         self.dock.refresh_devices()
@@ -104,3 +136,24 @@ class AvalancheIsegPlugin:
         self.map_tool = AvalancheMapTool(self.iface.mapCanvas())
         self.map_tool.setAction(self.action)
         self.controller = DigitisingController(self.iface, self.dock, self.map_tool)
+
+    def run_webcam(self):
+        """Opens the webcam panel (the 'Webcam camera…' action); the digitiser's dock opens with it."""
+        self._ensure_ui()
+        if self.webcam_panel is None:
+            from .photo_digitising import PhotoDigitising
+            from .webcam_controller import WebcamController
+            from .webcam_panel import WebcamPanel
+
+            window = self.iface.mainWindow()
+            self.webcam_panel = WebcamPanel(window)
+            self.iface.addDockWidget(Qt.LeftDockWidgetArea, self.webcam_panel)
+            if hasattr(window, "resizeDocks"):
+                # the photo beside the map: a column of its own, full height, beside the Layers panel
+                window.addDockWidget(Qt.LeftDockWidgetArea, self.webcam_panel, Qt.Horizontal)
+                window.resizeDocks([self.webcam_panel], [max(520, int(window.width() * 0.36))], Qt.Horizontal)
+            self.webcam = WebcamController(self.iface, self.webcam_panel)
+            self.photo_digitising = PhotoDigitising(self.webcam, self.controller)
+        self.dock.show()
+        self.webcam_panel.show()
+        self.webcam_panel.raise_()

@@ -22,9 +22,10 @@ class RasterLayers:
         self.model = model
         self.say = say
         self.crs = QgsCoordinateReferenceSystem()    # of the model's raster; invalid for a photo (pixel units)
+        self.pinned: RasterRef | None = None          # clicks go here whatever is active (the webcam panel's photo)
 
     def active(self) -> RasterRef | None:
-        return _ref(self.iface.activeLayer())
+        return self.pinned if self.pinned is not None else _ref(self.iface.activeLayer())
 
     def first_in_project(self) -> RasterRef | None:
         return next((r for r in map(_ref, QgsProject.instance().mapLayers().values()) if r is not None), None)
