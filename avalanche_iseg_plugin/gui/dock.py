@@ -48,6 +48,7 @@ class AvalancheDock(QDockWidget):
     newLayerRequested = pyqtSignal()
     correctRequested = pyqtSignal()
     exportRequested = pyqtSignal()
+    dependenciesRequested = pyqtSignal()      # install / repair / remove PyTorch and OpenCV
     targetLayerChanged = pyqtSignal(object)   # QgsVectorLayer or None
     settingsChanged = pyqtSignal(str)         # name of the PluginSettings field that changed
 
@@ -147,7 +148,10 @@ class AvalancheDock(QDockWidget):
         self.export_button = QPushButton("Export…", body)
         self.export_button.setToolTip("Save the target layer as Shapefile or GeoPackage")
         self.export_button.clicked.connect(self.exportRequested)
-        for button in (self.correct_button, self.export_button):
+        self.dependencies_button = QPushButton("Python packages…", body)
+        self.dependencies_button.setToolTip("Install, repair or remove PyTorch and OpenCV for the plugin")
+        self.dependencies_button.clicked.connect(self.dependenciesRequested)
+        for button in (self.correct_button, self.export_button, self.dependencies_button):
             button.setFocusPolicy(Qt.NoFocus)
             more.addWidget(button)
         layout.addLayout(more)
