@@ -5,8 +5,6 @@ QgsSettings as soon as they change.
 """
 from __future__ import annotations
 
-import importlib.util
-
 from qgis.core import QgsMapLayerProxyModel, QgsVectorLayer
 from qgis.gui import QgsFileWidget, QgsMapLayerComboBox
 from qgis.PyQt.QtCore import Qt, pyqtSignal
@@ -28,17 +26,6 @@ from qgis.PyQt.QtWidgets import (
 from ..layers.settings import PluginSettings
 
 DOCK_OBJECT_NAME = "AvalancheIsegDock"
-
-
-def cuda_available() -> bool:
-    """True when PyTorch is installed and sees a CUDA device (imports torch: call it lazily)."""
-    if importlib.util.find_spec("torch") is None:
-        return False
-    try:
-        import torch
-    except Exception:
-        return False
-    return bool(torch.cuda.is_available())
 
 
 class AvalancheDock(QDockWidget):
@@ -197,15 +184,25 @@ class AvalancheDock(QDockWidget):
         self.targetLayerChanged.emit(layer)
 
     # ---------------------------------------------------------------- public
-    def refresh_devices(self) -> None:
-        """Offers CUDA when torch sees a GPU. Imports torch, so it runs when the dock is first opened."""
-        if self._devices_checked:
-            return
+    def refresh_devices(self, available=None) -> str:
+        """Lists CPU and each CUDA device torch sees (imports torch: runs when the dock is first opened).
+        A stored device that is not available falls back to CPU and the setting is corrected; returns
+        that sentence ('' when the stored device exists)."""
+        from ..engine.devices import available_devices, resolve_device
+
+        if self._devices_checked and available is None:
+            return ""
         self._devices_checked = True
-        if cuda_available() and self.device_combo.findData("cuda") < 0:
-            self.device_combo.addItem("CUDA (GPU)", "cuda")
-        index = self.device_combo.findData(self.settings.device)
-        self.device_combo.setCurrentIndex(index if index >= 0 else 0)
+        available = available_devices() if available is None else available
+        self.device_combo.blockSignals(True)
+        self.device_combo.clear()
+        for device, label in available:
+            self.device_combo.addItem(label, device)
+        self.device_combo.blockSignals(False)
+        device, fallback = resolve_device(self.settings.device, available)
+        self.device_combo.setCurrentIndex(max(0, self.device_combo.findData(device)))
+        self._set("device", device)
+        return fallback
 
     def target_layer(self) -> QgsVectorLayer | None:
         return self.layer_combo.currentLayer()
@@ -213,9 +210,12 @@ class AvalancheDock(QDockWidget):
     def set_target_layer(self, layer) -> None:
         self.layer_combo.setLayer(layer)
 
-    def set_status(self, n_pos: int, n_neg: int, model: str, device: str, busy: bool = False) -> None:
+    def set_status(self, n_pos: int, n_neg: int, model: str, device: str, busy: bool = False,
+                   latency_ms: float | None = None) -> None:
         model_text = model or "not loaded"
         text = f"Clicks: {n_pos} positive, {n_neg} negative · model: {model_text} · device: {device}"
+        if latency_ms is not None:
+            text += f" · last click: {latency_ms:.0f} ms"
         if busy:
             text += " · predicting…"
         self.status_label.setText(text)

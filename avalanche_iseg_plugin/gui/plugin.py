@@ -94,7 +94,9 @@ class AvalancheIsegPlugin:
         self._offer_dependencies()
         self.dock.show()
         self.dock.raise_()
-        self.dock.refresh_devices()
+        fallback = self.dock.refresh_devices()
+        if fallback:
+            self.controller.message(fallback)
         self.iface.mapCanvas().setMapTool(self.map_tool)
         self.action.setChecked(True)
 
