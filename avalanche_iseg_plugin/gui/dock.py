@@ -61,6 +61,15 @@ class AvalancheDock(QDockWidget):
         self.device_combo.addItem("CPU", "cpu")
         self.device_combo.currentIndexChanged.connect(self._on_device)
         form.addRow("Device", self.device_combo)
+        self.transport_combo = QComboBox(model_box)
+        for value, label in (("process", "Separate process (safe)"), ("thread", "QGIS thread (fallback)")):
+            self.transport_combo.addItem(label, value)
+        self.transport_combo.setCurrentIndex(max(0, self.transport_combo.findData(settings.transport)))
+        self.transport_combo.setToolTip("Where the model runs: a separate Python process keeps QGIS up if it "
+                                        "crashes or runs out of memory; the thread is the fallback")
+        self.transport_combo.currentIndexChanged.connect(
+            lambda _i: self._set("transport", self.transport_combo.currentData() or "process"))
+        form.addRow("Run model in", self.transport_combo)
         self.threshold_spin = self._double(0.05, 0.95, 0.01, 2, settings.threshold, "threshold")
         self.threshold_spin.setToolTip("Probability above which a pixel belongs to the avalanche")
         form.addRow("Threshold", self.threshold_spin)
