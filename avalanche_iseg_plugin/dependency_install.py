@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from .dependencies import python_executable
+from .dependency_folder import python_executable
 
 PYTORCH_INDEX = "https://download.pytorch.org/whl/"
 

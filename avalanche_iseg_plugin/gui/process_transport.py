@@ -22,7 +22,7 @@ from collections import deque
 
 from qgis.PyQt.QtCore import QCoreApplication, QEventLoop, QObject, pyqtSignal
 
-from ..dependencies import python_executable
+from ..dependency_folder import python_executable
 from ..engine.protocol import (AddClick, Box, Close, Discard, ErrorReply, Finish, SetRaster, SetThreshold,
                                StartFromPolygon, Undo)
 from ..engine.server_process import read_message, write_message
