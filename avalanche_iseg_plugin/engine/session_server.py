@@ -147,7 +147,9 @@ class SessionServer:
     def _predictor_for(self, key: PredictorKey):
         """The predictor for ``key``, loaded once; another key replaces it (one model in memory)."""
         if self._predictor is None or self._predictor_key != key:
-            self._predictor, self._predictor_key = None, None
+            if self._predictor is not None:
+                self._predictor, self._predictor_key = None, None
+                _free_model_memory()
             self._predictor = self._factory(key.checkpoint, key.device, self.threshold)
             self._predictor_key = key
         return self._predictor
@@ -171,3 +173,14 @@ class SessionServer:
                            threshold=session.threshold,
                            device=str(getattr(loaded, "device", "") or "") if loaded is not None else "",
                            latency_ms=self._latency_ms)
+
+
+def _free_model_memory() -> None:
+    """After dropping a model: collect it now and hand PyTorch's cached GPU memory back to the driver."""
+    import gc
+    import sys
+
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()

@@ -10,7 +10,6 @@ from .process_transport import ProcessTransport
 from .worker_transport import WorkerTransport
 
 PROCESS, THREAD = "process", "thread"
-TRANSPORTS = ((PROCESS, "Separate process (safe)"), (THREAD, "QGIS thread (fallback)"))
 
 
 def factory_spec(factory) -> str | None:
