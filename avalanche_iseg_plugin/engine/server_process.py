@@ -43,6 +43,39 @@ def _read_exactly(stream, size: int) -> bytes:
     return b"".join(chunks)
 
 
+def pack_reply(reply):
+    """A reply for the pipe: a SessionView's bool mask (also a FinishedResult's view's) travels as bits
+    (np.packbits: 8x smaller, so a 1600 px window's mask costs a few ms instead of tens)."""
+    import dataclasses
+
+    import numpy as np
+
+    view = getattr(reply, "view", None)
+    target = view if view is not None and getattr(view, "mask", None) is not None else reply
+    mask = getattr(target, "mask", None)
+    if not isinstance(mask, np.ndarray) or mask.dtype != bool:
+        return reply
+    bare = dataclasses.replace(target, mask=None)
+    if target is view:
+        bare = dataclasses.replace(reply, view=bare)
+    return ("packed", bare, np.packbits(mask, axis=None), mask.shape, target is view)
+
+
+def unpack_reply(message):
+    """The reply pack_reply packed (other messages as they are)."""
+    if not (isinstance(message, tuple) and message and message[0] == "packed"):
+        return message
+    import dataclasses
+
+    import numpy as np
+
+    _, bare, bits, shape, in_view = message
+    mask = np.unpackbits(bits, count=int(np.prod(shape))).reshape(shape).astype(bool)
+    if in_view:
+        return dataclasses.replace(bare, view=dataclasses.replace(bare.view, mask=mask))
+    return dataclasses.replace(bare, mask=mask)
+
+
 def load_factory(spec: str):
     """'package.module:function' -> the function ('' = the real loader)."""
     if not spec:
@@ -66,7 +99,7 @@ def serve(commands, replies, factory) -> None:
             return
         reply = server.handle(command)
         try:
-            write_message(replies, reply)
+            write_message(replies, pack_reply(reply))
         except (pickle.PicklingError, TypeError, AttributeError) as exc:  # a reply that cannot travel is a bug
             write_message(replies, ErrorReply.of(exc))
 

@@ -25,7 +25,7 @@ from qgis.PyQt.QtCore import QCoreApplication, QEventLoop, QObject, pyqtSignal
 from ..dependency_folder import python_executable
 from ..engine.protocol import (AddClick, Box, Close, Discard, ErrorReply, Finish, SetRaster, SetThreshold,
                                StartFromPolygon, Undo)
-from ..engine.server_process import read_message, write_message
+from ..engine.server_process import read_message, unpack_reply, write_message
 
 _OBJECT_COMMANDS = (AddClick, Box, StartFromPolygon, Undo)
 _MAX_RESTARTS_PER_COMMAND = 2
@@ -84,7 +84,7 @@ class ProcessTransport(QObject):
         why = ""
         try:
             while True:
-                self._received.emit(generation, read_message(process.stdout))
+                self._received.emit(generation, unpack_reply(read_message(process.stdout)))
         except (EOFError, OSError, ValueError) as exc:
             why = str(exc)
         except Exception as exc:  # an unreadable message: the stream is lost, treat as a crash
