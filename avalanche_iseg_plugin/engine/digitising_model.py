@@ -78,6 +78,7 @@ class Status:
     n_neg: int
     model: str
     device: str
+    latency_ms: float | None = None
 
 
 def error_text(reply: ErrorReply) -> str:
@@ -126,7 +127,8 @@ class DigitisingModel:
             model += " (loads on first click)"
         elif self.view.model and chosen and self.session_key != self.predictor_key:
             model += f", then {chosen}"
-        return Status(n_pos, n_neg, model, self.settings.device)
+        device = self.view.device or self.settings.device   # where the model really runs, once loaded
+        return Status(n_pos, n_neg, model, device, self.view.latency_ms)
 
     # ------------------------------------------------------------------ which raster
     def raster_for_click(self, active: RasterRef | None) -> tuple[RasterRef | None, Outcome]:

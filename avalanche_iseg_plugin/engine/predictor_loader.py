@@ -6,8 +6,8 @@ import os
 
 from .errors import AvalancheError
 
-TORCH_MISSING = ("PyTorch is not installed in QGIS's Python, so the model cannot run: install it "
-                 "(e.g. 'python -m pip install torch' in the OSGeo4W shell or QGIS's Python) and restart QGIS.")
+TORCH_MISSING = ("PyTorch is not installed in QGIS's Python, so the model cannot run: install it with the "
+                 "dock's 'Python packages…' button (or see docs/install.md for the manual commands).")
 
 
 class PredictorUnavailable(AvalancheError):
@@ -27,6 +27,12 @@ def make_predictor(checkpoint: str, device: str, threshold: float):
         raise PredictorUnavailable(f"PyTorch is installed but cannot be imported ({type(exc).__name__}: {exc}); "
                                    "reinstall it for QGIS's Python.") from exc
     from core_model.load_predictor import load_predictor
+
+    from .devices import device_problem
+
+    problem = device_problem(device)
+    if problem:
+        raise PredictorUnavailable(problem)
 
     if not checkpoint:
         raise PredictorUnavailable("No model checkpoint is chosen: pick a RITM .pth file (the Checkpoint "

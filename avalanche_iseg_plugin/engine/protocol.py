@@ -99,8 +99,9 @@ def _same(a, b) -> bool:
     return a == b
 
 
-def _fields_equal(a, b) -> bool:
-    return type(a) is type(b) and all(_same(getattr(a, f.name), getattr(b, f.name)) for f in fields(a))
+def _fields_equal(a, b, skip=()) -> bool:
+    return type(a) is type(b) and all(_same(getattr(a, f.name), getattr(b, f.name))
+                                      for f in fields(a) if f.name not in skip)
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,8 @@ class WindowGeometry:
 class SessionView:
     """What the GUI draws after each command: the mask (bool, model-image pixels of ``window``), the
     window, the clicks as (x, y, is_positive) in raster CRS, the counts, the model's name and the
-    threshold. The empty view (nothing started) has mask and window None."""
+    threshold, the model's real device and the last prediction's latency. The empty view (nothing started)
+has mask and window None."""
     mask: np.ndarray | None = None
     window: WindowGeometry | None = None
     clicks: list = field(default_factory=list)
@@ -151,9 +153,11 @@ class SessionView:
     n_neg: int = 0
     model: str = ""
     threshold: float | None = None
+    device: str = ""                  # where the loaded model really runs ('' = not loaded yet)
+    latency_ms: float | None = None   # the server's time for the last click / box / undo
 
-    def __eq__(self, other) -> bool:
-        return _fields_equal(self, other)
+    def __eq__(self, other) -> bool:   # the same state; a timing is not part of it
+        return _fields_equal(self, other, skip=("latency_ms",))
 
     __hash__ = None
 

@@ -11,6 +11,9 @@ exception becomes an ErrorReply (the plugin's own errors as one sentence, bugs w
 """
 from __future__ import annotations
 
+import dataclasses
+import time
+
 import numpy as np
 
 from . import avalanche_engine
@@ -19,6 +22,7 @@ from .predictor_loader import make_predictor
 from .protocol import (AddClick, Box, Close, Discard, ErrorReply, Finish, FinishedResult, PredictorKey,
                        SessionView, SetRaster, SetThreshold, StartFromPolygon, Undo, WindowGeometry)
 
+_PREDICTING = (AddClick, Box, StartFromPolygon, Undo)   # commands whose time the status line shows
 NO_RASTER = "No raster is open for digitising: click on the orthoimage or photo first."
 
 
@@ -32,6 +36,7 @@ class SessionServer:
         self._session = None
         self._session_key: PredictorKey | None = None
         self.threshold: float | None = None
+        self._latency_ms: float | None = None
 
     # ------------------------------------------------------------------ public
     @property
@@ -54,6 +59,13 @@ class SessionServer:
         """Run one command; returns its reply (never raises)."""
         try:
             handler = self._HANDLERS[type(command)]
+            if type(command) in _PREDICTING:
+                started = time.perf_counter()
+                reply = handler(self, command)
+                if not isinstance(reply, ErrorReply):
+                    self._latency_ms = (time.perf_counter() - started) * 1000.0
+                    reply = dataclasses.replace(reply, latency_ms=self._latency_ms)
+                return reply
             return handler(self, command)
         except KeyError:
             return ErrorReply.of(TypeError(f"Not a digitising command: {command!r}"))
@@ -135,7 +147,9 @@ class SessionServer:
     def _predictor_for(self, key: PredictorKey):
         """The predictor for ``key``, loaded once; another key replaces it (one model in memory)."""
         if self._predictor is None or self._predictor_key != key:
-            self._predictor, self._predictor_key = None, None
+            if self._predictor is not None:
+                self._predictor, self._predictor_key = None, None
+                _free_model_memory()
             self._predictor = self._factory(key.checkpoint, key.device, self.threshold)
             self._predictor_key = key
         return self._predictor
@@ -156,4 +170,17 @@ class SessionServer:
                            clicks=[(c.x, c.y, c.is_positive) for c in session.clicks],
                            n_pos=session.n_pos, n_neg=session.n_neg,
                            model=model_name(loaded) if loaded is not None else "",
-                           threshold=session.threshold)
+                           threshold=session.threshold,
+                           device=str(getattr(loaded, "device", "") or "") if loaded is not None else "",
+                           latency_ms=self._latency_ms)
+
+
+def _free_model_memory() -> None:
+    """After dropping a model: collect it now and hand PyTorch's cached GPU memory back to the driver."""
+    import gc
+    import sys
+
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()

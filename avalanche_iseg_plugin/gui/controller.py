@@ -13,26 +13,27 @@ from qgis.core import Qgis, QgsMessageLog, QgsProject, QgsVectorLayer
 
 from ..engine.digitising_model import INFO, SUCCESS, WARNING, DigitisingModel, Message, Outcome, error_text
 from ..engine.protocol import ErrorReply
-from ..engine.session_server import SessionServer
 from .overlay import DigitisingOverlay
 from .raster_layers import RasterLayers
 from .target_layer import TargetLayer
-from .worker_transport import WorkerTransport
+from .transports import THREAD, is_process, make_transport
 
 MESSAGE_TITLE = "Avalanche digitiser"
 LEVELS = {INFO: Qgis.Info, WARNING: Qgis.Warning, SUCCESS: Qgis.Success}
 
 
 class DigitisingController:
-    def __init__(self, iface, dock, map_tool, predictor_factory=None, pickle_messages: bool = False):
+    def __init__(self, iface, dock, map_tool, predictor_factory=None, pickle_messages: bool = False,
+                 transport: str | None = None):
         self.iface = iface
         self.dock = dock
         self.canvas = iface.mapCanvas()
         self.settings = dock.settings
         self.model = DigitisingModel(self.settings)
-        self.worker = WorkerTransport(SessionServer(predictor_factory), pickle_messages)
-        self.worker.replied.connect(self._on_reply)
-        self.worker.busyChanged.connect(self._on_busy)
+        self._factory, self._pickle = predictor_factory, pickle_messages
+        self.worker = None
+        self._use_transport(make_transport(transport or getattr(self.settings, "transport", THREAD),
+                                           predictor_factory, pickle_messages))
         self.overlay = DigitisingOverlay(self.canvas, self.settings.overlay_opacity, self.settings.click_radius)
         self.rasters = RasterLayers(iface, self.model, self.message)
         self.target = TargetLayer(iface, dock, self.message, self._on_target_chosen)
@@ -81,11 +82,45 @@ class DigitisingController:
 
     @property
     def predictor_factory(self):
-        return self.worker.server.predictor_factory
+        return self._factory
 
     @predictor_factory.setter
     def predictor_factory(self, factory) -> None:
-        self.worker.server.predictor_factory = factory
+        """Another model factory (tests: a fake); the loaded model is dropped."""
+        self._factory = factory
+        if is_process(self.worker):
+            self._switch_transport("process")
+        else:
+            self.worker.server.predictor_factory = factory
+
+    # ================================================================ transport
+    def _use_transport(self, worker, replay=()) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+        self.worker = worker
+        worker.replied.connect(self._on_reply)
+        worker.busyChanged.connect(self._on_busy)
+        if is_process(worker):
+            worker.crashed.connect(lambda text: self.message(text, Qgis.Warning, 10))
+            worker.startFailed.connect(self._on_start_failed)
+        for command in replay:   # answered before: rebuild the server's state without new replies
+            worker.server.handle(command)
+
+    def _switch_transport(self, kind: str) -> None:
+        """A new transport of ``kind`` (when nothing is waiting for an answer)."""
+        self.worker.wait_idle(60)
+        history = list(getattr(self.worker, "history", []))
+        worker = make_transport(kind, self._factory, self._pickle)
+        self._use_transport(worker, replay=[] if is_process(worker) else history)
+
+    def _on_start_failed(self, sentence: str, commands: list) -> None:
+        """The child process cannot run: the thread transport takes over the same commands."""
+        self.message(sentence, Qgis.Warning, 10)
+        history = list(self.worker.history)
+        worker = make_transport(THREAD, self._factory, self._pickle)
+        self._use_transport(worker, replay=history)
+        for command in commands[len(history):]:
+            worker.send(command)
 
     def wait_idle(self, timeout: float = 60.0) -> None:
         """Waits (processing events) until every command has been answered and drawn."""
@@ -120,7 +155,8 @@ class DigitisingController:
 
     def _update_status(self) -> None:
         s = self.model.status()
-        self.dock.set_status(s.n_pos, s.n_neg, s.model, s.device, busy=not self.worker.is_idle())
+        self.dock.set_status(s.n_pos, s.n_neg, s.model, s.device, busy=not self.worker.is_idle(),
+                             latency_ms=s.latency_ms)
 
     def _on_busy(self, busy: bool) -> None:
         if not busy:
@@ -206,6 +242,8 @@ class DigitisingController:
             self.canvas.update()
         elif name == "click_radius":
             self.overlay.set_click_radius(self.settings.click_radius)
+        elif name == "transport" and not self.model.object_in_progress:
+            self._switch_transport(self.settings.transport)
         self._apply(self.model.setting_changed(name))
 
     def _on_layers_removed(self, layer_ids) -> None:

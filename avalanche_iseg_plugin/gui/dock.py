@@ -5,8 +5,6 @@ QgsSettings as soon as they change.
 """
 from __future__ import annotations
 
-import importlib.util
-
 from qgis.core import QgsMapLayerProxyModel, QgsVectorLayer
 from qgis.gui import QgsFileWidget, QgsMapLayerComboBox
 from qgis.PyQt.QtCore import Qt, pyqtSignal
@@ -30,17 +28,6 @@ from ..layers.settings import PluginSettings
 DOCK_OBJECT_NAME = "AvalancheIsegDock"
 
 
-def cuda_available() -> bool:
-    """True when PyTorch is installed and sees a CUDA device (imports torch: call it lazily)."""
-    if importlib.util.find_spec("torch") is None:
-        return False
-    try:
-        import torch
-    except Exception:
-        return False
-    return bool(torch.cuda.is_available())
-
-
 class AvalancheDock(QDockWidget):
     finishRequested = pyqtSignal()
     undoRequested = pyqtSignal()
@@ -48,6 +35,7 @@ class AvalancheDock(QDockWidget):
     newLayerRequested = pyqtSignal()
     correctRequested = pyqtSignal()
     exportRequested = pyqtSignal()
+    dependenciesRequested = pyqtSignal()      # install / repair / remove PyTorch and OpenCV
     targetLayerChanged = pyqtSignal(object)   # QgsVectorLayer or None
     settingsChanged = pyqtSignal(str)         # name of the PluginSettings field that changed
 
@@ -73,6 +61,15 @@ class AvalancheDock(QDockWidget):
         self.device_combo.addItem("CPU", "cpu")
         self.device_combo.currentIndexChanged.connect(self._on_device)
         form.addRow("Device", self.device_combo)
+        self.transport_combo = QComboBox(model_box)
+        for value, label in (("process", "Separate process (safe)"), ("thread", "QGIS thread (fallback)")):
+            self.transport_combo.addItem(label, value)
+        self.transport_combo.setCurrentIndex(max(0, self.transport_combo.findData(settings.transport)))
+        self.transport_combo.setToolTip("Where the model runs: a separate Python process keeps QGIS up if it "
+                                        "crashes or runs out of memory; the thread is the fallback")
+        self.transport_combo.currentIndexChanged.connect(
+            lambda _i: self._set("transport", self.transport_combo.currentData() or "process"))
+        form.addRow("Run model in", self.transport_combo)
         self.threshold_spin = self._double(0.05, 0.95, 0.01, 2, settings.threshold, "threshold")
         self.threshold_spin.setToolTip("Probability above which a pixel belongs to the avalanche")
         form.addRow("Threshold", self.threshold_spin)
@@ -147,7 +144,10 @@ class AvalancheDock(QDockWidget):
         self.export_button = QPushButton("Export…", body)
         self.export_button.setToolTip("Save the target layer as Shapefile or GeoPackage")
         self.export_button.clicked.connect(self.exportRequested)
-        for button in (self.correct_button, self.export_button):
+        self.dependencies_button = QPushButton("Python packages…", body)
+        self.dependencies_button.setToolTip("Install, repair or remove PyTorch and OpenCV for the plugin")
+        self.dependencies_button.clicked.connect(self.dependenciesRequested)
+        for button in (self.correct_button, self.export_button, self.dependencies_button):
             button.setFocusPolicy(Qt.NoFocus)
             more.addWidget(button)
         layout.addLayout(more)
@@ -193,15 +193,25 @@ class AvalancheDock(QDockWidget):
         self.targetLayerChanged.emit(layer)
 
     # ---------------------------------------------------------------- public
-    def refresh_devices(self) -> None:
-        """Offers CUDA when torch sees a GPU. Imports torch, so it runs when the dock is first opened."""
-        if self._devices_checked:
-            return
+    def refresh_devices(self, available=None) -> str:
+        """Lists CPU and each CUDA device torch sees (imports torch: runs when the dock is first opened).
+        A stored device that is not available falls back to CPU and the setting is corrected; returns
+        that sentence ('' when the stored device exists)."""
+        from ..engine.devices import available_devices, resolve_device
+
+        if self._devices_checked and available is None:
+            return ""
         self._devices_checked = True
-        if cuda_available() and self.device_combo.findData("cuda") < 0:
-            self.device_combo.addItem("CUDA (GPU)", "cuda")
-        index = self.device_combo.findData(self.settings.device)
-        self.device_combo.setCurrentIndex(index if index >= 0 else 0)
+        available = available_devices() if available is None else available
+        self.device_combo.blockSignals(True)
+        self.device_combo.clear()
+        for device, label in available:
+            self.device_combo.addItem(label, device)
+        self.device_combo.blockSignals(False)
+        device, fallback = resolve_device(self.settings.device, available)
+        self.device_combo.setCurrentIndex(max(0, self.device_combo.findData(device)))
+        self._set("device", device)
+        return fallback
 
     def target_layer(self) -> QgsVectorLayer | None:
         return self.layer_combo.currentLayer()
@@ -209,9 +219,12 @@ class AvalancheDock(QDockWidget):
     def set_target_layer(self, layer) -> None:
         self.layer_combo.setLayer(layer)
 
-    def set_status(self, n_pos: int, n_neg: int, model: str, device: str, busy: bool = False) -> None:
+    def set_status(self, n_pos: int, n_neg: int, model: str, device: str, busy: bool = False,
+                   latency_ms: float | None = None) -> None:
         model_text = model or "not loaded"
         text = f"Clicks: {n_pos} positive, {n_neg} negative · model: {model_text} · device: {device}"
+        if latency_ms is not None:
+            text += f" · last click: {latency_ms:.0f} ms"
         if busy:
             text += " · predicting…"
         self.status_label.setText(text)

@@ -33,6 +33,8 @@ class AvalancheIsegPlugin:
         self.webcam_panel = None
         self.webcam = None              # WebcamController
         self.photo_digitising = None    # PhotoDigitising
+        self.dependency_dialog = None
+        self._dependencies_offered = False
 
     # ---------------------------------------------------------------- QGIS hooks
     def initProcessing(self):  # noqa: N802 - QGIS name
@@ -82,6 +84,10 @@ class AvalancheIsegPlugin:
                 self.toolbar.removeAction(self.webcam_action)
             self.webcam_action.deleteLater()
             self.webcam_action = None
+        if self.dependency_dialog is not None:
+            self.dependency_dialog.close()
+            self.dependency_dialog.deleteLater()
+            self.dependency_dialog = None
         if self.controller is not None:
             self.controller.shutdown()
             self.controller = None
@@ -117,11 +123,33 @@ class AvalancheIsegPlugin:
         self._ensure_ui()
         if self.photo_digitising is not None and self.photo_digitising.active:
             self.photo_digitising.set_active(False)
+        self._offer_dependencies()
         self.dock.show()
         self.dock.raise_()
-        self.dock.refresh_devices()
+        fallback = self.dock.refresh_devices()
+        if fallback:
+            self.controller.message(fallback)
         self.iface.mapCanvas().setMapTool(self.map_tool)
         self.action.setChecked(True)
+
+    def show_dependencies(self):
+        """The dependency dialog (install / repair / remove PyTorch and OpenCV)."""
+        from .dependency_dialog import DependencyDialog
+
+        if self.dependency_dialog is None:
+            self.dependency_dialog = DependencyDialog(self.iface.mainWindow())
+        self.dependency_dialog.refresh()
+        self.dependency_dialog.show()
+        self.dependency_dialog.raise_()
+
+    def _offer_dependencies(self):
+        """On first use: when PyTorch or OpenCV is missing, the dialog offers to install them."""
+        from ..dependencies import missing
+
+        if not self._dependencies_offered:
+            self._dependencies_offered = True
+            if missing():
+                self.show_dependencies()
 
     def _ensure_ui(self):
         if self.dock is not None:
@@ -133,6 +161,7 @@ class AvalancheIsegPlugin:
 
         self.dock = AvalancheDock(PluginSettings.load(), self.iface.mainWindow())
         self.iface.addDockWidget(Qt.RightDockWidgetArea, self.dock)
+        self.dock.dependenciesRequested.connect(self.show_dependencies)
         self.map_tool = AvalancheMapTool(self.iface.mapCanvas())
         self.map_tool.setAction(self.action)
         self.controller = DigitisingController(self.iface, self.dock, self.map_tool)

@@ -110,6 +110,11 @@ class SegmentFromPointsAlgorithm(QgsProcessingAlgorithm):
         group_field = self.parameterAsString(parameters, self.GROUP_FIELD, context)
         checkpoint = self.parameterAsFile(parameters, self.CHECKPOINT, context)
         device = self.DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)]
+        from ..engine.devices import device_problem
+
+        problem = device_problem(device)   # CUDA without a GPU: one line, before any work
+        if problem:
+            raise QgsProcessingException(problem)
         threshold = self.parameterAsDouble(parameters, self.THRESHOLD, context)
         max_side = self.parameterAsInt(parameters, self.MAX_SIDE, context)
         min_area = self.parameterAsDouble(parameters, self.MIN_AREA, context)
@@ -139,6 +144,9 @@ class SegmentFromPointsAlgorithm(QgsProcessingAlgorithm):
             predictor = factory(checkpoint, device, threshold)
         except ValueError as exc:  # AvalancheError (PredictorUnavailable), core_model's CheckpointError
             raise QgsProcessingException(str(exc)) from exc
+        except (RuntimeError, AssertionError, MemoryError) as exc:  # e.g. CUDA out of memory, torch without CUDA
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise QgsProcessingException(f"The model cannot be loaded on {device} ({first}); choose CPU.") from exc
         session = DigitisingSession(source, predictor, max_side=max_side)
         written = 0
         for index, (key, group) in enumerate(groups):
