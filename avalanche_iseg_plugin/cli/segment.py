@@ -48,6 +48,9 @@ def segment_one(session, obj_no: int, clicks, min_area, simplify, threshold):
 def _describe_raster(source) -> str:
     if not source.is_georeferenced:
         return f"{source.width}×{source.height} px, no georeference (pixel units)"
+    if not source.crs_wkt:
+        return (f"{source.width}×{source.height} px, a geotransform but no CRS: areas and lengths are in its map "
+                f"units, {source.pixel_size[0]:g} map units pixels")
     from qgis.core import QgsUnitTypes
 
     from ..layers.crs import crs_from
@@ -81,6 +84,7 @@ def run(args) -> int:
     started = time.monotonic()
     check_options(args)
     source = RasterSource.open(args.raster)
+    args.raster_is_georeferenced = source.is_georeferenced
     objects = read_click_file(args.clicks, source)
     out = check_output(args.out)
     checkpoint = resolve_checkpoint(args.checkpoint)
@@ -149,10 +153,17 @@ def _segment_all(args, source, objects, checkpoint, device):
 
 
 def _write(args, out, layer, finished, skipped, started) -> int:
+    from ..engine.avalanche_schema import FIELDS
     from ..layers.avalanche_layer import add_finished, area_units
 
-    area_unit = area_units(layer)
-    length_unit = "m" if area_unit == "m²" else "px"
+    # the schema is checked before anything is written: a foreign layer gets only the fields it has
+    names = set(layer.fields().names())
+    missing = [spec.name for spec in FIELDS if spec.name not in names]
+    if missing:
+        print(f"The layer '{args.layer_name}' lacks the field{'s' if len(missing) > 1 else ''} "
+              f"{', '.join(missing)} of the avalanche schema; only the fields it has are filled.", flush=True)
+    area_unit = area_units(layer, georeferenced=source_is_georeferenced(args))
+    length_unit = {"m²": "m", "pixel²": "px"}.get(area_unit, "map units")
     before = layer.featureCount()
     for written, (obj_no, clicks, result) in enumerate(finished):
         try:
@@ -160,16 +171,35 @@ def _write(args, out, layer, finished, skipped, started) -> int:
         except LayerError as exc:
             raise InputError(f"{_one_line(exc).rstrip('.')} ({written} of {len(finished)} objects had been "
                              "written before).") from None
-        feature = layer.getFeature(fid)
-        print(f"object {obj_no} -> id {feature['id']}: {feature['area_m2']:.1f} {area_unit}, perimeter "
-              f"{feature['perimeter_m']:.1f} {length_unit}, {_plural(len(clicks), 'click')} ({result.n_pos} positive, "
-              f"{result.n_neg} negative)", flush=True)
+        print(_written_line(obj_no, layer.getFeature(fid), names, area_unit, length_unit, clicks, result),
+              flush=True)
     total = layer.featureCount()
     appended = f", after {before} already there" if before else ""
     print(f"Wrote {_plural(len(finished), 'avalanche')} to {out} (layer "
           f"'{args.layer_name}'{appended}; {total} in all) in {time.monotonic() - started:.1f} s."
           + (f" Skipped objects: {', '.join(map(str, skipped))}." if skipped else ""), flush=True)
     return EXIT_SKIPPED if skipped else EXIT_OK
+
+
+def source_is_georeferenced(args) -> bool:
+    """Whether the run's raster has a geotransform (set by ``run``; a photo has none)."""
+    return bool(getattr(args, "raster_is_georeferenced", False))
+
+
+def _number(feature, name: str, names, unit: str) -> str | None:
+    if name not in names:
+        return None
+    value = feature[name]
+    return f"{value:.1f} {unit}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "no value"
+
+
+def _written_line(obj_no, feature, names, area_unit, length_unit, clicks, result) -> str:
+    """'object 1 -> id 3: 12.0 m², perimeter 14.0 m, ...', with only the fields the layer has."""
+    ident = f"id {feature['id']}" if "id" in names else f"feature {feature.id()}"
+    area, perimeter = _number(feature, "area_m2", names, area_unit), _number(feature, "perimeter_m", names, length_unit)
+    sizes = "".join(part for part in (f" {area}," if area else "", f" perimeter {perimeter}," if perimeter else ""))
+    return (f"object {obj_no} -> {ident}:{sizes} {_plural(len(clicks), 'click')} ({result.n_pos} positive, "
+            f"{result.n_neg} negative)")
 
 
 def _time_left(t_start: float, done: int, total: int) -> str:
