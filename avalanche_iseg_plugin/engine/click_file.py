@@ -81,9 +81,9 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _names(keys, most: int = 5) -> str:
-    """Key names for an error line: each cut to 30 characters, at most ``most`` of them."""
-    shown = [k if len(k) <= 30 else k[:29] + "…" for k in keys[:most]]
+def _names(keys, most: int = 3) -> str:
+    """Key names for an error line: each cut to 24 characters, at most ``most`` of them."""
+    shown = [k if len(k) <= 24 else k[:23] + "…" for k in keys[:most]]
     more = f" and {len(keys) - most} more" if len(keys) > most else ""
     return ", ".join(shown) + more
 
