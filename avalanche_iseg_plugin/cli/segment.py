@@ -13,12 +13,15 @@ docs/segment_cli.md.
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
 from ..engine.errors import AvalancheError, EmptyMaskError, LayerError
 from .segment_options import (EXIT_BAD_INPUT, EXIT_BUG, EXIT_INTERRUPTED, EXIT_OK, EXIT_SKIPPED,  # noqa: F401
+                              EXIT_TERMINATED,
                               PROG, InputError, build_parser, check_device, check_options, check_output,
                               resolve_checkpoint)
 
@@ -91,11 +94,13 @@ def run(args) -> int:
     device = check_device(args.device, args.threads)
 
     from .headless import headless_qgis
+    created_here = False
     with headless_qgis():
         try:
             # segment everything first: the GeoPackage is created (or opened) only when there is
             # something to write, so a run that fails here leaves no file behind
             finished, skipped = _segment_all(args, source, objects, checkpoint, device)
+            created_here = not out.exists()
             layer = _open_layer(out, args.layer_name, source)
             try:
                 return _write(args, out, layer, finished, skipped, started)
@@ -103,6 +108,12 @@ def run(args) -> int:
                 del layer
         except BaseException as exc:
             failure = _detached(exc, args.debug)
+        if created_here:  # failed or interrupted (SIGINT, SIGTERM) before any feature was written
+            import gc
+
+            from ..layers.geopackage_files import discard_if_empty
+            gc.collect()  # the layers the failure held are closed first
+            discard_if_empty(str(out))
     raise failure
 
 
@@ -233,11 +244,13 @@ def main(argv=None) -> int:
     from osgeo import gdal
 
     gdal.PushErrorHandler("CPLQuietErrorHandler")  # GDAL's complaints reach the user as our one line
+    previous = _terminate_like_interrupt()
     try:
         return run(args)
-    except KeyboardInterrupt:
-        sys.stderr.write("error: interrupted; nothing more was written.\n")
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        what = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        sys.stderr.write(f"error: {what}; nothing more was written.\n")
+        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
     except Exception as exc:
         if isinstance(exc, _bad_input_types()):
             sys.stderr.write(f"error: {_one_line(exc)}\n")
@@ -253,6 +266,24 @@ def main(argv=None) -> int:
         return EXIT_BUG
     finally:
         gdal.PopErrorHandler()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a service manager, ``kill``, a closing terminal) raised in the main thread: handled like
+    Ctrl+C, so that the run stops cleanly and removes a GeoPackage it created but never filled."""
+
+
+def _raise_terminated(_signum, _frame):
+    raise Terminated()
+
+
+def _terminate_like_interrupt():
+    """Install the SIGTERM handler (main thread only); the previous handler, or None."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)
 
 
 if __name__ == "__main__":
