@@ -244,13 +244,14 @@ def main(argv=None) -> int:
     from osgeo import gdal
 
     gdal.PushErrorHandler("CPLQuietErrorHandler")  # GDAL's complaints reach the user as our one line
+    _terminations.clear()
     previous = _terminate_like_interrupt()
     try:
         return run(args)
-    except KeyboardInterrupt as exc:
-        what = "terminated" if isinstance(exc, Terminated) else "interrupted"
-        sys.stderr.write(f"error: {what}; nothing more was written.\n")
-        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        terminated = bool(_terminations)
+        sys.stderr.write(f"error: {'terminated' if terminated else 'interrupted'}; nothing more was written.\n")
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except Exception as exc:
         if isinstance(exc, _bad_input_types()):
             sys.stderr.write(f"error: {_one_line(exc)}\n")
@@ -270,13 +271,15 @@ def main(argv=None) -> int:
             signal.signal(signal.SIGTERM, previous)
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (a service manager, ``kill``, a closing terminal) raised in the main thread: handled like
-    Ctrl+C, so that the run stops cleanly and removes a GeoPackage it created but never filled."""
+#: SIGTERMs received by this run (a service manager, ``kill``, a closing terminal)
+_terminations: list[int] = []
 
 
-def _raise_terminated(_signum, _frame):
-    raise Terminated()
+def _raise_terminated(signum, _frame):
+    """SIGTERM is handled like Ctrl+C (KeyboardInterrupt), so that the run stops cleanly and removes a
+    GeoPackage it created but never filled; ``_terminations`` tells the two apart for the exit code."""
+    _terminations.append(signum)
+    raise KeyboardInterrupt()
 
 
 def _terminate_like_interrupt():
