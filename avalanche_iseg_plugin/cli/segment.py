@@ -13,12 +13,15 @@ docs/segment_cli.md.
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
 from ..engine.errors import AvalancheError, EmptyMaskError, LayerError
 from .segment_options import (EXIT_BAD_INPUT, EXIT_BUG, EXIT_INTERRUPTED, EXIT_OK, EXIT_SKIPPED,  # noqa: F401
+                              EXIT_TERMINATED,
                               PROG, InputError, build_parser, check_device, check_options, check_output,
                               resolve_checkpoint)
 
@@ -48,6 +51,9 @@ def segment_one(session, obj_no: int, clicks, min_area, simplify, threshold):
 def _describe_raster(source) -> str:
     if not source.is_georeferenced:
         return f"{source.width}×{source.height} px, no georeference (pixel units)"
+    if not source.crs_wkt:
+        return (f"{source.width}×{source.height} px, a geotransform but no CRS: areas and lengths are in its map "
+                f"units, {source.pixel_size[0]:g} map units pixels")
     from qgis.core import QgsUnitTypes
 
     from ..layers.crs import crs_from
@@ -81,17 +87,20 @@ def run(args) -> int:
     started = time.monotonic()
     check_options(args)
     source = RasterSource.open(args.raster)
+    args.raster_is_georeferenced = source.is_georeferenced
     objects = read_click_file(args.clicks, source)
     out = check_output(args.out)
     checkpoint = resolve_checkpoint(args.checkpoint)
     device = check_device(args.device, args.threads)
 
     from .headless import headless_qgis
+    created_here = False
     with headless_qgis():
         try:
             # segment everything first: the GeoPackage is created (or opened) only when there is
             # something to write, so a run that fails here leaves no file behind
             finished, skipped = _segment_all(args, source, objects, checkpoint, device)
+            created_here = not out.exists()
             layer = _open_layer(out, args.layer_name, source)
             try:
                 return _write(args, out, layer, finished, skipped, started)
@@ -99,6 +108,12 @@ def run(args) -> int:
                 del layer
         except BaseException as exc:
             failure = _detached(exc, args.debug)
+        if created_here:  # failed or interrupted (SIGINT, SIGTERM) before any feature was written
+            import gc
+
+            from ..layers.geopackage_files import discard_if_empty
+            gc.collect()  # the layers the failure held are closed first
+            discard_if_empty(str(out))
     raise failure
 
 
@@ -149,10 +164,17 @@ def _segment_all(args, source, objects, checkpoint, device):
 
 
 def _write(args, out, layer, finished, skipped, started) -> int:
+    from ..engine.avalanche_schema import FIELDS
     from ..layers.avalanche_layer import add_finished, area_units
 
-    area_unit = area_units(layer)
-    length_unit = "m" if area_unit == "m²" else "px"
+    # the schema is checked before anything is written: a foreign layer gets only the fields it has
+    names = set(layer.fields().names())
+    missing = [spec.name for spec in FIELDS if spec.name not in names]
+    if missing:
+        print(f"The layer '{args.layer_name}' lacks the field{'s' if len(missing) > 1 else ''} "
+              f"{', '.join(missing)} of the avalanche schema; only the fields it has are filled.", flush=True)
+    area_unit = area_units(layer, georeferenced=source_is_georeferenced(args))
+    length_unit = {"m²": "m", "pixel²": "px"}.get(area_unit, "map units")
     before = layer.featureCount()
     for written, (obj_no, clicks, result) in enumerate(finished):
         try:
@@ -160,16 +182,35 @@ def _write(args, out, layer, finished, skipped, started) -> int:
         except LayerError as exc:
             raise InputError(f"{_one_line(exc).rstrip('.')} ({written} of {len(finished)} objects had been "
                              "written before).") from None
-        feature = layer.getFeature(fid)
-        print(f"object {obj_no} -> id {feature['id']}: {feature['area_m2']:.1f} {area_unit}, perimeter "
-              f"{feature['perimeter_m']:.1f} {length_unit}, {_plural(len(clicks), 'click')} ({result.n_pos} positive, "
-              f"{result.n_neg} negative)", flush=True)
+        print(_written_line(obj_no, layer.getFeature(fid), names, area_unit, length_unit, clicks, result),
+              flush=True)
     total = layer.featureCount()
     appended = f", after {before} already there" if before else ""
     print(f"Wrote {_plural(len(finished), 'avalanche')} to {out} (layer "
           f"'{args.layer_name}'{appended}; {total} in all) in {time.monotonic() - started:.1f} s."
           + (f" Skipped objects: {', '.join(map(str, skipped))}." if skipped else ""), flush=True)
     return EXIT_SKIPPED if skipped else EXIT_OK
+
+
+def source_is_georeferenced(args) -> bool:
+    """Whether the run's raster has a geotransform (set by ``run``; a photo has none)."""
+    return bool(getattr(args, "raster_is_georeferenced", False))
+
+
+def _number(feature, name: str, names, unit: str) -> str | None:
+    if name not in names:
+        return None
+    value = feature[name]
+    return f"{value:.1f} {unit}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "no value"
+
+
+def _written_line(obj_no, feature, names, area_unit, length_unit, clicks, result) -> str:
+    """'object 1 -> id 3: 12.0 m², perimeter 14.0 m, ...', with only the fields the layer has."""
+    ident = f"id {feature['id']}" if "id" in names else f"feature {feature.id()}"
+    area, perimeter = _number(feature, "area_m2", names, area_unit), _number(feature, "perimeter_m", names, length_unit)
+    sizes = "".join(part for part in (f" {area}," if area else "", f" perimeter {perimeter}," if perimeter else ""))
+    return (f"object {obj_no} -> {ident}:{sizes} {_plural(len(clicks), 'click')} ({result.n_pos} positive, "
+            f"{result.n_neg} negative)")
 
 
 def _time_left(t_start: float, done: int, total: int) -> str:
@@ -203,11 +244,14 @@ def main(argv=None) -> int:
     from osgeo import gdal
 
     gdal.PushErrorHandler("CPLQuietErrorHandler")  # GDAL's complaints reach the user as our one line
+    _terminations.clear()
+    previous = _terminate_like_interrupt()
     try:
         return run(args)
     except KeyboardInterrupt:
-        sys.stderr.write("error: interrupted; nothing more was written.\n")
-        return EXIT_INTERRUPTED
+        terminated = bool(_terminations)
+        sys.stderr.write(f"error: {'terminated' if terminated else 'interrupted'}; nothing more was written.\n")
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except Exception as exc:
         if isinstance(exc, _bad_input_types()):
             sys.stderr.write(f"error: {_one_line(exc)}\n")
@@ -223,6 +267,26 @@ def main(argv=None) -> int:
         return EXIT_BUG
     finally:
         gdal.PopErrorHandler()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+#: SIGTERMs received by this run (a service manager, ``kill``, a closing terminal)
+_terminations: list[int] = []
+
+
+def _raise_terminated(signum, _frame):
+    """SIGTERM is handled like Ctrl+C (KeyboardInterrupt), so that the run stops cleanly and removes a
+    GeoPackage it created but never filled; ``_terminations`` tells the two apart for the exit code."""
+    _terminations.append(signum)
+    raise KeyboardInterrupt()
+
+
+def _terminate_like_interrupt():
+    """Install the SIGTERM handler (main thread only); the previous handler, or None."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)
 
 
 if __name__ == "__main__":

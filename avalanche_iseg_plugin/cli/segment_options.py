@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..engine.errors import AvalancheError
 
-EXIT_OK, EXIT_BUG, EXIT_BAD_INPUT, EXIT_SKIPPED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_BUG, EXIT_BAD_INPUT, EXIT_SKIPPED, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 3, 130, 143
 PROG = "python -m avalanche_iseg_plugin.segment"
 
 CLICKS_HELP = """\
@@ -27,7 +27,8 @@ false = not the avalanche. Clicks are applied in order; each object needs a posi
 Each object becomes one feature of the layer (id, area_m2, perimeter_m, source, n_pos, n_neg, model,
 threshold, created_utc, method=interactive). All objects are segmented before anything is written.
 Exit codes: 0 done, 2 bad input (one line on stderr), 3 some objects skipped (--keep-going),
-1 unexpected failure.
+1 unexpected failure, 130 interrupted (Ctrl+C), 143 terminated (SIGTERM); an interrupted run
+removes a GeoPackage it created but had not written to yet.
 Example:
   python scripts/make_sample.py /tmp/ava
   python -m avalanche_iseg_plugin.segment --raster /tmp/ava/ortho.tif --clicks /tmp/ava/clicks.json \\

@@ -26,11 +26,51 @@ from .session import SessionClick
 
 EXAMPLE = '[{"x": 2600195.2, "y": 1199850.0, "positive": true}] or [[{"row": 120, "col": 610}], ...]'
 XY_KEYS = {"x", "y"}
+#: longest JSON text of a value quoted in an error line (longer ones are cut, "…" marks the cut)
+QUOTE_CHARS = 60
+#: most digits of an integer in a clicks file (a coordinate or pixel index never needs more)
+MAX_DIGITS = 30
 PIXEL_KEYS = {"row", "col"}
 
 
 class ClickFileError(AvalancheError):
     """The clicks file cannot be used; the message is one sentence."""
+
+
+def quoted(value, limit: int = QUOTE_CHARS) -> str:
+    """``value`` as JSON text for an error line, cut to ``limit`` characters (huge strings are not echoed)."""
+    if isinstance(value, str):
+        text = json.dumps(value[: limit + 1])
+    else:
+        try:
+            text = json.dumps(value)
+        except (ValueError, RecursionError):
+            text = repr(type(value).__name__)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _parse_int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_DIGITS:
+        raise ClickFileError(f"The clicks file holds a number with {digits} digits; coordinates and pixel indices "
+                             f"are ordinary numbers (at most {MAX_DIGITS} digits).")
+    return int(text)
+
+
+def _coordinate(value: float) -> str:
+    return f"{value:.2f}" if abs(value) < 1e15 else f"{value:.6g}"
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ClickFileError(f"The clicks file holds the number {quoted(text, 40)}, which is too large to be a "
+                             "coordinate; give coordinates in the raster's CRS.")
+    return value
+
+
+def _parse_constant(text: str):
+    raise ClickFileError(f"The clicks file holds {text}, which is not a coordinate; give finite numbers.")
 
 
 def _is_click(item) -> bool:
@@ -41,32 +81,39 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _names(keys, most: int = 3) -> str:
+    """Key names for an error line: each cut to 24 characters, at most ``most`` of them."""
+    shown = [k if len(k) <= 24 else k[:23] + "…" for k in keys[:most]]
+    more = f" and {len(keys) - most} more" if len(keys) > most else ""
+    return ", ".join(shown) + more
+
+
 def _where(obj_no: int, click_no: int) -> str:
     return f"Click {click_no} of object {obj_no}"
 
 
 def _parse_click(item, where: str, source: RasterSource) -> SessionClick:
     if not isinstance(item, dict):
-        raise ClickFileError(f"{where} is {json.dumps(item)[:60]}, not a click; write a click as "
+        raise ClickFileError(f"{where} is {quoted(item)}, not a click; write a click as "
                              '{"x": X, "y": Y, "positive": true} or {"row": R, "col": C, "positive": true}.')
     keys = set(item)
     positive = item.get("positive", True)
     if isinstance(positive, int) and not isinstance(positive, bool) and positive in (0, 1):
         positive = bool(positive)
     if not isinstance(positive, bool):
-        raise ClickFileError(f"{where} has \"positive\": {json.dumps(positive)}; use true (on the avalanche) "
+        raise ClickFileError(f"{where} has \"positive\": {quoted(positive)}; use true (on the avalanche) "
                              "or false (not the avalanche).")
     coords = keys - {"positive"}
     if coords not in (XY_KEYS, PIXEL_KEYS):
         unknown = sorted(coords - XY_KEYS - PIXEL_KEYS)
-        found = ", ".join(sorted(keys))
-        hint = f" (unknown: {', '.join(unknown)})" if unknown else ""
+        found = _names(sorted(keys))
+        hint = f" (unknown: {_names(unknown)})" if unknown else ""
         what = f"has the keys {found}{hint}" if keys else "is empty ({})"
         raise ClickFileError(f"{where} {what}; a click needs either \"x\" and \"y\" (raster CRS) "
                              "or \"row\" and \"col\" (pixels), plus an optional \"positive\".")
     values = [item[k] for k in sorted(coords)]
     if not all(_is_number(v) for v in values):
-        raise ClickFileError(f"{where} has a coordinate that is not a number: {json.dumps(item)}.")
+        raise ClickFileError(f"{where} has a coordinate that is not a number: {quoted(item)}.")
     if coords == PIXEL_KEYS:
         row, col = item["row"], item["col"]
         if not (float(row).is_integer() and float(col).is_integer()):
@@ -82,7 +129,7 @@ def _parse_click(item, where: str, source: RasterSource) -> SessionClick:
     if not source.contains(x, y):
         xmin, ymin, xmax, ymax = source.extent
         units = "its CRS" if source.is_georeferenced else "pixel units, y = -row"
-        raise ClickFileError(f"{where} at ({x:.2f}, {y:.2f}) is outside the raster '{source.name}', which "
+        raise ClickFileError(f"{where} at ({_coordinate(x)}, {_coordinate(y)}) is outside the raster '{source.name}', which "
                              f"covers x {xmin:.2f} to {xmax:.2f} and y {ymin:.2f} to {ymax:.2f} ({units}); "
                              "give x/y in the raster's CRS or use row/col.")
     return SessionClick(x, y, positive)
@@ -98,7 +145,7 @@ def parse_objects(data, source: RasterSource) -> list[list[SessionClick]]:
         raw_objects = data
     elif any(not isinstance(item, (dict, list)) for item in data):
         k, item = next((k, item) for k, item in enumerate(data, 1) if not isinstance(item, (dict, list)))
-        raise ClickFileError(f"Item {k} of the clicks file is {json.dumps(item)[:60]}, neither a click nor an object "
+        raise ClickFileError(f"Item {k} of the clicks file is {quoted(item)}, neither a click nor an object "
                              f"(a list of clicks), e.g. {EXAMPLE}.")
     else:
         raise ClickFileError("The clicks file mixes clicks and objects at the top level; give either one list of "
@@ -122,7 +169,13 @@ def read_click_file(path, source: RasterSource) -> list[list[SessionClick]]:
         what = "is a folder" if path.is_dir() else "does not exist"
         raise ClickFileError(f"The clicks file '{path}' {what}.")
     try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))  # -sig: files saved by Windows editors
+        text = path.read_text(encoding="utf-8-sig")  # -sig: files saved by Windows editors
+        data = json.loads(text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant)
+    except RecursionError:
+        raise ClickFileError(f"The clicks file '{path}' nests lists too deeply; a clicks file is a list of clicks "
+                             f"or a list of objects, e.g. {EXAMPLE}.") from None
+    except MemoryError:
+        raise ClickFileError(f"The clicks file '{path}' is too large to read.") from None
     except json.JSONDecodeError as exc:
         raise ClickFileError(f"The clicks file '{path}' is not valid JSON ({exc.msg} at line {exc.lineno}, "
                              f"column {exc.colno}).") from None

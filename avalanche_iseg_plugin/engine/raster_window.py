@@ -12,7 +12,8 @@ Conventions
   ``image_to_xy`` (pixel ``(r, c)`` covers ``[r, r+1) × [c, c+1)``).
 * A photo with no geotransform gets the geotransform QGIS gives it, ``(0, 1, 0, 0, 0, -1)``: map
   units are pixels, x = column, y = -row (checked against ``QgsRasterLayer.extent()`` in the tests).
-* Rotated geotransforms are refused (``RasterError``).
+* Rotated, non-finite or (for a geographic CRS) impossible geotransforms are refused (``RasterError``),
+  and so are windows whose clicks (or box) lie only on pixels without data (``engine.raster_validity``).
 * The GDAL dataset is opened for each read and closed right after (reads happen only when a window
   opens or grows): no dataset outlives a read, so any thread may read and nothing is left open when
   QGIS shuts GDAL down.
@@ -28,6 +29,7 @@ import numpy as np
 from osgeo import gdal
 
 from .errors import RasterError
+from .raster_validity import check_georeference, has_valid_pixels, valid_at
 from .stretch import BandPlan, band_plan, compute_cuts, read_rgb
 from core_model.raster_rgb import model_image_shape
 
@@ -80,6 +82,9 @@ class RasterSource:
             raise RasterError(f"The raster '{name}' has no bands (it may be a container of sub-datasets); "
                               "open one of its bands as a layer instead.")
         gt = ds.GetGeoTransform(can_return_null=True)
+        if gt is not None and not all(math.isfinite(v) for v in gt):
+            raise RasterError(f"The raster '{name}' has a geotransform with values that are not numbers (NaN or "
+                              "infinity); fix its georeference first (Raster > Projections > Assign Projection).")
         if gt is not None:
             if gt[2] != 0 or gt[4] != 0:
                 raise RasterError(f"The raster '{name}' has a rotated geotransform, which the tool cannot use; "
@@ -87,7 +92,9 @@ class RasterSource:
             if gt[1] == 0 or gt[5] == 0:
                 raise RasterError(f"The raster '{name}' has a zero pixel size in its geotransform; "
                                   "fix its georeference first.")
-        return cls(path, ds)
+        source = cls(path, ds)
+        check_georeference(source)
+        return source
 
     # -- dataset, opened per read ------------------------------------------------------------------
     def _dataset(self) -> gdal.Dataset:
@@ -195,6 +202,10 @@ class RasterWindow:
         for x, y in points_xy:
             if not source.contains(x, y):
                 raise RasterError(f"The point ({x:.2f}, {y:.2f}) is outside the raster '{source.name}'.")
+        if not any(valid_at(source, x, y) for x, y in points_xy):
+            what = "click lies" if len(points_xy) == 1 else "clicks lie"
+            raise RasterError(f"The {what} on pixels of '{source.name}' that hold no data (nodata or NaN); "
+                              "click where the image shows the terrain.")
         pix = [source.pixel_of(x, y) for x, y in points_xy]
         rows = [math.floor(r) for r, _ in pix]
         cols = [math.floor(c) for _, c in pix]
@@ -216,7 +227,11 @@ class RasterWindow:
         c1 = math.ceil(max(ca, cb)) + m
         if r1 <= 0 or c1 <= 0 or r0 >= source.height or c0 >= source.width:
             raise RasterError(f"The box lies outside the raster '{source.name}'.")
-        return cls(source, r0, c0, max(1, r1 - r0), max(1, c1 - c0), max_side)
+        window = cls(source, r0, c0, max(1, r1 - r0), max(1, c1 - c0), max_side)
+        if not has_valid_pixels(source, *window.native_box):
+            raise RasterError(f"The box covers only pixels of '{source.name}' that hold no data (nodata or NaN); "
+                              "draw it where the image shows the terrain.")
+        return window
 
     def union(self, other: "RasterWindow") -> "RasterWindow":
         """The smallest window holding both (same source; max_side of self)."""

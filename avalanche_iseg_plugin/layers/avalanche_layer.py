@@ -5,7 +5,8 @@ values are always written by field name.  Any existing polygon layer can be the 
 fields it has are filled.  Measuring: ``layers.measure``; export to Shapefile/GeoPackage:
 ``layers.export`` (both importable from here too).
 
-Every write goes through the layer's edit buffer (one edit command per object) and is committed at
+Ids are max(id) + 1, made unique against other writers of a GeoPackage after each commit
+(``layers.feature_ids``).  Every write goes through the layer's edit buffer (one edit command per object) and is committed at
 once, so a crash never loses earlier objects.  If the layer was already in editing mode it stays
 so (and the commit also saves the user's other pending edits of that layer).
 """
@@ -13,12 +14,16 @@ so (and the commit also saves the user's other pending edits of that layer).
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 
 from qgis.core import (QgsFeature, QgsGeometry, QgsProject, QgsVectorDataProvider, QgsVectorFileWriter,
                        QgsVectorLayer, QgsWkbTypes, QgsCsException)
 
 from .avalanche_fields import avalanche_fields, set_attributes
 from .crs import crs_from, make_transform
+from .feature_ids import make_ids_unique, next_id
+from .geopackage_files import remove_geopackage, why_writing_failed
 from .export import EXPORT_DRIVERS, export_layer  # noqa: F401 - the controller imports it from here
 from .measure import area_units, measure  # noqa: F401 - area_units: the controller and the CLI
 from ..engine.avalanche_schema import (METHOD_CORRECTED, METHOD_INTERACTIVE, SHAPEFILE_NAMES,  # noqa: F401
@@ -26,6 +31,8 @@ from ..engine.avalanche_schema import (METHOD_CORRECTED, METHOD_INTERACTIVE, SHA
 from ..engine.errors import LayerError
 
 DEFAULT_LAYER_NAME = "avalanches"
+#: commits retried while another writer holds the GeoPackage's lock (about 10 s in all)
+LOCK_RETRIES = 20
 
 
 # -- opening / creating -----------------------------------------------------------------------------
@@ -90,12 +97,26 @@ def create_avalanche_layer(path, crs=None, layer_name: str = DEFAULT_LAYER_NAME)
     if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
         raise LayerError(f"Cannot create the GeoPackage '{path}': the location is not writable; "
                          "choose a folder you can write to.")
+    new_file = not os.path.exists(path)
+    try:
+        return _write_new_layer(path, crs, layer_name, new_file)
+    except (LayerError, OSError, sqlite3.Error) as exc:
+        why = why_writing_failed(path)  # before removing: a full disk has room again afterwards
+        if not new_file:
+            raise LayerError(f"Cannot add the layer '{layer_name}' to the GeoPackage '{path}'{why}: "
+                             f"{str(exc).rstrip('.')}.") from None
+        remove_geopackage(path)  # a half-written file would only mislead the next run
+        raise LayerError(f"Cannot create the GeoPackage '{path}': writing it failed{why}, "
+                         "and nothing was left behind; free some disk space or choose another location.") from None
+
+
+def _write_new_layer(path: str, crs, layer_name: str, new_file: bool) -> QgsVectorLayer:
     options = QgsVectorFileWriter.SaveVectorOptions()
     options.driverName = "GPKG"
     options.layerName = layer_name
     options.fileEncoding = "UTF-8"
-    options.actionOnExistingFile = (QgsVectorFileWriter.CreateOrOverwriteLayer if os.path.exists(path)
-                                    else QgsVectorFileWriter.CreateOrOverwriteFile)
+    options.actionOnExistingFile = (QgsVectorFileWriter.CreateOrOverwriteFile if new_file
+                                    else QgsVectorFileWriter.CreateOrOverwriteLayer)
     writer = QgsVectorFileWriter.create(path, avalanche_fields(), QgsWkbTypes.MultiPolygon, crs_from(crs),
                                         QgsProject.instance().transformContext(), options)
     if writer.hasError():
@@ -111,8 +132,6 @@ def create_avalanche_layer(path, crs=None, layer_name: str = DEFAULT_LAYER_NAME)
 def _mark_undefined_cartesian(path: str, layer_name: str) -> None:
     """A layer without CRS is written with srs_id 0 ("undefined geographic"); pixel coordinates are
     Cartesian: GeoPackage's srs_id -1."""
-    import sqlite3
-
     with sqlite3.connect(path) as db:
         db.execute("UPDATE gpkg_geometry_columns SET srs_id = -1 WHERE table_name = ?", (layer_name,))
         db.execute("UPDATE gpkg_contents SET srs_id = -1 WHERE table_name = ?", (layer_name,))
@@ -163,18 +182,6 @@ def _fit_to_layer_type(layer: QgsVectorLayer, geom: QgsGeometry) -> list[QgsGeom
 
 
 # -- writing ---------------------------------------------------------------------------------------------
-def next_id(layer: QgsVectorLayer) -> int:
-    """max(id) + 1 over the layer (edit buffer included); 1 for an empty layer or one with no 'id'."""
-    index = layer.fields().indexOf("id")
-    if index < 0:
-        return 1
-    value = layer.maximumValue(index)
-    try:
-        return int(value) + 1
-    except (TypeError, ValueError):
-        return 1
-
-
 class _Edit:
     """startEditing (if needed) + one edit command + commit; rolls back our change on failure."""
 
@@ -237,11 +244,21 @@ def add_object(layer: QgsVectorLayer, polygons_wkt, raster_crs, attrs: dict | No
         set_attributes(feature, {**values, "id": first_id + i, "area_m2": area, "perimeter_m": perimeter})
         features.append(feature)
     largest = max(range(len(geoms)), key=lambda i: geoms[i].area())
-    with _Edit(layer, "Add avalanche") as edit:
-        if not layer.addFeatures(features):
-            raise LayerError(f"The layer '{layer.name()}' refused the new avalanche feature.")
+    for attempt in range(LOCK_RETRIES + 1):
+        try:
+            edit = _Edit(layer, "Add avalanche")
+            with edit:
+                if not layer.addFeatures(features):
+                    raise LayerError(f"The layer '{layer.name()}' refused the new avalanche feature.")
+            break
+        except LayerError as exc:  # another writer holds the GeoPackage's lock: wait and commit again
+            text = str(exc).lower()
+            if edit.was_editing or attempt == LOCK_RETRIES or not ("locked" in text or "busy" in text):
+                raise
+            time.sleep(0.05 * (attempt + 1))
     fids = edit.added_ids
     if len(fids) == len(features):
+        make_ids_unique(layer, fids)  # another writer may have taken the same ids meanwhile
         return int(fids[largest])
     return _fid_by_id(layer, first_id + largest)
 

@@ -2,9 +2,10 @@
 
 QgsDistanceArea in the layer's CRS: ellipsoidal on the CRS's ellipsoid when the CRS is geographic or a
 Mercator projection (Web Mercator's planar areas are ~2x too large at 47° N), planar otherwise (national
-grids, UTM), converted to m² / m.  A layer without CRS (webcam photos) is measured in its own units,
-pixels: ``area_m2`` then holds pixel² and ``perimeter_m`` pixels (``area_units`` says which, for
-messages).
+grids, UTM), converted to m² / m.  A layer without CRS is measured in its own units: pixels for webcam
+photos, the geotransform's map units for a raster with a geotransform but no CRS; ``area_m2`` then
+holds pixel² (map units²) and ``perimeter_m`` pixels (map units); ``area_units`` says which, for
+messages.
 """
 from __future__ import annotations
 
@@ -13,10 +14,13 @@ from qgis.core import QgsCoordinateReferenceSystem, QgsDistanceArea, QgsGeometry
 from .crs import crs_from
 
 
-def area_units(layer_or_crs) -> str:
-    """'m²' for layers with a CRS, 'pixel²' for layers without (photos)."""
+def area_units(layer_or_crs, georeferenced: bool = False) -> str:
+    """'m²' for layers with a CRS; without one, 'map units²' when the raster had a geotransform
+    (``georeferenced``: a GeoTIFF without CRS) and 'pixel²' when it had none (photos)."""
     crs = crs_from(layer_or_crs.crs() if hasattr(layer_or_crs, "crs") else layer_or_crs)
-    return "m²" if crs.isValid() else "pixel²"
+    if crs.isValid():
+        return "m²"
+    return "map units²" if georeferenced else "pixel²"
 
 
 def _is_mercator(crs: QgsCoordinateReferenceSystem) -> bool:

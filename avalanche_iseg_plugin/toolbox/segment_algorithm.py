@@ -100,7 +100,7 @@ class SegmentFromPointsAlgorithm(QgsProcessingAlgorithm):
         from ..engine.raster_window import RasterSource
         from ..engine.session import DigitisingSession
         from ..layers.avalanche_fields import avalanche_fields, set_attributes
-        from ..layers.measure import measure
+        from ..layers.measure import area_units, measure
 
         raster = self.parameterAsRasterLayer(parameters, self.RASTER, context)
         points = self.parameterAsSource(parameters, self.POINTS, context)
@@ -169,7 +169,7 @@ class SegmentFromPointsAlgorithm(QgsProcessingAlgorithm):
             sink.addFeature(feature, QgsFeatureSink.FastInsert)
             written += 1
             feedback.pushInfo(f"{label}: {len(finished.polygons_wkt)} part(s), {area:.0f} "
-                              f"{'m²' if raster_crs.isValid() else 'pixel²'}")
+                              f"{area_units(raster_crs, georeferenced=source.is_georeferenced)}")
         session.discard()
         feedback.setProgress(100.0)
         feedback.pushInfo(f"{written} avalanche(s) written, {len(groups) - written} failed, {skipped} point(s) skipped.")
