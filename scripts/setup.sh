@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 fail() { echo "setup: $*" >&2; exit 1; }
 
-APT_PACKAGES="python3-qgis qgis-providers python3-venv python3-pip xvfb xauth"
+APT_PACKAGES="python3-qgis qgis-providers python3-scipy python3-venv python3-pip xvfb xauth"
 missing=""
 for p in $APT_PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
