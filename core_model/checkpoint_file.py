@@ -68,35 +68,44 @@ def _size_text(n: int) -> str:
     return f"{n / MIB:.0f} MB" if n >= MIB else f"{n} bytes"
 
 
+_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, NotImplementedError, ValueError,
+               RuntimeError, zlib.error)
+
+
 def check_zip(path: Path, fail: Callable[[str], Exception]) -> None:
     """Refuse a zip checkpoint that would inflate beyond its bound or whose members fail their CRC-32."""
     file_size = path.stat().st_size
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
-            inflated = sum(i.file_size for i in infos)
-            bound = min(MAX_INFLATED_BYTES, max(64 * MIB, MAX_INFLATION * file_size))
-            if inflated > bound:
-                raise fail(f"would decompress to {_size_text(inflated)} from {_size_text(file_size)} "
-                           f"(at most {_size_text(bound)} allowed), so it is refused as a decompression bomb")
-            for info in infos:
-                _check_crc(zf, info, fail)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, NotImplementedError, ValueError,
-            RuntimeError, zlib.error):
+    except _ZIP_ERRORS:
         raise fail("is truncated or corrupted and cannot be read") from None
+    inflated = sum(i.file_size for i in infos)
+    bound = min(MAX_INFLATED_BYTES, max(64 * MIB, MAX_INFLATION * file_size))
+    if inflated > bound:
+        raise fail(f"would decompress to {_size_text(inflated)} from {_size_text(file_size)} "
+                   f"(at most {_size_text(bound)} allowed), so it is refused as a decompression bomb")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            bad = next((i.filename for i in infos if not _crc_ok(zf, i)), None)
+    except _ZIP_ERRORS:
+        raise fail("is truncated or corrupted and cannot be read") from None
+    if bad is not None:
+        raise fail(f"is corrupted (member {quote(bad)} fails its CRC-32 check)")
 
 
-def _check_crc(zf: zipfile.ZipFile, info: zipfile.ZipInfo, fail) -> None:
+def _crc_ok(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
     if info.CRC == 0 and info.file_size:  # written without checksums (torch's set_crc32_options(False))
-        return
+        return True
     try:
         with zf.open(info) as f:  # zipfile compares the CRC-32 when the member has been read to its end
             while f.read(_CRC_CHUNK):
                 pass
     except zipfile.BadZipFile as exc:
-        if "CRC" not in str(exc):
-            raise
-        raise fail(f"is corrupted (member {quote(info.filename)} fails its CRC-32 check)") from None
+        if "CRC" in str(exc):
+            return False
+        raise
+    return True
 
 
 def _pickle_stream(path: Path, head: bytes):
