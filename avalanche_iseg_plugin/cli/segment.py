@@ -203,8 +203,11 @@ def main(argv=None) -> int:
     from osgeo import gdal
 
     gdal.PushErrorHandler("CPLQuietErrorHandler")  # GDAL's complaints reach the user as our one line
+    from core_model.warning_lines import warnings_as_lines  # standard library only
+
     try:
-        return run(args)
+        with warnings_as_lines():  # library warnings: one line each, none after an error
+            return run(args)
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted; nothing more was written.\n")
         return EXIT_INTERRUPTED
