@@ -83,7 +83,10 @@ def test_empty_image_file_is_refused_before_training(tmp_path, capsys):
     data = make_ritm_folder(tmp_path / "tiny")
     (data / "img" / "im 03.jpg").write_bytes(b"")
     t0 = time.monotonic()
-    assert _cli(data, tmp_path / "run", "--max-steps", "1") == 2
+    # no validation split: only sampling would meet the file (a 1-step run used to succeed)
+    assert main(["--data", str(data), "--out", str(tmp_path / "run"), "--crop-size", "64", "--batch-size", "1",
+                 "--epochs", "1", "--steps-per-epoch", "1", "--max-points", "4", "--threads", "1",
+                 "--no-progress"]) == 2
     _one_line(capsys, "im 03.jpg", "empty")
     assert not (tmp_path / "run" / "train_state.pth").exists() and time.monotonic() - t0 < 10
 
