@@ -17,6 +17,7 @@ import torch
 from .clicks import Click, Clicker
 from .points import net_clicks, points_tensor  # noqa: F401 - points_tensor: importable from here too
 from .transforms import HorizontalFlip, LimitLongestSide, NetInput, Sigmoid, Transform, ZoomIn
+from .undo_history import UndoHistory
 
 
 @dataclass
@@ -96,7 +97,7 @@ class InteractivePredictor:
         self._key = None
         self._initial: torch.Tensor | None = None
         self._clicker = Clicker()
-        self._history: list[tuple] = []
+        self._history = UndoHistory()  # bounded: see core_model.undo_history
         self._prev: torch.Tensor | None = None
         self._probs: torch.Tensor | None = None
 
@@ -149,7 +150,7 @@ class InteractivePredictor:
         if self._zoom is not None:
             self._zoom.extra_interactions = 1 if has_initial else 0
             self._zoom.prev_probs = self._initial
-        self._history = []
+        self._history.clear()
         self._probs = None
         if self._image is None:
             self._prev = None
@@ -171,10 +172,13 @@ class InteractivePredictor:
         if not (0 <= r < h and 0 <= c < w):
             raise ValueError(f"The click at row {r}, column {c} is outside the {w}×{h} image; "
                              f"click inside it (rows 0–{h - 1}, columns 0–{w - 1}).")
-        self._history.append(self._save_state())
+        self._history.push(self._save_state())
         self._clicker.add(Click(r, c, bool(is_positive)))
         try:
             self._predict()
+            if not bool(torch.isfinite(self._probs).all()):
+                raise ValueError("The model gave no valid prediction for this click (its output is NaN or "
+                                 "infinite); its checkpoint is unusable for this image.")
         except BaseException:
             self._clicker.pop()
             self._restore_state(self._history.pop())
@@ -182,13 +186,23 @@ class InteractivePredictor:
         return self.probabilities
 
     def undo(self) -> np.ndarray | None:
-        """Remove the last click and restore the state before it exactly (no network call).  Returns the
-        probabilities after the undo: those of the previous click, the initial mask, or None."""
-        if not self._history:
+        """Remove the last click and restore the state before it exactly (no network call while that state
+        is in the bounded undo history; beyond it, the remaining clicks are replayed, with the same result).
+        Returns the probabilities after the undo: those of the previous click, the initial mask, or None."""
+        if not len(self._clicker):
+            return self.probabilities
+        state = self._history.pop()
+        if state is None:
+            self._replay(self._clicker.clicks[:-1])
             return self.probabilities
         self._clicker.pop()
-        self._restore_state(self._history.pop())
+        self._restore_state(state)
         return self.probabilities
+
+    def _replay(self, clicks: list[Click]) -> None:
+        self.reset()
+        for click in clicks:
+            self.add_click(click.row, click.col, click.is_positive)
 
     # --- results ----------------------------------------------------------------------------------
     @property

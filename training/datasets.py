@@ -45,6 +45,20 @@ class ImageFolderDataset:
         if not self.pairs:
             raise DataError(f"{self.root} has no image with a mask of the same name in {self.folder.mask_dir.name}/.")
         self.name = self.root.name
+        self._check_files()
+
+    def _check_files(self) -> None:
+        """Before training starts: no empty file, and at least one mask that marks an object (read in
+        order until one does, so a usable folder costs one mask read)."""
+        for pair in self.pairs:
+            for path in pair:
+                if path.stat().st_size == 0:
+                    raise DataError(f"{path} is empty (0 bytes); remove it or replace it with a real file.")
+        for _, mask_path in self.pairs:
+            if (read_labels(mask_path, self.folder.layout) > 0).any():
+                return
+        raise DataError(f"no mask in {self.root / self.folder.mask_dir.name} marks an object (all "
+                        f"{len(self.pairs)} are empty), so there is nothing to learn from.")
 
     def __len__(self) -> int:
         return len(self.pairs)

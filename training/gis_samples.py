@@ -70,6 +70,10 @@ def read_outlines(path: str | Path, raster_crs_wkt: str, layer: str | None = Non
     lyr = ds.GetLayerByName(layer) if layer else ds.GetLayer(0)
     if lyr is None:
         raise DataError(f"{path} has no layer named {layer!r}.")
+    flat = ogr.GT_Flatten(lyr.GetGeomType())
+    if flat in (ogr.wkbPoint, ogr.wkbMultiPoint, ogr.wkbLineString, ogr.wkbMultiLineString):
+        kind = "point" if flat in (ogr.wkbPoint, ogr.wkbMultiPoint) else "line"
+        raise DataError(f"{path} is a {kind} layer; the avalanche outlines must be a polygon layer.")
     if field and lyr.GetLayerDefn().GetFieldIndex(field) < 0:
         raise DataError(f"the layer {path} has no attribute {field!r} to split by.")
     transform = None

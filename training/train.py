@@ -129,6 +129,8 @@ def control_from_args(args) -> RunControl:
 
 def check(cfg: TrainConfig, resume: bool) -> None:
     out = Path(cfg.out)
+    if out.exists() and not out.is_dir():
+        raise TrainingError(f"--out {out} is a file, not a run folder; name a folder (it is created if missing).")
     if not resume and (out / "train_state.pth").exists():
         raise TrainingError(f"{out} already holds a run; add --resume to continue it or choose another --out.")
     if not cfg.data:
@@ -149,12 +151,10 @@ def main(argv=None) -> int:
     try:
         control = control_from_args(args)
         if args.resume:
-            import torch
+            from .run_state import read_train_state
 
-            state_path = Path(args.out) / "train_state.pth"
-            if not state_path.exists():
-                raise TrainingError(f"{args.out} holds no run to resume (no train_state.pth).")
-            saved = torch.load(state_path, map_location="cpu", weights_only=True)["config"]
+            saved = dict(read_train_state(Path(args.out) / "train_state.pth", TrainConfig)["config"])
+            saved["out"] = str(args.out)  # the run folder is where the state file is, wherever it was made
             if args.epochs_given:
                 saved["epochs"] = args.epochs  # a longer or shorter run: the cosine schedule is stretched
             cfg = TrainConfig(**saved)

@@ -26,13 +26,10 @@ from .iter_mask import simulate_clicks
 from .log_plot import append_row, write_plot
 from .losses import ITERMLoss
 from .points_sampler import SamplerSettings
+from .run_state import TrainingError, read_train_state
 from .validate import prepare, run_sessions, summarize
 
 BACKBONE_PREFIX = "feature_extractor."
-
-
-class TrainingError(ValueError):
-    """A run that cannot start or continue; the message is one sentence."""
 
 
 @dataclass
@@ -169,7 +166,7 @@ class Trainer:
             if not self.state_path.exists() or not last.exists():
                 raise TrainingError(f"{self.out} holds no run to resume (train_state.pth or "
                                     "checkpoints/last_checkpoint.pth is missing).")
-            state = torch.load(self.state_path, map_location="cpu", weights_only=True)
+            state = read_train_state(self.state_path, TrainConfig)
             self.model = load_model(last)
         elif cfg.weights:
             self.model = load_model(cfg.weights)
@@ -191,8 +188,16 @@ class Trainer:
         self.epoch_acc = {"n": 0, "loss": 0.0, "focal": 0.0, "aux_bce": 0.0, "sim_clicks": 0.0, "seconds": 0.0}
         self.elapsed = 0.0
         if state is not None:
-            self.optimizer.load_state_dict(state["optimizer"])
-            self.scheduler.load_state_dict(state["scheduler"])
+            try:
+                self.optimizer.load_state_dict(state["optimizer"])
+                self.scheduler.load_state_dict(state["scheduler"])
+                for p in self.model.parameters():
+                    moments = self.optimizer.state.get(p, {})
+                    if any(moments[k].shape != p.shape for k in ("exp_avg", "exp_avg_sq") if k in moments):
+                        raise ValueError("optimiser state of another shape")
+            except (ValueError, KeyError, TypeError, IndexError, RuntimeError, AttributeError):
+                raise TrainingError(f"{self.state_path} does not fit the model in checkpoints/last_checkpoint.pth "
+                                    "(its optimiser state is of another model); it cannot be resumed.") from None
             self.step = int(state["step"])
             self.best = state.get("best")
             self.epoch_acc = dict(state["epoch_acc"])

@@ -244,10 +244,12 @@ def main(argv=None) -> int:
     from osgeo import gdal
 
     gdal.PushErrorHandler("CPLQuietErrorHandler")  # GDAL's complaints reach the user as our one line
+    from core_model.warning_lines import warnings_as_lines  # standard library only
     _terminations.clear()
     previous = _terminate_like_interrupt()
     try:
-        return run(args)
+        with warnings_as_lines():  # library warnings: one line each, none after an error
+            return run(args)
     except KeyboardInterrupt:
         terminated = bool(_terminations)
         sys.stderr.write(f"error: {'terminated' if terminated else 'interrupted'}; nothing more was written.\n")

@@ -29,11 +29,14 @@ def _one_line(text: str) -> str:
 
 
 def run(main: Callable[[], int | None]) -> None:
-    """Run a CLI main; bad input becomes one line on stderr and exit code 2, never a traceback."""
+    """Run a CLI main; bad input becomes one line on stderr and exit code 2, never a traceback; library
+    warnings are one line each after a successful run and dropped after a failed one."""
     from ..checkpoint import CheckpointError
     from ..datasets import DatasetError
+    from ..warning_lines import warnings_as_lines
     try:
-        code = main()
+        with warnings_as_lines():
+            code = main()
     except (CliError, CheckpointError, DatasetError, ValueError, OSError) as exc:
         sys.stderr.write(f"error: {_one_line(exc)}\n")
         raise SystemExit(EXIT_BAD_INPUT) from None
