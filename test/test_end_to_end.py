@@ -40,7 +40,7 @@ def test_real_predictor_clicks_to_polygon(real_digitiser, tmp_path):
     assert d.warnings() == []
     assert c.state.model == "hrnet18s_itermask_ref"
     assert c.state.mask is not None and c.state.mask.any()
-    assert "hrnet18s_itermask_ref" in d.plugin.dock.status_text()
+    assert "hrnet18s_itermask_ref" in d.plugin.dock.status_label.text()
     d.click(*d.info["outside_xy"], button=Qt.RightButton)
     assert d.warnings() == []
     d.key(Qt.Key_Space)

@@ -27,6 +27,7 @@ class PredictorKey:
     """What identifies a loaded model: the same key reuses the loaded predictor."""
     checkpoint: str
     device: str
+    brs_mode: str = "NoBRS"     # refinement mode (core_model.brs), part of how the predictor is built
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,8 @@ class WindowGeometry:
 class SessionView:
     """What the GUI draws after each command: the mask (bool, model-image pixels of ``window``), the
     window, the clicks as (x, y, is_positive) in raster CRS, the counts, the model's name and the
-    threshold. The empty view (nothing started) has mask and window None."""
+    threshold, and how long the last prediction took (``seconds``, None before the first). The empty
+    view (nothing started) has mask and window None."""
     mask: np.ndarray | None = None
     window: WindowGeometry | None = None
     clicks: list = field(default_factory=list)
@@ -151,6 +153,7 @@ class SessionView:
     n_neg: int = 0
     model: str = ""
     threshold: float | None = None
+    seconds: float | None = None
 
     def __eq__(self, other) -> bool:
         return _fields_equal(self, other)

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import avalanche_engine
+import time
+
 from .errors import SessionError
 from .predictor_loader import make_predictor
 from .protocol import (AddClick, Box, Close, Discard, ErrorReply, Finish, FinishedResult, PredictorKey,
@@ -32,6 +34,7 @@ class SessionServer:
         self._session = None
         self._session_key: PredictorKey | None = None
         self.threshold: float | None = None
+        self._seconds: float | None = None     # the last prediction's duration
 
     # ------------------------------------------------------------------ public
     @property
@@ -81,11 +84,15 @@ class SessionServer:
         return self._view()
 
     def _add_click(self, command: AddClick):
-        self._need_session().add_click(command.x, command.y, command.is_positive)
-        return self._view()
+        return self._timed(self._need_session().add_click, command.x, command.y, command.is_positive)
 
     def _box(self, command: Box):
-        self._need_session().start_box(command.x0, command.y0, command.x1, command.y1)
+        return self._timed(self._need_session().start_box, command.x0, command.y0, command.x1, command.y1)
+
+    def _timed(self, action, *args):
+        start = time.perf_counter()
+        action(*args)
+        self._seconds = time.perf_counter() - start
         return self._view()
 
     def _start_from_polygon(self, command: StartFromPolygon):
@@ -136,7 +143,9 @@ class SessionServer:
         """The predictor for ``key``, loaded once; another key replaces it (one model in memory)."""
         if self._predictor is None or self._predictor_key != key:
             self._predictor, self._predictor_key = None, None
-            self._predictor = self._factory(key.checkpoint, key.device, self.threshold)
+            # the refinement mode only when set: factories of the three-argument kind keep working
+            extra = {} if key.brs_mode == "NoBRS" else {"brs_mode": key.brs_mode}
+            self._predictor = self._factory(key.checkpoint, key.device, self.threshold, **extra)
             self._predictor_key = key
         return self._predictor
 
@@ -156,4 +165,4 @@ class SessionServer:
                            clicks=[(c.x, c.y, c.is_positive) for c in session.clicks],
                            n_pos=session.n_pos, n_neg=session.n_neg,
                            model=model_name(loaded) if loaded is not None else "",
-                           threshold=session.threshold)
+                           threshold=session.threshold, seconds=self._seconds)

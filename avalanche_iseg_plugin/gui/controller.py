@@ -94,7 +94,8 @@ class DigitisingController:
 
     def _update_status(self) -> None:
         s = self.model.status()
-        self.dock.set_status(s.n_pos, s.n_neg, s.model, s.device, busy=not self.worker.is_idle())
+        self.dock.set_status(s.n_pos, s.n_neg, s.model, s.device, busy=not self.worker.is_idle(),
+                             refinement=s.brs_mode, seconds=s.seconds)
 
     def _on_busy(self, busy: bool) -> None:
         if not busy:

@@ -25,6 +25,7 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
+from ..engine.predictor_loader import BRS_MODES
 from ..layers.settings import PluginSettings
 
 DOCK_OBJECT_NAME = "AvalancheIsegDock"
@@ -73,6 +74,16 @@ class AvalancheDock(QDockWidget):
         self.device_combo.addItem("CPU", "cpu")
         self.device_combo.currentIndexChanged.connect(self._on_device)
         form.addRow("Device", self.device_combo)
+        self.refinement_combo = QComboBox(model_box)
+        for mode in BRS_MODES:
+            self.refinement_combo.addItem(mode, mode)
+        self.refinement_combo.setCurrentIndex(max(0, self.refinement_combo.findData(settings.brs_mode)))
+        self.refinement_combo.setToolTip("Back-propagating refinement (RITM): from the second click on, fits the "
+                                         "prediction to the clicked pixels — several times slower per click "
+                                         "(f-BRS least, RGB-/DistMap-BRS most); applies from the next avalanche")
+        self.refinement_combo.currentIndexChanged.connect(
+            lambda _i: self._set("brs_mode", self.refinement_combo.currentData() or "NoBRS"))
+        form.addRow("Refinement", self.refinement_combo)
         self.threshold_spin = self._double(0.05, 0.95, 0.01, 2, settings.threshold, "threshold")
         self.threshold_spin.setToolTip("Probability above which a pixel belongs to the avalanche")
         form.addRow("Threshold", self.threshold_spin)
@@ -209,9 +220,13 @@ class AvalancheDock(QDockWidget):
     def set_target_layer(self, layer) -> None:
         self.layer_combo.setLayer(layer)
 
-    def set_status(self, n_pos: int, n_neg: int, model: str, device: str, busy: bool = False) -> None:
+    def set_status(self, n_pos: int, n_neg: int, model: str, device: str, busy: bool = False,
+                   refinement: str = "NoBRS", seconds: float | None = None) -> None:
         model_text = model or "not loaded"
         text = f"Clicks: {n_pos} positive, {n_neg} negative · model: {model_text} · device: {device}"
+        text += f" · refinement: {refinement}"
+        if seconds is not None:
+            text += f" · last click {seconds:.2f} s"
         if busy:
             text += " · predicting…"
         self.status_label.setText(text)
