@@ -181,18 +181,26 @@ class HighResolutionNet(nn.Module):
         if additional_features is not None:
             # Summed into the (fresh) click features, never into `x`, which callers may cache.
             x = additional_features.add_(x)
-        x = self.relu(self.bn2(self.conv2(x)))
-        return self._head(self._branches(self.layer1(x)))
+        return self._head(self.backbone_features(x))
 
-    def _head(self, ys: list[torch.Tensor]):
-        feats = self._aggregate(ys)
-        if self.ocr_width <= 0:
-            return [self.cls_head(feats), None]
+    def backbone_features(self, x: torch.Tensor) -> torch.Tensor:
+        """From the stem (click features added) to the concatenated multi-resolution features at 1/4
+        resolution (15 × width channels; RITM's compute_hrnet_feats, f-BRS-A/B's insertion point)."""
+        x = self.relu(self.bn2(self.conv2(x)))
+        return self._aggregate(self._branches(self.layer1(x)))
+
+    def ocr_features(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Backbone features → (the OCR block's output, 2 × ocr_width channels — f-BRS-C's insertion
+        point —, the auxiliary logits)."""
         out_aux = self.aux_head(feats)
         feats = self.conv3x3_ocr(feats)
-        context = self.ocr_gather_head(feats, out_aux)
-        out = self.cls_head(self.ocr_distri_head(feats, context))
-        return [out, out_aux]
+        return self.ocr_distri_head(feats, self.ocr_gather_head(feats, out_aux)), out_aux
+
+    def _head(self, feats: torch.Tensor):
+        if self.ocr_width <= 0:
+            return [self.cls_head(feats), None]
+        feats, out_aux = self.ocr_features(feats)
+        return [self.cls_head(feats), out_aux]
 
     def forward(self, x: torch.Tensor, additional_features=None):
         return self.forward_from_stem(self.image_stem(x), additional_features)

@@ -130,10 +130,7 @@ class HRNetModel(nn.Module):
                 raise ValueError("this model needs the previous mask (4th image channel); pass zeros for none.")
             if self.binary_prev_mask:
                 prev_mask = (prev_mask > 0.5).float()
-        coord = self.dist_maps(rgb, points)
-        if prev_mask is not None:
-            coord = torch.cat((prev_mask, coord), dim=1)
-        coord = coord.contiguous(memory_format=self.memory_format)
+        coord = self.coord_features(rgb, prev_mask, points)
         if self.rgb_conv is not None:
             x = self.rgb_conv(torch.cat((rgb, coord), dim=1))
             out, aux = self.feature_extractor(x)
@@ -145,6 +142,14 @@ class HRNetModel(nn.Module):
         if want_aux and aux is not None:
             outputs["instances_aux"] = F.interpolate(aux, size=size, mode="bilinear", align_corners=True)
         return outputs
+
+    def coord_features(self, rgb: torch.Tensor, prev_mask, points: torch.Tensor) -> torch.Tensor:
+        """The click maps of `points`, after the previous mask when the model takes one (RITM's
+        get_coord_features; DistMap-BRS adds its bias to the click-map channels)."""
+        coord = self.dist_maps(rgb, points)
+        if prev_mask is not None:
+            coord = torch.cat((prev_mask, coord), dim=1)
+        return coord.contiguous(memory_format=self.memory_format)
 
     # --- training helpers ---------------------------------------------------------------------------
     def backbone_parameters(self):

@@ -1,6 +1,7 @@
 """Interactive predictor: RITM's inference pipeline (NoBRS, zoom-in, flip averaging, previous mask fed back).
 
-Per click: the clicks and the input (RGB + previous probabilities) pass the transforms (zoom-in, optional
+With `brs_mode` other than NoBRS, the network call of a click is replaced by RITM's back-propagating
+refinement (core_model.brs).  Per click: the clicks and the input (RGB + previous probabilities) pass the transforms (zoom-in, optional
 longest-side limit, flip), the network runs once on the batch (image and its mirror), and the logits come
 back through the inverse transforms (flip average → sigmoid → paste of the zoomed crop).  Work that depends
 only on the image (tensor, crops, flipped copies, the network's image stem) is cached and reused while
@@ -14,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .brs import NO_BRS, brs_net_clicks_limit, make_refiner
 from .clicks import Click, Clicker
 from .points import net_clicks, points_tensor  # noqa: F401 - points_tensor: importable from here too
 from .transforms import HorizontalFlip, LimitLongestSide, NetInput, Sigmoid, Transform, ZoomIn
@@ -32,7 +34,8 @@ class PredictorSettings:
     flip: bool = True
     max_longest_side: int | None = None
     threshold: float = 0.49
-    net_clicks_limit: int | None = None
+    net_clicks_limit: int | None = None     # None: RITM's for the mode (8 for f-BRS, 5 for RGB/DistMap-BRS)
+    brs_mode: str = NO_BRS                  # see core_model.brs.BRS_MODES
 
 
 def recommended_settings(model, **overrides) -> PredictorSettings:
@@ -90,6 +93,9 @@ class InteractivePredictor:
         self._transforms.append(Sigmoid())
         if s.flip:
             self._transforms.append(HorizontalFlip(cache=cache))
+        self._refiner = make_refiner(s.brs_mode, self.model, s.flip, s.threshold)
+        self._net_clicks_limit = s.net_clicks_limit if s.net_clicks_limit is not None \
+            else brs_net_clicks_limit(s.brs_mode)
         self._uses_prev_mask = bool(getattr(model, "with_prev_mask", False))
         self._split_forward = cache and hasattr(model, "image_features") and hasattr(model, "forward_from_features")
         self._features: tuple[Any, Any] | None = None
@@ -152,6 +158,8 @@ class InteractivePredictor:
             self._zoom.prev_probs = self._initial
         self._history.clear()
         self._probs = None
+        if self._refiner is not None:
+            self._refiner.reset()
         if self._image is None:
             self._prev = None
         elif has_initial:
@@ -232,10 +240,13 @@ class InteractivePredictor:
             raise ValueError("No image is set: call set_image(image) before adding clicks or masks.")
 
     def _save_state(self) -> tuple:
-        return [t.get_state() for t in self._transforms], self._prev, self._probs
+        refiner = None if self._refiner is None else self._refiner.get_state()
+        return [t.get_state() for t in self._transforms], self._prev, self._probs, refiner
 
     def _restore_state(self, state: tuple) -> None:
-        states, self._prev, self._probs = state
+        states, self._prev, self._probs, refiner = state
+        if self._refiner is not None:
+            self._refiner.set_state(refiner)
         for t, st in zip(self._transforms, states):
             t.set_state(st)
 
@@ -246,8 +257,12 @@ class InteractivePredictor:
         clicks_lists = [clicks]
         for t in self._transforms:
             inp, clicks_lists = t.transform(inp, clicks_lists)
-        points = points_tensor(clicks_lists, self.settings.net_clicks_limit, self.device)
-        logits = self._network(inp, points)
+        points = points_tensor(clicks_lists, self._net_clicks_limit, self.device)
+        if self._refiner is None:
+            logits = self._network(inp, points)
+        else:
+            changed = any(t.image_changed for t in self._transforms)
+            logits = self._refiner.refine(inp, clicks_lists, changed, points, self._net_clicks_limit)
         prob = logits
         for t in reversed(self._transforms):
             prob = t.inv_transform(prob)

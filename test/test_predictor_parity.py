@@ -11,7 +11,10 @@ from core_model.noc import iou
 from core_model.predictor import InteractivePredictor, PredictorSettings
 
 REF = SHARED / "ritm_reference"
-SESSIONS = sorted(p.name for p in REF.glob("*_session_*.npz")) or ["hrnet18s_itermask_ref_session_davis017.npz"]
+# NoBRS sessions are named <model>_session_<name>.npz; the refinement-mode ones <model>_<MODE>_session_<name>.npz
+# (test_brs_parity.py).
+SESSIONS = sorted(p.name for p in REF.glob("*_session_*.npz") if "BRS" not in p.name) \
+    or ["hrnet18s_itermask_ref_session_davis017.npz"]
 PROB_TOL = 1e-4
 _models: dict[str, torch.nn.Module] = {}
 

@@ -27,11 +27,11 @@ from .segment_options import (EXIT_BAD_INPUT, EXIT_BUG, EXIT_INTERRUPTED, EXIT_O
 
 
 # -- the work ----------------------------------------------------------------------------------------
-def make_predictor(checkpoint: Path, device: str, threshold: float):
+def make_predictor(checkpoint: Path, device: str, threshold: float, brs_mode: str = "NoBRS"):
     """The real predictor, as the plugin makes it (core_model's fast inference copy of the model)."""
     from core_model.load_predictor import load_predictor
 
-    return load_predictor(checkpoint, device=device, threshold=threshold)
+    return load_predictor(checkpoint, device=device, threshold=threshold, brs_mode=brs_mode)
 
 
 def segment_one(session, obj_no: int, clicks, min_area, simplify, threshold):
@@ -134,9 +134,12 @@ def _segment_all(args, source, objects, checkpoint, device):
     from ..engine.session import DigitisingSession
 
     t0 = time.monotonic()
-    predictor = make_predictor(checkpoint, device, args.threshold)
+    # the refinement mode only when chosen: replacements of the three-argument kind keep working
+    predictor = make_predictor(checkpoint, device, args.threshold,
+                               **({} if args.brs == "NoBRS" else {"brs_mode": args.brs}))
     n = len(objects)
-    print(f"Model {Path(checkpoint).stem} on {device} (loaded in {time.monotonic() - t0:.1f} s); raster "
+    refinement = "" if args.brs == "NoBRS" else f" with {args.brs}"
+    print(f"Model {Path(checkpoint).stem} on {device}{refinement} (loaded in {time.monotonic() - t0:.1f} s); raster "
           f"{source.name} ({_describe_raster(source)}); {_plural(n, 'object')}.", flush=True)
     session = DigitisingSession(source, predictor, max_side=args.max_side, min_area=args.min_area,
                                 simplify=args.simplify)

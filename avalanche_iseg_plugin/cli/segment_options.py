@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from ..engine.errors import AvalancheError
+from ..engine.predictor_loader import BRS_MODES
 
 EXIT_OK, EXIT_BUG, EXIT_BAD_INPUT, EXIT_SKIPPED, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 3, 130, 143
 PROG = "python -m avalanche_iseg_plugin.segment"
@@ -60,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, metavar="N", help="torch CPU threads (default: torch's choice)")
     p.add_argument("--threshold", type=float, default=0.49, metavar="T",
                    help="probability above which a pixel is avalanche (default 0.49)")
+    p.add_argument("--brs", choices=BRS_MODES, default="NoBRS", metavar="MODE",
+                   help="refinement mode (RITM's back-propagating refinement; slower per click): "
+                        + ", ".join(BRS_MODES) + " (default NoBRS)")
     p.add_argument("--max-side", type=int, default=1600, metavar="PX",
                    help="longest side of the image the model sees; larger windows are downsampled (default 1600)")
     p.add_argument("--min-area", type=float, default=None, metavar="A",

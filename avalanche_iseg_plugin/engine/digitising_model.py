@@ -79,6 +79,7 @@ class Status:
     model: str
     device: str
     latency_ms: float | None = None
+    brs_mode: str = "NoBRS"
 
 
 def error_text(reply: ErrorReply) -> str:
@@ -115,7 +116,8 @@ class DigitisingModel:
 
     @property
     def predictor_key(self) -> PredictorKey:
-        return PredictorKey(self.settings.checkpoint, self.settings.device)
+        return PredictorKey(self.settings.checkpoint, self.settings.device,
+                            getattr(self.settings, "brs_mode", "NoBRS"))
 
     def status(self) -> Status:
         n_pos = self.view.n_pos + sum(1 for p in self.pending if p[2])
@@ -128,7 +130,8 @@ class DigitisingModel:
         elif self.view.model and chosen and self.session_key != self.predictor_key:
             model += f", then {chosen}"
         device = self.view.device or self.settings.device   # where the model really runs, once loaded
-        return Status(n_pos, n_neg, model, device, self.view.latency_ms)
+        brs = (self.session_key if self.object_in_progress and self.session_key else self.predictor_key).brs_mode
+        return Status(n_pos, n_neg, model, device, self.view.latency_ms, brs)
 
     # ------------------------------------------------------------------ which raster
     def raster_for_click(self, active: RasterRef | None) -> tuple[RasterRef | None, Outcome]:
@@ -249,7 +252,7 @@ class DigitisingModel:
     def setting_changed(self, name: str) -> Outcome:
         if name == "threshold" and self.raster is not None:
             return Outcome([SetThreshold(float(self.settings.threshold))])
-        if name in ("checkpoint", "device") and self.object_in_progress:
+        if name in ("checkpoint", "device", "brs_mode") and self.object_in_progress:
             return _say(NEW_MODEL_LATER, INFO, 4)
         return Outcome()
 

@@ -14,8 +14,14 @@ class PredictorUnavailable(AvalancheError):
     """The predictor cannot be made (no torch, no checkpoint); the message is one sentence."""
 
 
-def make_predictor(checkpoint: str, device: str, threshold: float):
-    """The real predictor (runs on the worker thread; imports torch only now)."""
+BRS_MODES = ("NoBRS", "f-BRS-A", "f-BRS-B", "f-BRS-C", "RGB-BRS", "DistMap-BRS")   # core_model.brs.BRS_MODES
+
+
+def make_predictor(checkpoint: str, device: str, threshold: float, brs_mode: str = "NoBRS"):
+    """The real predictor (runs on the worker thread; imports torch only now); `brs_mode` is the
+    refinement mode (core_model.brs: NoBRS, f-BRS-A/B/C, RGB-BRS, DistMap-BRS)."""
+    if brs_mode not in BRS_MODES:
+        raise PredictorUnavailable(f"Unknown refinement mode '{brs_mode}': choose one of {', '.join(BRS_MODES)}.")
     # Idle OpenMP threads sleep instead of spinning: QGIS's GUI thread shares the CPU with inference
     # (spinning threads made steps on a busy 2-core machine many times slower).  Only before torch loads.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -41,4 +47,4 @@ def make_predictor(checkpoint: str, device: str, threshold: float):
         raise PredictorUnavailable(f"The model checkpoint '{checkpoint}' does not exist: pick an existing "
                                    "RITM .pth file (see the README for where to download one).")
     # CheckpointError: one sentence naming the file
-    return load_predictor(checkpoint, device=device, threshold=threshold)
+    return load_predictor(checkpoint, device=device, threshold=threshold, brs_mode=brs_mode)

@@ -27,6 +27,7 @@ class PredictorKey:
     """What identifies a loaded model: the same key reuses the loaded predictor."""
     checkpoint: str
     device: str
+    brs_mode: str = "NoBRS"     # refinement mode (core_model.brs), part of how the predictor is built
 
 
 @dataclass(frozen=True)

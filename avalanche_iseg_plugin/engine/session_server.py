@@ -150,7 +150,9 @@ class SessionServer:
             if self._predictor is not None:
                 self._predictor, self._predictor_key = None, None
                 _free_model_memory()
-            self._predictor = self._factory(key.checkpoint, key.device, self.threshold)
+            # the refinement mode only when set: factories of the three-argument kind keep working
+            extra = {} if key.brs_mode == "NoBRS" else {"brs_mode": key.brs_mode}
+            self._predictor = self._factory(key.checkpoint, key.device, self.threshold, **extra)
             self._predictor_key = key
         return self._predictor
 

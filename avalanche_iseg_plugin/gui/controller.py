@@ -156,7 +156,7 @@ class DigitisingController:
     def _update_status(self) -> None:
         s = self.model.status()
         self.dock.set_status(s.n_pos, s.n_neg, s.model, s.device, busy=not self.worker.is_idle(),
-                             latency_ms=s.latency_ms)
+                             latency_ms=s.latency_ms, refinement=s.brs_mode)
 
     def _on_busy(self, busy: bool) -> None:
         if not busy:

@@ -23,6 +23,7 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
+from ..engine.predictor_loader import BRS_MODES
 from ..layers.settings import PluginSettings
 
 DOCK_OBJECT_NAME = "AvalancheIsegDock"
@@ -70,6 +71,16 @@ class AvalancheDock(QDockWidget):
         self.transport_combo.currentIndexChanged.connect(
             lambda _i: self._set("transport", self.transport_combo.currentData() or "process"))
         form.addRow("Run model in", self.transport_combo)
+        self.refinement_combo = QComboBox(model_box)
+        for mode in BRS_MODES:
+            self.refinement_combo.addItem(mode, mode)
+        self.refinement_combo.setCurrentIndex(max(0, self.refinement_combo.findData(settings.brs_mode)))
+        self.refinement_combo.setToolTip("Back-propagating refinement (RITM): from the second click on, fits the "
+                                         "prediction to the clicked pixels — several times slower per click "
+                                         "(f-BRS least, RGB-/DistMap-BRS most); applies from the next avalanche")
+        self.refinement_combo.currentIndexChanged.connect(
+            lambda _i: self._set("brs_mode", self.refinement_combo.currentData() or "NoBRS"))
+        form.addRow("Refinement", self.refinement_combo)
         self.threshold_spin = self._double(0.05, 0.95, 0.01, 2, settings.threshold, "threshold")
         self.threshold_spin.setToolTip("Probability above which a pixel belongs to the avalanche")
         form.addRow("Threshold", self.threshold_spin)
@@ -220,9 +231,10 @@ class AvalancheDock(QDockWidget):
         self.layer_combo.setLayer(layer)
 
     def set_status(self, n_pos: int, n_neg: int, model: str, device: str, busy: bool = False,
-                   latency_ms: float | None = None) -> None:
+                   latency_ms: float | None = None, refinement: str = "NoBRS") -> None:
         model_text = model or "not loaded"
         text = f"Clicks: {n_pos} positive, {n_neg} negative · model: {model_text} · device: {device}"
+        text += f" · refinement: {refinement}"
         if latency_ms is not None:
             text += f" · last click: {latency_ms:.0f} ms"
         if busy:

@@ -31,6 +31,7 @@ class PluginSettings:
     checkpoint: str = ""
     device: str = "cpu"
     threshold: float = 0.49
+    brs_mode: str = "NoBRS"         # refinement mode (core_model.brs); applies from the next avalanche
     overlay_opacity: float = 0.45
     click_radius: int = 6
     max_side: int = 1600

@@ -20,13 +20,14 @@ from qgis.PyQt.QtGui import QIcon
 
 from ..engine.click_groups import click_sign, group_clicks
 from ..engine.errors import AvalancheError
+from ..engine.predictor_loader import BRS_MODES
 
 ICON_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "icon.png")
 
 
 class SegmentFromPointsAlgorithm(QgsProcessingAlgorithm):
     RASTER, POINTS, SIGN_FIELD, GROUP_FIELD = "RASTER", "POINTS", "SIGN_FIELD", "GROUP_FIELD"
-    CHECKPOINT, DEVICE, THRESHOLD = "CHECKPOINT", "DEVICE", "THRESHOLD"
+    CHECKPOINT, DEVICE, THRESHOLD, REFINEMENT = "CHECKPOINT", "DEVICE", "THRESHOLD", "REFINEMENT"
     MAX_SIDE, MIN_AREA, SIMPLIFY, OUTPUT = "MAX_SIDE", "MIN_AREA", "SIMPLIFY", "OUTPUT"
     DEVICES = ["cpu", "cuda"]
 
@@ -80,6 +81,10 @@ class SegmentFromPointsAlgorithm(QgsProcessingAlgorithm):
         self.addParameter(QgsProcessingParameterNumber(self.THRESHOLD, "Threshold",
                                                        QgsProcessingParameterNumber.Double, settings.threshold,
                                                        minValue=0.01, maxValue=0.99))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.REFINEMENT, "Refinement (RITM's back-propagating refinement; slower per click)",
+            options=list(BRS_MODES),
+            defaultValue=BRS_MODES.index(settings.brs_mode) if settings.brs_mode in BRS_MODES else 0))
         self.addParameter(QgsProcessingParameterNumber(self.MAX_SIDE, "Window max side (pixels)",
                                                        QgsProcessingParameterNumber.Integer, settings.max_side,
                                                        minValue=64, maxValue=8192))
@@ -117,6 +122,7 @@ class SegmentFromPointsAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException(problem)
         threshold = self.parameterAsDouble(parameters, self.THRESHOLD, context)
         max_side = self.parameterAsInt(parameters, self.MAX_SIDE, context)
+        brs_mode = BRS_MODES[self.parameterAsEnum(parameters, self.REFINEMENT, context)]
         min_area = self.parameterAsDouble(parameters, self.MIN_AREA, context)
         simplify = self.parameterAsDouble(parameters, self.SIMPLIFY, context)
 
@@ -141,7 +147,9 @@ class SegmentFromPointsAlgorithm(QgsProcessingAlgorithm):
         factory = type(self).predictor_factory or make_predictor
         feedback.pushInfo(f"Loading the model {os.path.basename(checkpoint) if checkpoint else ''} on {device}…")
         try:
-            predictor = factory(checkpoint, device, threshold)
+            # the refinement mode only when chosen: factories of the three-argument kind keep working
+            predictor = factory(checkpoint, device, threshold, **({} if brs_mode == "NoBRS" else
+                                                                 {"brs_mode": brs_mode}))
         except ValueError as exc:  # AvalancheError (PredictorUnavailable), core_model's CheckpointError
             raise QgsProcessingException(str(exc)) from exc
         except (RuntimeError, AssertionError, MemoryError) as exc:  # e.g. CUDA out of memory, torch without CUDA

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import ArgumentParser, CliError, add_model_arguments, checkpoint_path, predictor as make_predictor, \
+from .common import ArgumentParser, CliError, add_brs_argument, add_model_arguments, checkpoint_path, predictor as make_predictor, \
     run, setup_torch
 
 MODES = ("optimised", "reference-equivalent")
@@ -63,9 +63,10 @@ def _scene(args):
     return image, gt
 
 
-def _predictor(mode: str, checkpoint, device):
-    """optimised: load_predictor's inference copy with caches; reference-equivalent: its reference pipeline."""
-    return make_predictor(checkpoint, device, reference=mode != "optimised")
+def _predictor(mode: str, checkpoint, device, brs_mode: str = "NoBRS"):
+    """optimised: load_predictor's inference copy with caches; reference-equivalent: its reference pipeline
+    (both in refinement mode `brs_mode`)."""
+    return make_predictor(checkpoint, device, reference=mode != "optimised", brs_mode=brs_mode)
 
 
 def _sync(device) -> None:
@@ -100,7 +101,7 @@ def memory_worker(mode: str, args) -> dict:
     clicks = json.loads(Path(args.clicks_file).read_text())
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    predictor = _predictor(mode, args.checkpoint, device)
+    predictor = _predictor(mode, args.checkpoint, device, args.brs)
     predictor.set_image(image)
     for row, col, positive in clicks:
         predictor.add_click(row, col, positive)
@@ -124,7 +125,7 @@ def measure(args) -> dict:
     from ..clicks import ClickSimulator
     device = setup_torch(args.device, args.threads)
     image, gt = _scene(args)
-    predictors = {mode: _predictor(mode, args.checkpoint, device) for mode in MODES}
+    predictors = {mode: _predictor(mode, args.checkpoint, device, args.brs) for mode in MODES}
     model = predictors[MODES[1]].model
 
     # Untimed session: the simulated user clicks on the reference-equivalent output; both modes follow.
@@ -171,7 +172,8 @@ def measure(args) -> dict:
 def format_report(res: dict) -> str:
     w, h = res["image_size"]
     lines = [f"benchmark: {res['checkpoint']} ({res['arch']}), {res['device']}, {res['threads']} threads, "
-             f"image {w}×{h}, {res['clicks']} simulated clicks × {res['repeats']} repeats (image load excluded)",
+             f"image {w}×{h}, {res['clicks']} simulated clicks × {res['repeats']} repeats (image load excluded), "
+             f"{res.get('brs_mode', 'NoBRS')}",
              f"{'mode':<22}{'median s/click':>15}{'first click s':>15}{'later clicks s':>16}{'set_image s':>13}"
              f"{'peak MiB':>10}"]
     for m in res["modes"]:
@@ -189,6 +191,7 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = ArgumentParser(prog="python -m core_model.benchmark", description=__doc__.split("\n")[0])
     add_model_arguments(parser, threads_default=2)
+    add_brs_argument(parser)
     parser.add_argument("--size", type=int, default=400, help="width of the synthetic 16:9 image (default 400)")
     parser.add_argument("--image", type=Path, default=None, help="use this image instead of the synthetic one")
     parser.add_argument("--mask", type=Path, default=None, help="object mask for --image (non-zero = object)")
@@ -210,7 +213,7 @@ def main(argv=None) -> int:
 
     ckpt = checkpoint_path(args.checkpoint)
     res = {"checkpoint": str(ckpt), "device": args.device, "threads": args.threads, "clicks": args.clicks,
-           "repeats": args.repeats, **measure(args)}
+           "repeats": args.repeats, "brs_mode": args.brs, **measure(args)}
     fast, ref = res["modes"]
     res["speedup"] = ref["median_s_per_click"] / fast["median_s_per_click"]
     if not args.no_memory:

@@ -58,6 +58,13 @@ def add_model_arguments(parser: argparse.ArgumentParser, threads_default: int | 
                         else f"torch CPU threads (default {threads_default})")
 
 
+def add_brs_argument(parser: argparse.ArgumentParser) -> None:
+    from ..brs import BRS_MODES, NO_BRS
+    parser.add_argument("--brs", default=NO_BRS, choices=BRS_MODES, metavar="MODE",
+                        help="refinement mode (RITM's back-propagating refinement): " + ", ".join(BRS_MODES)
+                        + f" (default {NO_BRS})")
+
+
 def setup_torch(device: str, threads: int | None) -> torch.device:
     if threads is not None:
         if threads < 1:
@@ -73,10 +80,16 @@ def checkpoint_path(arg: Path | None) -> Path:
     return default_checkpoint() if arg is None else arg
 
 
-def predictor(arg: Path | None, device, settings=None, *, reference: bool = False):
-    """The predictor of checkpoint `arg` (default: the shipped model), made by core_model.load_predictor."""
+def predictor(arg: Path | None, device, settings=None, *, reference: bool = False, brs_mode: str = "NoBRS"):
+    """The predictor of checkpoint `arg` (default: the shipped model), made by core_model.load_predictor;
+    `brs_mode` replaces the refinement mode of `settings` (or of the checkpoint's recommended ones)."""
+    import dataclasses
+
     from ..load_predictor import load_predictor
-    return load_predictor(checkpoint_path(arg), device=device, settings=settings, reference=reference)
+    if settings is not None:
+        return load_predictor(checkpoint_path(arg), device=device, reference=reference,
+                              settings=dataclasses.replace(settings, brs_mode=brs_mode))
+    return load_predictor(checkpoint_path(arg), device=device, reference=reference, brs_mode=brs_mode)
 
 
 def read_image(path: Path):

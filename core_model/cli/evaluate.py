@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from ..noc import IOU_CURVE_CLICKS, NOC_THRESHOLDS, evaluate_sample, mean_iou_at, noc
-from .common import ArgumentParser, CliError, add_model_arguments, checkpoint_path, predictor as make_predictor, \
+from .common import ArgumentParser, CliError, add_brs_argument, add_model_arguments, checkpoint_path, predictor as make_predictor, \
     run, setup_torch
 
 
@@ -36,7 +36,8 @@ def describe_settings(settings) -> str:
     zoom = (f"zoom-in to {settings.zoom_target_size} px (min crop {settings.zoom_min_crop_size})"
             if settings.zoom_in else "no zoom-in")
     side = f"longest side ≤ {settings.max_longest_side} px" if settings.max_longest_side else "full size"
-    return f"{zoom}, {side}, {'flip' if settings.flip else 'no flip'}, threshold {settings.threshold}"
+    return (f"{zoom}, {side}, {'flip' if settings.flip else 'no flip'}, threshold {settings.threshold}, "
+            f"{settings.brs_mode}")
 
 
 def format_table(res: dict) -> str:
@@ -56,6 +57,7 @@ def format_table(res: dict) -> str:
 def main(argv=None) -> int:
     parser = ArgumentParser(prog="python -m core_model.evaluate", description=__doc__.split("\n")[0])
     add_model_arguments(parser)
+    add_brs_argument(parser)
     parser.add_argument("--dataset", type=Path, required=True, help="dataset folder (img/+gt/ or data_GT/+boundary_GT/)")
     parser.add_argument("--layout", choices=("davis", "grabcut"), default=None, help="default: detected from the folders")
     parser.add_argument("--n-clicks", type=int, default=20, help="click budget per image (default 20)")
@@ -74,7 +76,7 @@ def main(argv=None) -> int:
     dataset = EvalDataset(args.dataset, args.layout)
     device = setup_torch(args.device, args.threads)
     ckpt = checkpoint_path(args.checkpoint)
-    predictor = make_predictor(ckpt, device, PredictorSettings() if args.ritm_settings else None)
+    predictor = make_predictor(ckpt, device, PredictorSettings() if args.ritm_settings else None, brs_mode=args.brs)
     settings, model = predictor.settings, predictor.model
     n = len(dataset) if args.limit is None else min(args.limit, len(dataset))
     from tqdm import tqdm

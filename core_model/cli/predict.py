@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .common import (ArgumentParser, CliError, add_model_arguments, predictor as make_predictor, read_image, run,
+from .common import (ArgumentParser, CliError, add_brs_argument, add_model_arguments, predictor as make_predictor, read_image, run,
                      setup_torch)
 
 
@@ -52,6 +52,7 @@ def write_mask_png(path: Path, mask: np.ndarray) -> None:
 def main(argv=None) -> int:
     parser = ArgumentParser(prog="python -m core_model.predict", description=__doc__.split("\n")[0])
     add_model_arguments(parser)
+    add_brs_argument(parser)
     parser.add_argument("--image", type=Path, required=True, help="RGB image (any format OpenCV reads)")
     parser.add_argument("--clicks", type=Path, required=True, help="JSON list of [row, col, is_positive]")
     parser.add_argument("--out", type=Path, required=True, help="output probability map (.npy, H×W float32)")
@@ -69,7 +70,7 @@ def main(argv=None) -> int:
         if out is not None and not out.parent.resolve().is_dir():
             raise CliError(f"Output folder {out.parent} does not exist.")
     device = setup_torch(args.device, args.threads)
-    predictor = make_predictor(args.checkpoint, device)
+    predictor = make_predictor(args.checkpoint, device, brs_mode=args.brs)
     predictor.set_image(image)
     for row, col, pos in clicks:
         predictor.add_click(row, col, pos)

@@ -1,0 +1,127 @@
+"""The refinement mode in the plugin: part of the predictor key (a change applies from the next avalanche),
+passed to the predictor factory, chosen in the dock and in the headless segmenter; the last click's time."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from avalanche_iseg_plugin.engine.digitising_model import NEW_MODEL_LATER, DigitisingModel
+from avalanche_iseg_plugin.engine.protocol import AddClick, PredictorKey, SetRaster
+from avalanche_iseg_plugin.engine.session_server import SessionServer
+from gis_fixtures import FakePredictor, make_lobe_geotiff
+
+
+class Factory:
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, checkpoint, device, threshold, **kw):
+        self.calls.append((checkpoint, device, kw))
+        return FakePredictor(threshold=threshold)
+
+
+def test_server_builds_the_predictor_with_the_mode_and_reloads_on_a_new_mode(tmp_path):
+    lobe = make_lobe_geotiff(tmp_path / "lobe.tif", size=(240, 320))
+    factory = Factory()
+    server = SessionServer(factory)
+    server.handle(SetRaster(lobe["path"], 1600, PredictorKey("m.pth", "cpu", "f-BRS-B"), 0.49))
+    view = server.handle(AddClick(*lobe["lobe_xy"], True))
+    assert factory.calls == [("m.pth", "cpu", {"brs_mode": "f-BRS-B"})]
+    assert isinstance(view.latency_ms, float) and view.latency_ms >= 0.0
+    server.handle(SetRaster(lobe["path"], 1600, PredictorKey("m.pth", "cpu"), 0.49))
+    server.handle(AddClick(*lobe["lobe_xy"], True))
+    assert factory.calls[1] == ("m.pth", "cpu", {})                 # NoBRS: the three-argument call
+
+
+def test_digitising_model_key_and_status(qgis_app):
+    from avalanche_iseg_plugin.layers.settings import PluginSettings
+    settings = PluginSettings(checkpoint="m.pth")
+    assert settings.brs_mode == "NoBRS"
+    model = DigitisingModel(settings)
+    assert model.predictor_key == PredictorKey("m.pth", "cpu", "NoBRS")
+    settings.brs_mode = "RGB-BRS"
+    assert model.predictor_key.brs_mode == "RGB-BRS" and model.status().brs_mode == "RGB-BRS"
+    model.pending.append((0.0, 0.0, True))                         # an avalanche in progress
+    model.session_key = PredictorKey("m.pth", "cpu", "NoBRS")
+    assert model.status().brs_mode == "NoBRS"                       # the one in progress keeps its mode
+    assert [m.text for m in model.setting_changed("brs_mode").messages] == [NEW_MODEL_LATER]
+
+
+def test_dock_refinement_choice_and_status_line(qgis_app, qgis_new_project):
+    from avalanche_iseg_plugin.gui.dock import AvalancheDock
+    from avalanche_iseg_plugin.layers.settings import PluginSettings
+    settings = PluginSettings(checkpoint="m.pth")
+    settings.save = lambda: None
+    dock = AvalancheDock(settings)
+    combo = dock.refinement_combo
+    assert [combo.itemText(i) for i in range(combo.count())] == ["NoBRS", "f-BRS-A", "f-BRS-B", "f-BRS-C",
+                                                                 "RGB-BRS", "DistMap-BRS"]
+    assert combo.currentText() == "NoBRS"
+    changed = []
+    dock.settingsChanged.connect(changed.append)
+    combo.setCurrentIndex(combo.findData("f-BRS-B"))
+    assert settings.brs_mode == "f-BRS-B" and changed == ["brs_mode"]
+    dock.set_status(2, 1, "hrnet18s", "cpu", refinement="f-BRS-B", latency_ms=1234.4)
+    assert dock.status_label.text().endswith("· refinement: f-BRS-B · last click: 1234 ms")
+    assert AvalancheDock(PluginSettings(brs_mode="RGB-BRS")).refinement_combo.currentText() == "RGB-BRS"
+
+
+def test_segment_cli_passes_the_mode(tmp_path, monkeypatch, qgis_app, capsys):
+    from avalanche_iseg_plugin.cli import segment
+    lobe = make_lobe_geotiff(tmp_path / "ortho.tif", size=(240, 320), pixel=1.25)
+    seen = []
+
+    def fake(path, device, threshold, **kw):
+        seen.append(kw)
+        return FakePredictor(threshold=threshold)
+
+    monkeypatch.setattr(segment, "make_predictor", fake)
+    ckpt = tmp_path / "fake.pth"
+    ckpt.write_bytes(b"never read")
+    clicks = tmp_path / "c.json"
+    clicks.write_text(json.dumps([{"x": lobe["lobe_xy"][0], "y": lobe["lobe_xy"][1], "positive": True}]))
+    args = ["--raster", lobe["path"], "--clicks", str(clicks), "--out", str(tmp_path / "o.gpkg"),
+            "--checkpoint", str(ckpt)]
+    assert segment.main(args + ["--brs", "DistMap-BRS"]) == 0
+    assert seen == [{"brs_mode": "DistMap-BRS"}] and "with DistMap-BRS" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exc:
+        segment.main(args + ["--brs", "BRS"])
+    assert exc.value.code == 2 and "invalid choice: 'BRS'" in capsys.readouterr().err
+
+
+def test_predictor_loader_refuses_an_unknown_mode():
+    from avalanche_iseg_plugin.engine.predictor_loader import PredictorUnavailable, make_predictor
+    with pytest.raises(PredictorUnavailable, match="Unknown refinement mode 'BRS': choose one of NoBRS"):
+        make_predictor("m.pth", "cpu", 0.49, brs_mode="BRS")
+
+
+def test_processing_algorithm_passes_the_refinement(qgis_processing, tmp_path):
+    import processing
+    from qgis.core import (QgsApplication, QgsCoordinateReferenceSystem, QgsFeature, QgsGeometry, QgsPointXY,
+                           QgsRasterLayer, QgsVectorLayer)
+
+    from avalanche_iseg_plugin.toolbox.provider import AvalancheProvider
+    from avalanche_iseg_plugin.toolbox.segment_algorithm import SegmentFromPointsAlgorithm
+    factory = Factory()
+    provider = AvalancheProvider()
+    QgsApplication.processingRegistry().addProvider(provider)
+    SegmentFromPointsAlgorithm.predictor_factory = staticmethod(factory)
+    try:
+        lobe = make_lobe_geotiff(tmp_path / "ortho.tif", size=(240, 320))
+        points = QgsVectorLayer("Point", "clicks", "memory")
+        points.setCrs(QgsCoordinateReferenceSystem("EPSG:2056"))
+        f = QgsFeature(points.fields())
+        f.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(*lobe["lobe_xy"])))
+        points.dataProvider().addFeatures([f])
+        alg = QgsApplication.processingRegistry().algorithmById("avalanche_iseg:segment_from_points")
+        param = alg.parameterDefinition("REFINEMENT")
+        assert param.options() == ["NoBRS", "f-BRS-A", "f-BRS-B", "f-BRS-C", "RGB-BRS", "DistMap-BRS"]
+        assert param.defaultValue() == 0
+        processing.run("avalanche_iseg:segment_from_points", {
+            "RASTER": QgsRasterLayer(lobe["path"], "ortho"), "POINTS": points, "CHECKPOINT": "m.pth",
+            "REFINEMENT": 2, "OUTPUT": str(tmp_path / "out.gpkg")})
+        assert factory.calls == [("m.pth", "cpu", {"brs_mode": "f-BRS-B"})]
+    finally:
+        SegmentFromPointsAlgorithm.predictor_factory = None
+        QgsApplication.processingRegistry().removeProvider(provider)
