@@ -234,7 +234,8 @@ class AvalancheDock(QDockWidget):
                    latency_ms: float | None = None, refinement: str = "NoBRS") -> None:
         model_text = model or "not loaded"
         text = f"Clicks: {n_pos} positive, {n_neg} negative · model: {model_text} · device: {device}"
-        text += f" · refinement: {refinement}"
+        if refinement != "NoBRS":
+            text += f" · refinement: {refinement}"
         if latency_ms is not None:
             text += f" · last click: {latency_ms:.0f} ms"
         if busy:
