@@ -16,7 +16,8 @@ from ..engine.protocol import ErrorReply
 from .overlay import DigitisingOverlay
 from .raster_layers import RasterLayers
 from .target_layer import TargetLayer
-from .transports import THREAD, is_process, make_transport
+from .transports import THREAD
+from .worker_link import WorkerLink
 
 MESSAGE_TITLE = "Avalanche digitiser"
 LEVELS = {INFO: Qgis.Info, WARNING: Qgis.Warning, SUCCESS: Qgis.Success}
@@ -30,10 +31,8 @@ class DigitisingController:
         self.canvas = iface.mapCanvas()
         self.settings = dock.settings
         self.model = DigitisingModel(self.settings)
-        self._factory, self._pickle = predictor_factory, pickle_messages
-        self.worker = None
-        self._use_transport(make_transport(transport or getattr(self.settings, "transport", THREAD),
-                                           predictor_factory, pickle_messages))
+        self.link = WorkerLink(transport or getattr(self.settings, "transport", THREAD), predictor_factory,
+                               pickle_messages, self._on_reply, self._on_busy, self.message)
         self.overlay = DigitisingOverlay(self.canvas, self.settings.overlay_opacity, self.settings.click_radius)
         self.rasters = RasterLayers(iface, self.model, self.message)
         self.target = TargetLayer(iface, dock, self.message, self._on_target_chosen)
@@ -81,46 +80,17 @@ class DigitisingController:
         return self.model.view
 
     @property
+    def worker(self):
+        """The transport commands go through now (WorkerLink may replace it)."""
+        return self.link.worker
+
+    @property
     def predictor_factory(self):
-        return self._factory
+        return self.link.factory
 
     @predictor_factory.setter
     def predictor_factory(self, factory) -> None:
-        """Another model factory (tests: a fake); the loaded model is dropped."""
-        self._factory = factory
-        if is_process(self.worker):
-            self._switch_transport("process")
-        else:
-            self.worker.server.predictor_factory = factory
-
-    # ================================================================ transport
-    def _use_transport(self, worker, replay=()) -> None:
-        if self.worker is not None:
-            self.worker.stop()
-        self.worker = worker
-        worker.replied.connect(self._on_reply)
-        worker.busyChanged.connect(self._on_busy)
-        if is_process(worker):
-            worker.crashed.connect(lambda text: self.message(text, Qgis.Warning, 10))
-            worker.startFailed.connect(self._on_start_failed)
-        for command in replay:   # answered before: rebuild the server's state without new replies
-            worker.server.handle(command)
-
-    def _switch_transport(self, kind: str) -> None:
-        """A new transport of ``kind`` (when nothing is waiting for an answer)."""
-        self.worker.wait_idle(60)
-        history = list(getattr(self.worker, "history", []))
-        worker = make_transport(kind, self._factory, self._pickle)
-        self._use_transport(worker, replay=[] if is_process(worker) else history)
-
-    def _on_start_failed(self, sentence: str, commands: list) -> None:
-        """The child process cannot run: the thread transport takes over the same commands."""
-        self.message(sentence, Qgis.Warning, 10)
-        history = list(self.worker.history)
-        worker = make_transport(THREAD, self._factory, self._pickle)
-        self._use_transport(worker, replay=history)
-        for command in commands[len(history):]:
-            worker.send(command)
+        self.link.factory = factory
 
     def wait_idle(self, timeout: float = 60.0) -> None:
         """Waits (processing events) until every command has been answered and drawn."""
@@ -243,7 +213,7 @@ class DigitisingController:
         elif name == "click_radius":
             self.overlay.set_click_radius(self.settings.click_radius)
         elif name == "transport" and not self.model.object_in_progress:
-            self._switch_transport(self.settings.transport)
+            self.link.switch(self.settings.transport)
         self._apply(self.model.setting_changed(name))
 
     def _on_layers_removed(self, layer_ids) -> None:
