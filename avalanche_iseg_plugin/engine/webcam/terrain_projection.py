@@ -5,18 +5,16 @@
 1. the ground grid: the DEM's own cells, or a grid of ``resolution`` map units over the DEM's extent
    with bilinear heights;
 2. every grid point is projected into the photo (vectorised ``Camera.project``);
-3. a depth buffer per photo pixel keeps the depth of the nearest terrain.  A grid point covers about
-   ``resolution × focal / depth`` photo pixels, so it is splatted over a square of 1.5 times that side
-   (the grid's diagonals run sqrt(2) times its spacing) centred on it, by a minimum filter per splat
-   size; where the footprint exceeds ``SUBDIVIDE_PX`` (terrain near the camera) the DEM's bilinear
-   surface over the cell is sampled finer first.  So a near slope or ridge hides what is behind it
-   without holes, also when it lies just outside the photo;
+3. a depth buffer per photo pixel keeps the depth of the nearest terrain: the grid is rasterised as
+   a triangulated surface (surface_raster.py: two triangles a cell, perspective-correct depth at the
+   pixel centres), so a pixel holds the depth of the surface really under it, also at a ridge's
+   silhouette; ground near the camera (footprint above ``SUBDIVIDE_PX``) is resampled finer on the
+   DEM's bilinear surface first, in every direction (a cell behind the camera may reach into view);
 4. a point is visible when it faces the camera (its DEM normal, from the grid's gradient) and its
-   depth is within a tolerance of the buffer at its pixel: ``1.5 × resolution + (0.75 × resolution +
-   depth / focal) / max(sin θ, 0.15)``, θ the angle between its line of sight and the surface (a
-   surface seen at a grazing angle spans a long depth range within one pixel or splat).  Occluded
-   ground, typically tens to hundreds of metres behind its occluder, is not claimed; ground seen at
-   a very grazing angle may not be claimed either (the projection errs on the side of less).
+   depth is within ``TOLERANCE_CELLS × resolution + TOLERANCE_PX × depth / (focal × max(sin θ,
+   MIN_SIN_INCIDENCE))`` of the buffer at its pixel, θ the angle between its line of sight and the
+   surface (the cell's own surface under the pixel centre is up to about a pixel's depth span away).
+   Occluded ground, typically tens to hundreds of metres behind its occluder, is not claimed.
 
 ``project(mask)`` claims the visible grid cells whose centre falls on a True mask pixel, vectorises
 them (engine/vectorize.py: ``gdal.Polygonize``, vertices on the grid's cell corners, in the DEM's CRS)
