@@ -391,12 +391,11 @@ def test_real_dem_release_area_seen_from_the_valley(driver, tmp_path, shared):
     assert hidden_claimed <= 0.05 * projected.GetArea()
     assert projected.GetArea() < 0.8 * release.GetArea()
     assert projected.Intersection(visible).GetArea() >= 0.6 * projected.GetArea()
-    if iou < 0.8:
-        # measured 0.51 with webcam 31d8a1a, 0.35 with d9fb5ba..3b1306f (RMSE 0.88 px, LOO median 1.1 m); with
-        # the TRUE camera too (0.53, then 0.35): the engine's depth test marks visible cells of this view
-        # hidden (ray casting at 0.25 m steps from the camera through each cell centre's pixel meets that
-        # very cell for 398 of the 422 cells 31d8a1a rejected); to be fixed in engine/webcam/terrain_projection.py
-        pytest.xfail(f"terrain projection keeps IoU {iou:.2f} < 0.8 of the visible release area")
+    # the visible part here = the cells that a photo pixel's ray meets (webcam_real_scene's ray cast); the
+    # projector also claims visible cells narrower than a pixel that no pixel centre's ray meets, which this
+    # truth leaves out.  Measured 0.75 with the triangle-rasterised depth buffer (0.35 with square splats;
+    # 0.88 against the release cells with a clear line of sight, true camera)
+    assert iou >= 0.7, iou
 
 
 def test_outline_on_the_sky_is_kept_unsaved_until_a_pixel_layer_takes_it(driver, tmp_path):

@@ -151,3 +151,26 @@ def test_a_mask_of_another_size_is_refused(ridge_scene):
     dem, camera, _ = ridge_scene
     with pytest.raises(CameraError, match="mask is 320×240 px but the camera's photo is 640×480 px"):
         TerrainProjector(camera, dem).project(np.ones((240, 320), dtype=bool))
+
+
+def test_visible_cells_agree_with_an_independent_line_of_sight(ridge_scene):
+    """Every DEM cell in the photo: the projector's visible cells against the line-of-sight test of
+    test_webcam_scenes (scipy heights, 2 m steps).  It claims at most 1 % cells the line of sight finds
+    hidden, and misses at most 2 % of the visible cells that face the camera (no grazing angle left out;
+    measured 0.4 % and 0.6 %; the square-splat depth buffer before it missed 7.4 %)."""
+    dem, camera, _ = ridge_scene
+    pts = _points(dem, np.arange(dem.z.size))
+    col, row, depth = camera.project(pts)
+    in_view = np.flatnonzero(np.isfinite(pts[:, 2]) & (depth > 1) & np.isfinite(col) & camera.in_image(col, row))
+    seen = line_of_sight(camera, dem, pts[in_view])
+    dz_row, dz_col = np.gradient(dem.z, dem.cell_size)
+    normals = np.column_stack([-dz_col.ravel(), dz_row.ravel(), np.ones(dem.z.size)])[in_view]
+    sight = pts[in_view] - np.asarray(camera.position)
+    facing = -np.einsum("ij,ij->i", sight, normals) / np.linalg.norm(sight, axis=1) / np.linalg.norm(normals, axis=1)
+    claimed = np.isin(in_view, TerrainProjector(camera, dem).cells)
+    assert (~seen).sum() > 1000 and seen.sum() > 1000  # the view has both
+    hidden_claimed = (claimed & ~seen).sum() / claimed.sum()
+    facing_seen = seen & (facing > 0)
+    missed = (facing_seen & ~claimed).sum() / facing_seen.sum()
+    assert hidden_claimed <= 0.01, hidden_claimed
+    assert missed <= 0.02, missed

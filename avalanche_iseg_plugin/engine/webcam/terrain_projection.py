@@ -5,18 +5,16 @@
 1. the ground grid: the DEM's own cells, or a grid of ``resolution`` map units over the DEM's extent
    with bilinear heights;
 2. every grid point is projected into the photo (vectorised ``Camera.project``);
-3. a depth buffer per photo pixel keeps the depth of the nearest terrain.  A grid point covers about
-   ``resolution × focal / depth`` photo pixels, so it is splatted over a square of 1.5 times that side
-   (the grid's diagonals run sqrt(2) times its spacing) centred on it, by a minimum filter per splat
-   size; where the footprint exceeds ``SUBDIVIDE_PX`` (terrain near the camera) the DEM's bilinear
-   surface over the cell is sampled finer first.  So a near slope or ridge hides what is behind it
-   without holes, also when it lies just outside the photo;
+3. a depth buffer per photo pixel keeps the depth of the nearest terrain: the grid is rasterised as
+   a triangulated surface (surface_raster.py: two triangles a cell, perspective-correct depth at the
+   pixel centres), so a pixel holds the depth of the surface really under it, also at a ridge's
+   silhouette; ground near the camera (footprint above ``SUBDIVIDE_PX``) is resampled finer on the
+   DEM's bilinear surface first, in every direction (a cell behind the camera may reach into view);
 4. a point is visible when it faces the camera (its DEM normal, from the grid's gradient) and its
-   depth is within a tolerance of the buffer at its pixel: ``1.5 × resolution + (0.75 × resolution +
-   depth / focal) / max(sin θ, 0.15)``, θ the angle between its line of sight and the surface (a
-   surface seen at a grazing angle spans a long depth range within one pixel or splat).  Occluded
-   ground, typically tens to hundreds of metres behind its occluder, is not claimed; ground seen at
-   a very grazing angle may not be claimed either (the projection errs on the side of less).
+   depth is within ``TOLERANCE_CELLS × resolution + TOLERANCE_PX × depth / (focal × max(sin θ,
+   MIN_SIN_INCIDENCE))`` of the buffer at its pixel, θ the angle between its line of sight and the
+   surface (the cell's own surface under the pixel centre is up to about a pixel's depth span away).
+   Occluded ground, typically tens to hundreds of metres behind its occluder, is not claimed.
 
 ``project(mask)`` claims the visible grid cells whose centre falls on a True mask pixel, vectorises
 them (engine/vectorize.py: ``gdal.Polygonize``, vertices on the grid's cell corners, in the DEM's CRS)
@@ -30,18 +28,18 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import minimum_filter
 
 from ..errors import CameraError
 from ..vectorize import mask_to_polygons, total_area
 from .camera import Camera
 from .dem import Dem
+from .surface_raster import rasterise_surface
 
-MAX_SPLAT_PX = 64  # largest splat side; nearer ground is resampled finer (SUBDIVIDE_PX)
 SUBDIVIDE_PX = 8  # ground points with a larger footprint are resampled finer for the depth buffer
 MAX_SUBDIVISION = 64
-SPLAT_SCALE = 1.5  # a splat's side / the point's footprint: grid diagonals are sqrt(2) longer
-SPLAT_RADII = np.array([0, 1, 2, 3, 4, 6, 8, 11, 16, 23, 32])  # px; a splat is (2 r + 1) px square
+NEAR_BATCH = 1_000_000  # sub-grid points per rasterised batch near the camera
+TOLERANCE_CELLS = 0.5  # depth tolerance: this many cells (the bilinear surface vs its triangles) ...
+TOLERANCE_PX = 1.5  # ... plus this many pixels' depth span along the line of sight
 MAX_GRID_CELLS = 60_000_000
 NEAR_M = 1.0  # points closer than this to the camera are ignored
 MIN_SIN_INCIDENCE = 0.15  # grazing lines of sight: the depth tolerance stops growing here
@@ -95,36 +93,6 @@ def _unit_normals(z: np.ndarray, cell: float) -> np.ndarray:
     return n / np.linalg.norm(n, axis=-1, keepdims=True)
 
 
-def depth_buffer(col, row, depth, image_size, focal_px: float, resolution: float) -> np.ndarray:
-    """Flat H×W buffer of the nearest depth of ground points of spacing ``resolution``, each splatted
-    over a square of about its footprint (see the module doc); inf where no terrain is seen.
-
-    Points are grouped by splat radius (rounded up to one of ``SPLAT_RADII``); each group's depths go
-    to their centre pixels (``np.minimum.at``) and a minimum filter of the group's square spreads them
-    (scipy.ndimage, cost independent of how many points overlap)."""
-    w, h = image_size
-    pad = MAX_SPLAT_PX // 2 + 1
-    zbuf = np.full((h + 2 * pad, w + 2 * pad), np.inf)
-    if depth.size == 0:
-        return zbuf[pad:-pad, pad:-pad].ravel().copy()
-    half = np.minimum(0.5 * SPLAT_SCALE * resolution * focal_px / depth, MAX_SPLAT_PX / 2.0)  # px
-    radius = SPLAT_RADII[np.searchsorted(SPLAT_RADII, np.ceil(half - 0.5))]
-    c = np.floor(col).astype(np.int64) + pad
-    r = np.floor(row).astype(np.int64) + pad
-    inside = (c >= 0) & (c < w + 2 * pad) & (r >= 0) & (r < h + 2 * pad)
-    for k in np.unique(radius[inside]):
-        sel = inside & (radius == k)
-        rs, cs = r[sel], c[sel]
-        r0, r1 = max(rs.min() - k, 0), min(rs.max() + k + 1, h + 2 * pad)
-        c0, c1 = max(cs.min() - k, 0), min(cs.max() + k + 1, w + 2 * pad)
-        seeds = np.full((r1 - r0, c1 - c0), np.inf)
-        np.minimum.at(seeds, ((rs - r0), (cs - c0)), depth[sel])
-        if k > 0:
-            seeds = minimum_filter(seeds, size=2 * int(k) + 1, mode="constant", cval=np.inf)
-        np.minimum(zbuf[r0:r1, c0:c1], seeds, out=zbuf[r0:r1, c0:c1])
-    return zbuf[pad:-pad, pad:-pad].ravel().copy()
-
-
 class TerrainProjector:
     def __init__(self, camera: Camera, dem: Dem, resolution: float | None = None):
         self.camera, self.dem = camera, dem
@@ -143,15 +111,13 @@ class TerrainProjector:
         col, row, depth = camera.project(pts[cells])
         w, h = camera.width, camera.height
         front = (depth > NEAR_M) & np.isfinite(col)
-        half = np.where(front, 0.5 * SPLAT_SCALE * self.resolution * camera.focal_px / np.where(front, depth, 1.0), 0.0)
-        near_image = front & (col >= -half) & (col < w + half) & (row >= -half) & (row < h + half)
-        # near the camera (in every direction: a cell behind it may reach into the view) the surface is
-        # resampled; occluders just outside the photo still hide what is behind them inside it
+        vertex = np.full((3, z.size), np.nan)
+        vertex[:, cells[front]] = col[front], row[front], depth[front]
+        zbuf = rasterise_surface(*(v.reshape(z.shape) for v in vertex), (w, h))
+        # ground near the camera (in every direction: a cell behind it may reach into the view) spans
+        # too many pixels for one pair of triangles: it is resampled finer
         footprint = self.resolution * camera.focal_px / np.linalg.norm(pts[cells] - camera.position, axis=1)
         near = footprint > SUBDIVIDE_PX
-        occluders = near_image & ~near
-        zbuf = depth_buffer(col[occluders], row[occluders], depth[occluders], (w, h), camera.focal_px,
-                            self.resolution)
         self._add_near_field(zbuf, pts[cells[near]], footprint[near])
         seen = front & camera.in_image(col, row)
         cells, col, row, depth = cells[seen], col[seen], row[seen], depth[seen]
@@ -160,8 +126,9 @@ class TerrainProjector:
         distance = np.linalg.norm(sight, axis=1)
         sin_incidence = -np.einsum("ij,ij->i", sight / distance[:, None], normals[cells])
         sin_incidence = np.where(np.isfinite(sin_incidence), sin_incidence, 1.0)
-        spread = 0.5 * SPLAT_SCALE * self.resolution + depth / camera.focal_px  # splat half-width + a pixel
-        tolerance = 1.5 * self.resolution + spread / np.maximum(sin_incidence, MIN_SIN_INCIDENCE)
+        # the cell's own surface under the pixel centre lies within about a pixel's depth span of it
+        pixel_depth = depth / camera.focal_px / np.maximum(sin_incidence, MIN_SIN_INCIDENCE)
+        tolerance = TOLERANCE_CELLS * self.resolution + TOLERANCE_PX * pixel_depth
         visible = (sin_incidence > 0) & (depth <= zbuf[pix] + tolerance)
         self.cells = cells[visible]  # flat indices into the grid of the visible cells
         self.pixels = pix[visible]  # their flat photo pixel
@@ -170,26 +137,27 @@ class TerrainProjector:
         self.terrain_px = np.isfinite(zbuf).reshape(h, w)  # photo pixels that show terrain
 
     def _add_near_field(self, zbuf, points, footprint_px) -> None:
-        """Ground points near the camera cover so many photo pixels that the surface between them
-        matters: each is replaced by m × m samples of the DEM's bilinear surface over its cell, m chosen
-        so that a sample's footprint is at most SUBDIVIDE_PX, and those are splatted."""
+        """Ground points near the camera cover so many photo pixels that one pair of triangles is too
+        coarse: each cell is replaced by an m × m grid over it on the DEM's bilinear surface, m chosen
+        so that a sub-cell's footprint is at most SUBDIVIDE_PX, and those grids are rasterised (stacked
+        one below the other with a row of gaps between them, so no triangle joins two cells)."""
         cam, res = self.camera, self.resolution
         m_all = np.minimum(np.ceil(footprint_px / SUBDIVIDE_PX), MAX_SUBDIVISION).astype(np.int64)
         for m in np.unique(m_all):
             centres = points[m_all == m]
-            offsets = ((np.arange(m) + 0.5) / m - 0.5) * res
-            dx, dy = (v.ravel() for v in np.meshgrid(offsets, offsets))
-            x = (centres[:, 0, None] + dx[None, :]).ravel()
-            y = (centres[:, 1, None] + dy[None, :]).ravel()
-            sub = np.column_stack([x, y, self.dem.sample(x, y)])
-            sub = sub[np.isfinite(sub[:, 2])]
-            col, row, depth = cam.project(sub)
-            ok = (depth > NEAR_M) & np.isfinite(col)
-            spacing = res / m
-            half = 0.5 * SPLAT_SCALE * spacing * cam.focal_px / np.where(ok, depth, 1.0)
-            ok &= (col >= -half) & (col < cam.width + half) & (row >= -half) & (row < cam.height + half)
-            sub_buf = depth_buffer(col[ok], row[ok], depth[ok], cam.image_size, cam.focal_px, spacing)
-            np.minimum(zbuf, sub_buf, out=zbuf)
+            for s in range(0, len(centres), max(1, NEAR_BATCH // int(m + 2) ** 2)):
+                part = centres[s:s + max(1, NEAR_BATCH // int(m + 2) ** 2)]
+                offsets = np.linspace(-0.5, 0.5, m + 1) * res
+                dx, dy = np.meshgrid(offsets, np.append(offsets, np.nan))  # (m + 2) × (m + 1), last row a gap
+                x = part[:, 0, None, None] + dx[None]
+                y = part[:, 1, None, None] - dy[None]
+                sub = np.column_stack([x.ravel(), y.ravel(), self.dem.sample(x.ravel(), y.ravel())])
+                col, row, depth = cam.project(sub)
+                depth = np.where(depth > NEAR_M, depth, np.nan)
+                shape = (len(part) * (m + 2), m + 1)
+                sub_buf = rasterise_surface(col.reshape(shape), row.reshape(shape), depth.reshape(shape),
+                                            cam.image_size)
+                np.minimum(zbuf, sub_buf, out=zbuf)
 
     def project(self, mask, min_area: float | None = None, simplify: float = 0.0) -> ProjectedObject:
         """The visible terrain under the True pixels of ``mask`` (the photo's size); ``min_area`` in map
