@@ -17,7 +17,7 @@ from avalanche_iseg_plugin.toolbox.provider import AvalancheProvider
 from avalanche_iseg_plugin.toolbox.segment_algorithm import SegmentFromPointsAlgorithm
 from gis_fixtures import FakePredictor, make_lobe_geotiff
 
-torch = pytest.importorskip("torch")
+import torch  # noqa: E402 - a test requirement (requirements.txt)
 HAS_GPU = torch.cuda.is_available()
 NO_GPU = [("cpu", "CPU")]
 TWO_GPUS = [("cpu", "CPU"), ("cuda:0", "GPU 0: Test A"), ("cuda:1", "GPU 1: Test B")]

@@ -20,7 +20,6 @@ from gis_fixtures import make_lobe_geotiff
 
 HERE = Path(__file__).resolve().parent
 SIZE = (120, 160)
-posix_only = pytest.mark.skipif(os.name != "posix", reason="file size limits and SIGTERM are POSIX")
 
 
 @pytest.fixture
@@ -51,7 +50,6 @@ def geopackage_files(out: Path) -> list[str]:
 
 
 # -- D16: a full disk while creating a new GeoPackage ------------------------------------------------------
-@posix_only
 @pytest.mark.parametrize("limit", [4_000, 40_000])
 def test_full_disk_while_creating_leaves_no_broken_geopackage(tmp_path, job, limit):
     import resource
@@ -85,7 +83,6 @@ def test_failed_creation_of_a_new_file_removes_it(tmp_path, qgis_app, monkeypatc
 
 
 # -- D17: SIGTERM like SIGINT ------------------------------------------------------------------------------
-@posix_only
 @pytest.mark.parametrize("signum, code, word", [(signal.SIGTERM, 143, "terminated"),
                                                 (signal.SIGINT, 130, "interrupted")])
 def test_signal_after_creating_the_geopackage_leaves_no_empty_file(tmp_path, job, signum, code, word):
@@ -107,7 +104,6 @@ def test_signal_after_creating_the_geopackage_leaves_no_empty_file(tmp_path, job
     assert geopackage_files(out) == []
 
 
-@posix_only
 def test_signal_never_removes_a_geopackage_that_holds_features(tmp_path, job):
     out, marker = tmp_path / "kept.gpkg", tmp_path / "created"
     first = subprocess.run(cli_command(job, out), env=cli_env(), capture_output=True, text=True, timeout=120)
@@ -184,7 +180,6 @@ app.exitQgis()
 """
 
 
-@posix_only
 def test_two_processes_appending_at_once_never_duplicate_ids(tmp_path, qgis_app):
     from avalanche_iseg_plugin.layers import avalanche_layer as al
 

@@ -4,7 +4,6 @@ click continues that avalanche with its earlier clicks replayed, and the first a
 layer; a process that cannot start falls back to the thread with a message."""
 import os
 import signal
-import sys
 
 import pytest
 from qgis.core import QgsSettings
@@ -15,7 +14,6 @@ from avalanche_iseg_plugin.gui.worker_transport import WorkerTransport
 from canvas_driver import Digitiser, read_gpkg
 from process_fakes import fake_factory
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 
 
 @pytest.fixture

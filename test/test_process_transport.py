@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 
 import pytest
 
@@ -17,7 +16,6 @@ from avalanche_iseg_plugin.gui.worker_transport import WorkerTransport
 from gis_fixtures import make_lobe_geotiff
 from process_fakes import fake_factory
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 KEY = PredictorKey("fake.pth", "cpu")
 
 
