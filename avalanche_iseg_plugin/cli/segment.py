@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 
 from ..engine.errors import AvalancheError, EmptyMaskError, LayerError
+from .failures import bad_input_types, report_failure
+from .failures import one_line as _one_line  # noqa: F401 - also used by cli/webcam.py
 from .segment_options import (EXIT_BAD_INPUT, EXIT_BUG, EXIT_INTERRUPTED, EXIT_OK, EXIT_SKIPPED,  # noqa: F401
                               EXIT_TERMINATED,
                               PROG, InputError, build_parser, check_device, check_options, check_output,
@@ -120,7 +122,7 @@ def run(args) -> int:
 def _detached(exc: BaseException, debug: bool) -> BaseException:
     """``exc`` without traceback or context: their frames hold QGIS layers, which must be freed before
     QGIS exits (a layer freed after exitQgis crashes the interpreter)."""
-    if debug and not isinstance(exc, _bad_input_types() + (KeyboardInterrupt,)):
+    if debug and not isinstance(exc, bad_input_types() + (KeyboardInterrupt,)):
         import traceback
         traceback.print_exc()
         exc.traceback_printed = True
@@ -228,17 +230,6 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def _one_line(text) -> str:
-    return " ".join(str(text).split())
-
-
-def _bad_input_types() -> tuple:
-    """The plugin's own errors, core_model's CheckpointError (only raised once core_model.checkpoint,
-    and torch, are loaded: not imported here for that) and OSError: bad input, one line, exit 2."""
-    checkpoint = sys.modules.get("core_model.checkpoint")
-    return (AvalancheError, OSError) + ((checkpoint.CheckpointError,) if checkpoint is not None else ())
-
-
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     # torch's OpenMP threads sleep instead of spinning while they wait: on a CPU shared with other work
@@ -258,18 +249,7 @@ def main(argv=None) -> int:
         sys.stderr.write(f"error: {'terminated' if terminated else 'interrupted'}; nothing more was written.\n")
         return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except Exception as exc:
-        if isinstance(exc, _bad_input_types()):
-            sys.stderr.write(f"error: {_one_line(exc)}\n")
-            return EXIT_BAD_INPUT
-        # a bug, not bad input: still one line unless --debug
-        if args.debug:
-            if not getattr(exc, "traceback_printed", False):
-                import traceback
-                traceback.print_exc()
-            return EXIT_BUG
-        sys.stderr.write(f"error: unexpected failure ({type(exc).__name__}: {_one_line(exc)}); "
-                         "rerun with --debug for details.\n")
-        return EXIT_BUG
+        return report_failure(exc, args.debug)
     finally:
         gdal.PopErrorHandler()
         if previous is not None:

@@ -17,8 +17,9 @@ import sys
 import time
 from pathlib import Path
 
-from .segment import _one_line, _plural
-from .segment_options import EXIT_BAD_INPUT, EXIT_BUG, EXIT_INTERRUPTED, EXIT_OK, InputError, _Parser
+from .failures import one_line as _one_line, report_failure
+from .segment import _plural
+from .segment_options import EXIT_INTERRUPTED, EXIT_OK, InputError, _Parser
 
 PROG = "python -m avalanche_iseg_plugin.webcam"
 EPILOG = """\
@@ -244,17 +245,8 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted.\n")
         return EXIT_INTERRUPTED
-    except (ValueError, OSError) as exc:  # AvalancheError subclasses, InputError, ClickFileError, CheckpointError
-        sys.stderr.write(f"error: {_one_line(exc)}\n")
-        return EXIT_BAD_INPUT
-    except Exception as exc:
-        if args.debug:
-            import traceback
-            traceback.print_exc()
-            return EXIT_BUG
-        sys.stderr.write(f"error: unexpected failure ({type(exc).__name__}: {_one_line(exc)}); "
-                         "rerun with --debug for details.\n")
-        return EXIT_BUG
+    except Exception as exc:   # the plugin's own errors, CheckpointError, OSError: one line, exit 2
+        return report_failure(exc, args.debug)
     finally:
         gdal.PopErrorHandler()
 
