@@ -17,12 +17,12 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from collections import deque
 
-from qgis.PyQt.QtCore import QCoreApplication, QEventLoop, QObject, pyqtSignal
+from qgis.PyQt.QtCore import QObject, pyqtSignal
 
 from ..dependency_folder import python_executable
+from .worker_transport import wait_until_answered
 from ..engine.protocol import (AddClick, Box, Close, Discard, ErrorReply, Finish, SetRaster, SetThreshold,
                                StartFromPolygon, Undo)
 from ..engine.server_process import read_message, unpack_reply, write_message
@@ -134,13 +134,7 @@ class ProcessTransport(QObject):
         return not self._outstanding
 
     def wait_idle(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while self._outstanding:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{self.pending} prediction job(s) still running after {timeout:.0f} s.")
-            QCoreApplication.processEvents(QEventLoop.AllEvents, 20)
-            if self._outstanding:
-                time.sleep(0.002)
+        wait_until_answered(self, timeout)
 
     def stop(self, timeout_ms: int = 5000) -> None:
         """Ends the child (its stdin closes; killed if it does not exit in time)."""

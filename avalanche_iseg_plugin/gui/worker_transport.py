@@ -22,6 +22,18 @@ from ..engine.protocol import ErrorReply
 _STOP = object()
 
 
+def wait_until_answered(transport, timeout: float) -> None:
+    """Processes GUI events until ``transport`` (either kind) has no unanswered command; TimeoutError after
+    ``timeout`` s. For tests and shutdown: the GUI itself never waits."""
+    deadline = time.monotonic() + timeout
+    while not transport.is_idle():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{transport.pending} prediction job(s) still running after {timeout:.0f} s.")
+        QCoreApplication.processEvents(QEventLoop.AllEvents, 20)
+        if not transport.is_idle():
+            time.sleep(0.002)
+
+
 class WorkerTransport(QThread):
     replied = pyqtSignal(object, object)          # command, reply (on the GUI thread)
     busyChanged = pyqtSignal(bool)
@@ -77,13 +89,7 @@ class WorkerTransport(QThread):
 
     def wait_idle(self, timeout: float = 60.0) -> None:
         """Process GUI events until every command has been answered; TimeoutError after ``timeout`` s."""
-        deadline = time.monotonic() + timeout
-        while self._outstanding:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{len(self._outstanding)} prediction job(s) still running after {timeout:.0f} s.")
-            QCoreApplication.processEvents(QEventLoop.AllEvents, 20)
-            if self._outstanding:
-                time.sleep(0.002)
+        wait_until_answered(self, timeout)
 
     def stop(self, timeout_ms: int = 30000) -> None:
         """Drop queued commands, let the running one finish, end the thread."""
