@@ -3,11 +3,11 @@ window (beyond the raster) survive the correction."""
 from __future__ import annotations
 
 import numpy as np
-from osgeo import gdal, ogr
+from osgeo import ogr
 
 from .errors import SessionError
 from .raster_window import RasterWindow
-from .vectorize import polygons_in
+from .vectorize import polygons_in, rasterize_polygons
 
 
 def rasterize_polygon(wkt: str, window: RasterWindow) -> np.ndarray:
@@ -15,20 +15,7 @@ def rasterize_polygon(wkt: str, window: RasterWindow) -> np.ndarray:
     geom = ogr.CreateGeometryFromWkt(wkt)
     if geom is None:
         raise SessionError("The polygon to correct is not a valid geometry.")
-    h, w = window.image_shape
-    raster = gdal.GetDriverByName("MEM").Create("", w, h, 1, gdal.GDT_Byte)
-    raster.SetGeoTransform(window.geotransform)
-    vector = ogr.GetDriverByName("Memory").CreateDataSource("poly")
-    layer = vector.CreateLayer("poly", geom_type=ogr.wkbUnknown)
-    feature = ogr.Feature(layer.GetLayerDefn())
-    feature.SetGeometry(geom)
-    layer.CreateFeature(feature)
-    gdal.PushErrorHandler("CPLQuietErrorHandler")  # "no spatial reference": both grids are the raster's
-    try:
-        gdal.RasterizeLayer(raster, [1], layer, burn_values=[1])
-    finally:
-        gdal.PopErrorHandler()
-    return raster.GetRasterBand(1).ReadAsArray().astype(bool)
+    return rasterize_polygons([wkt], window.geotransform, window.image_shape)
 
 
 def _extent_polygon(extent) -> ogr.Geometry:

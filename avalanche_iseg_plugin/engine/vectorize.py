@@ -115,3 +115,23 @@ def as_multipolygon_wkt(polygons_wkt: list[str]) -> str:
 def total_area(polygons_wkt: list[str]) -> float:
     """Sum of the polygons' planar areas in their CRS's units² (m² for a DEM in metres)."""
     return float(sum(ogr.CreateGeometryFromWkt(w).GetArea() for w in polygons_wkt))
+
+
+def rasterize_polygons(polygons_wkt: list[str], geotransform, shape: tuple[int, int]) -> np.ndarray:
+    """Bool ``shape`` (rows, cols) mask of the pixels of the grid ``geotransform`` whose centre lies in any of
+    the polygons (WKT in the grid's CRS; give valid geometries). The inverse of ``mask_to_polygons``."""
+    h, w = int(shape[0]), int(shape[1])
+    raster = gdal.GetDriverByName("MEM").Create("", w, h, 1, gdal.GDT_Byte)
+    raster.SetGeoTransform(tuple(geotransform))
+    vector = ogr.GetDriverByName("Memory").CreateDataSource("polygons")
+    layer = vector.CreateLayer("polygons", geom_type=ogr.wkbUnknown)
+    for wkt in polygons_wkt:
+        feature = ogr.Feature(layer.GetLayerDefn())
+        feature.SetGeometry(ogr.CreateGeometryFromWkt(wkt))
+        layer.CreateFeature(feature)
+    gdal.PushErrorHandler("CPLQuietErrorHandler")  # "no spatial reference": polygons and grid share the CRS
+    try:
+        gdal.RasterizeLayer(raster, [1], layer, burn_values=[1])
+    finally:
+        gdal.PopErrorHandler()
+    return raster.GetRasterBand(1).ReadAsArray().astype(bool)

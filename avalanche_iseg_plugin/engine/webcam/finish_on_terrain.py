@@ -15,14 +15,15 @@ import os
 from dataclasses import dataclass, field
 
 import numpy as np
-from osgeo import gdal, ogr
+from osgeo import ogr
 
 from ..errors import CameraError
+from ..raster_window import PHOTO_GEOTRANSFORM
+from ..vectorize import rasterize_polygons
 from .camera import Camera
 from .dem import Dem
 from .terrain_projection import TerrainProjector
 
-PHOTO_GEOTRANSFORM = (0.0, 1.0, 0.0, 0.0, 0.0, -1.0)   # x = col, y = -row
 
 #: (name, type, width) of the attributes a projected avalanche gets; names fit a Shapefile (<= 10 chars)
 WEBCAM_FIELDS = (
@@ -46,24 +47,10 @@ class TerrainOutline:
 
 def mask_from_pixel_polygons(polygons_wkt, image_size) -> np.ndarray:
     """Bool (height, width) mask of the pixels whose centre lies in the photo-pixel polygons."""
-    w, h = int(image_size[0]), int(image_size[1])
-    raster = gdal.GetDriverByName("MEM").Create("", w, h, 1, gdal.GDT_Byte)
-    raster.SetGeoTransform(PHOTO_GEOTRANSFORM)
-    vector = ogr.GetDriverByName("Memory").CreateDataSource("outline")
-    layer = vector.CreateLayer("outline", geom_type=ogr.wkbUnknown)
     for wkt in polygons_wkt:
-        geom = ogr.CreateGeometryFromWkt(wkt)
-        if geom is None:
+        if ogr.CreateGeometryFromWkt(wkt) is None:
             raise CameraError("The avalanche outline on the photo is not a valid polygon.")
-        feature = ogr.Feature(layer.GetLayerDefn())
-        feature.SetGeometry(geom)
-        layer.CreateFeature(feature)
-    gdal.PushErrorHandler("CPLQuietErrorHandler")   # "no spatial reference": both are photo pixels
-    try:
-        gdal.RasterizeLayer(raster, [1], layer, burn_values=[1])
-    finally:
-        gdal.PopErrorHandler()
-    return raster.GetRasterBand(1).ReadAsArray().astype(bool)
+    return rasterize_polygons(polygons_wkt, PHOTO_GEOTRANSFORM, (int(image_size[1]), int(image_size[0])))
 
 
 def _number(value: float):

@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from osgeo import gdal, ogr
+from osgeo import gdal
 
 from ..errors import CameraError
 from ..raster_window import PHOTO_GEOTRANSFORM
+from ..vectorize import rasterize_polygons
 
 
 def read_mask(path) -> np.ndarray:
@@ -63,18 +64,4 @@ def image_size_of(path) -> tuple[int, int]:
 
 def polygons_to_photo_mask(polygons_wkt, image_size) -> np.ndarray:
     """H×W bool mask of the photo pixels whose centre lies in the photo-space polygons."""
-    w, h = int(image_size[0]), int(image_size[1])
-    raster = gdal.GetDriverByName("MEM").Create("", w, h, 1, gdal.GDT_Byte)
-    raster.SetGeoTransform(PHOTO_GEOTRANSFORM)
-    vector = ogr.GetDriverByName("Memory").CreateDataSource("photo")
-    layer = vector.CreateLayer("polygons", geom_type=ogr.wkbUnknown)
-    for wkt in polygons_wkt:
-        feature = ogr.Feature(layer.GetLayerDefn())
-        feature.SetGeometry(ogr.CreateGeometryFromWkt(wkt))
-        layer.CreateFeature(feature)
-    gdal.PushErrorHandler("CPLQuietErrorHandler")  # "no spatial reference": both are photo pixels
-    try:
-        gdal.RasterizeLayer(raster, [1], layer, burn_values=[1])
-    finally:
-        gdal.PopErrorHandler()
-    return raster.GetRasterBand(1).ReadAsArray().astype(bool)
+    return rasterize_polygons(polygons_wkt, PHOTO_GEOTRANSFORM, (int(image_size[1]), int(image_size[0])))
