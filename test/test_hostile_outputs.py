@@ -195,3 +195,25 @@ def test_two_processes_appending_at_once_never_duplicate_ids(tmp_path, qgis_app)
     assert [w.returncode for w in writers] == [0, 0], errors
     ids = ids_on_disk(path)
     assert len(ids) == 2 * n and len(set(ids)) == 2 * n
+
+
+def test_a_writer_waits_for_the_lock_and_gives_up_cleanly(tmp_path, qgis_app, monkeypatch):
+    from qgis.PyQt.QtCore import QLockFile
+
+    from avalanche_iseg_plugin.engine.errors import LayerError
+    from avalanche_iseg_plugin.layers import avalanche_layer as al, write_lock
+
+    path = tmp_path / "shared.gpkg"
+    layer = al.create_avalanche_layer(path, "EPSG:2056")
+    other = QLockFile(write_lock.lock_path(str(path)))                           # another program saving
+    assert other.tryLock(0)
+    monkeypatch.setattr(write_lock, "WAIT_S", 0.3)
+    started = time.monotonic()
+    with pytest.raises(LayerError, match="Another program has been saving to 'avalanches'"):
+        al.add_object(layer, SQUARE, "EPSG:2056")
+    assert time.monotonic() - started >= 0.3 and ids_on_disk(path) == [] and not layer.isEditable()
+    other.unlock()
+    al.add_object(layer, SQUARE, "EPSG:2056")                                    # free again: saved
+    assert ids_on_disk(path) == [1]
+    del layer
+    gc.collect()

@@ -24,6 +24,7 @@ from .avalanche_fields import avalanche_fields, set_attributes
 from .crs import crs_from, make_transform
 from .feature_ids import make_ids_unique, next_id
 from .geopackage_files import remove_geopackage, why_writing_failed
+from .write_lock import one_writer
 from .export import EXPORT_DRIVERS, export_layer  # noqa: F401 - the controller imports it from here
 from .measure import area_units, measure  # noqa: F401 - area_units: the controller and the CLI
 from ..engine.avalanche_schema import (METHOD_CORRECTED, METHOD_INTERACTIVE, SHAPEFILE_NAMES,  # noqa: F401
@@ -229,6 +230,11 @@ def add_object(layer: QgsVectorLayer, polygons_wkt, raster_crs, attrs: dict | No
     once.  Returns the new feature id (fid).  A single-polygon (not multi) layer gets one feature per
     part, each with its own id; the fid of the largest part is returned."""
     check_polygon_layer(layer)
+    with one_writer(layer):
+        return _add_object(layer, polygons_wkt, raster_crs, attrs, transform_context)
+
+
+def _add_object(layer: QgsVectorLayer, polygons_wkt, raster_crs, attrs, transform_context) -> int:
     context = transform_context or QgsProject.instance().transformContext()
     geom = _geometry_in_layer_crs(layer, polygons_wkt, raster_crs, context)
     geoms = _fit_to_layer_type(layer, geom)
@@ -298,7 +304,7 @@ def replace_geometry(layer: QgsVectorLayer, fid: int, polygons_wkt, raster_crs, 
     values = {"area_m2": area, "perimeter_m": perimeter, "method": METHOD_CORRECTED}
     values.update(attrs or {})
     fields = layer.fields()
-    with _Edit(layer, "Correct avalanche"):
+    with one_writer(layer), _Edit(layer, "Correct avalanche"):
         if not layer.changeGeometry(int(fid), geoms[0]):
             raise LayerError(f"The layer '{layer.name()}' refused the corrected geometry of feature {fid}.")
         for name, value in values.items():
