@@ -82,6 +82,14 @@ def test_failed_creation_of_a_new_file_removes_it(tmp_path, qgis_app, monkeypatc
     assert geopackage_files(out) == []
 
 
+def _written(marker: Path) -> bool:
+    """The paused writer wrote its marker whole (it then sleeps until signalled)."""
+    try:
+        return marker.read_text() == "created"
+    except OSError:
+        return False
+
+
 # -- D17: SIGTERM like SIGINT ------------------------------------------------------------------------------
 @pytest.mark.parametrize("signum, code, word", [(signal.SIGTERM, 143, "terminated"),
                                                 (signal.SIGINT, 130, "interrupted")])
@@ -91,9 +99,9 @@ def test_signal_after_creating_the_geopackage_leaves_no_empty_file(tmp_path, job
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 90
-        while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
+        while not _written(marker) and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert marker.exists() and out.exists(), process.communicate(timeout=30)
+        assert _written(marker) and out.exists(), process.communicate(timeout=30)
         process.send_signal(signum)
         _, err = process.communicate(timeout=60)
     finally:
@@ -112,7 +120,7 @@ def test_signal_never_removes_a_geopackage_that_holds_features(tmp_path, job):
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 90
-        while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
+        while not _written(marker) and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=60)
