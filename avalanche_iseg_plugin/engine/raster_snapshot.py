@@ -73,20 +73,22 @@ def snapshot_name(layer_name: str, resolution: float, unit: str) -> str:
     return f"{layer_name} (rendered at {resolution:.3g} {unit}/px)"
 
 
-def write_snapshot(path: str, rgba: np.ndarray, grid: SnapshotGrid, crs_wkt: str, name: str) -> None:
+def write_snapshot(path: str, rgba: np.ndarray, grid: SnapshotGrid, crs_wkt: str, name: str,
+                   layer_name: str | None = None) -> None:
     """Write the H×W×4 uint8 RGBA pixels drawn on ``grid`` (in CRS ``crs_wkt``) as an RGBA GeoTIFF that
-    RasterSource reads with ``name`` as its name. RasterError when every pixel is transparent (nothing drawn)."""
+    RasterSource reads with ``name`` as its name. RasterError (naming ``layer_name``) when every pixel is
+    transparent (nothing drawn)."""
     if rgba.dtype != np.uint8 or rgba.ndim != 3 or rgba.shape[2] != 4:
         raise ValueError(f"write_snapshot needs H×W×4 uint8 RGBA pixels, got {rgba.dtype} {rgba.shape}.")
     if rgba.shape[:2] != (grid.height, grid.width):
         raise ValueError(f"The drawn image is {rgba.shape[1]}×{rgba.shape[0]} px but the grid is "
                          f"{grid.width}×{grid.height} px.")
     if not rgba[..., 3].any():
-        raise RasterError(f"'{name}' drew nothing in this area (the service failed or has no image here): "
+        raise RasterError(f"'{layer_name or name}' drew nothing in this area (the service failed or has no image here): "
                           "check that the layer shows the image on the map, then click again.")
     ds = gdal.GetDriverByName("GTiff").Create(str(path), grid.width, grid.height, 4, gdal.GDT_Byte, _CREATION)
     if ds is None:
-        raise RasterError(f"Cannot write the image read from '{name}' to '{path}' ({gdal.GetLastErrorMsg()}).")
+        raise RasterError(f"Cannot write the image read from '{layer_name or name}' to '{path}' ({gdal.GetLastErrorMsg()}).")
     try:
         ds.SetGeoTransform(grid.geotransform)
         if crs_wkt:
