@@ -213,3 +213,45 @@ def test_snapshot_grid_and_file(tmp_path):
     assert source.name == "layer (rendered at 0.5 m/px)" and source.geotransform == grid.geotransform
     assert source.read_rgb(2, 3, 1, 1)[0, 0].tolist() == [200, 100, 50]
     assert source.read_rgb(0, 0, 1, 1)[0, 0].tolist() == [0, 0, 0]        # transparent: no data
+
+
+# ------------------------------------------------------------------------------------------ Processing
+@pytest.fixture
+def provider(qgis_processing):
+    from qgis.core import QgsApplication
+
+    from avalanche_iseg_plugin.toolbox.provider import AvalancheProvider
+    from avalanche_iseg_plugin.toolbox.segment_algorithm import SegmentFromPointsAlgorithm
+    from gis_fixtures import FakePredictor
+
+    provider = AvalancheProvider()
+    QgsApplication.processingRegistry().addProvider(provider)
+    SegmentFromPointsAlgorithm.predictor_factory = staticmethod(lambda c, d, t: FakePredictor(threshold=t))
+    yield provider
+    SegmentFromPointsAlgorithm.predictor_factory = None
+    QgsApplication.processingRegistry().removeProvider(provider)
+
+
+def test_processing_segments_on_the_xyz_layer(provider, xyz, tmp_path):
+    import processing
+    from qgis.core import QgsFeature, QgsGeometry, QgsPointXY, QgsProcessingException, QgsVectorLayer
+
+    layer, info = xyz
+    points = QgsVectorLayer("Point?crs=EPSG:2056", "clicks", "memory")   # another CRS than the tiles'
+    to_2056 = QgsCoordinateTransform(layer.crs(), QgsCoordinateReferenceSystem("EPSG:2056"), QgsProject.instance())
+    feature = QgsFeature(points.fields())
+    feature.setGeometry(QgsGeometry.fromPointXY(to_2056.transform(QgsPointXY(*info["lobe_xy"]))))
+    points.dataProvider().addFeatures([feature])
+    out = tmp_path / "batch.gpkg"
+    processing.run("avalanche_iseg:segment_from_points", {
+        "RASTER": layer, "POINTS": points, "CHECKPOINT": str(tmp_path / "unused.pth"), "RESOLUTION": TILE_RES,
+        "OUTPUT": str(out)})
+    features, srs = read_gpkg(out)
+    assert len(features) == 1 and srs.GetAuthorityCode(None) == "3857"
+    _fid, attrs, geometry = features[0]
+    assert attrs["source"] == "ortho xyz (rendered at 0.597 m/px)"
+    assert_outline(geometry, ogr.CreateGeometryFromWkt(info["outline_wkt"]), TILE_RES * 1.01, 0.01)
+    with pytest.raises(QgsProcessingException, match="no pixel size of its own"):
+        processing.run("avalanche_iseg:segment_from_points", {
+            "RASTER": layer, "POINTS": points, "CHECKPOINT": str(tmp_path / "unused.pth"),
+            "OUTPUT": str(tmp_path / "b.gpkg")})

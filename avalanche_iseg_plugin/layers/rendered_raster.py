@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
-from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsCsException, QgsMapRendererCustomPainterJob,
+from qgis.core import (Qgis, QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsCsException, QgsMapRendererCustomPainterJob,
                        QgsMapSettings, QgsProject, QgsRasterDataProvider, QgsRasterLayer, QgsRectangle, QgsUnitTypes)
 from qgis.PyQt.QtCore import QSize
 from qgis.PyQt.QtGui import QColor, QImage, QPainter
@@ -150,8 +150,27 @@ def render_errors(job, layer) -> str:
     return "; ".join(e.message for e in job.errors() if e.layerID == layer.id())
 
 
+def _block_rgba(layer, plan: RenderPlan) -> np.ndarray | None:
+    """The provider's own colour block on the plan's grid (tile services give ARGB32 pixels: exact tile
+    pixels, no map-render resampling), or None when the provider has no colour block or another CRS."""
+    provider = layer.dataProvider()
+    if provider is None or provider.dataType(1) != Qgis.ARGB32 or layer.crs() != plan.crs:
+        return None
+    g = plan.grid
+    xmin, ymin, xmax, ymax = g.extent
+    block = provider.block(1, QgsRectangle(xmin, ymin, xmax, ymax), g.width, g.height)
+    if block is None or not block.isValid() or block.width() != g.width or block.height() != g.height:
+        return None
+    argb = np.frombuffer(bytes(block.data()), np.uint32).reshape(g.height, g.width)
+    return np.dstack([(argb >> shift & 255).astype(np.uint8) for shift in (16, 8, 0, 24)])
+
+
 def render_now(layer, plan: RenderPlan) -> np.ndarray:
-    """Draw ``plan`` in this thread (Processing's); RGBA pixels, or RasterError with the layer's errors."""
+    """Draw ``plan`` in this thread (Processing's): the provider's colour block when it has one in the plan's
+    CRS, else a map render; RGBA pixels, or RasterError with the layer's errors."""
+    rgba = _block_rgba(layer, plan)
+    if rgba is not None:
+        return rgba
     settings = plan.map_settings(layer)
     image = QImage(settings.outputSize(), QImage.Format_ARGB32)
     image.fill(0)
