@@ -255,3 +255,20 @@ def test_processing_segments_on_the_xyz_layer(provider, xyz, tmp_path):
         processing.run("avalanche_iseg:segment_from_points", {
             "RASTER": layer, "POINTS": points, "CHECKPOINT": str(tmp_path / "unused.pth"),
             "OUTPUT": str(tmp_path / "b.gpkg")})
+
+
+def test_click_beyond_the_drawn_area_says_what_to_do(digitiser, xyz):
+    d = digitiser
+    layer, info = xyz
+    show(d, layer, info)
+    d.click(*info["lobe_xy"])
+    extent = d.canvas.extent()
+    extent.setXMinimum(extent.xMinimum() + 3000)
+    extent.setXMaximum(extent.xMaximum() + 3000)
+    d.canvas.setExtent(extent)
+    d.canvas.refresh()
+    x, y = info["lobe_xy"]
+    d.click(x + 3000 * 1.46, y)
+    warnings = d.warnings()
+    assert len(warnings) == 1 and "outside the part of 'ortho xyz' read for this avalanche" in warnings[0]
+    assert len(d.controller.state.clicks) == 1

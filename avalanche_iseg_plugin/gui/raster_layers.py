@@ -44,7 +44,9 @@ class RasterLayers:
         """Make ``raster`` the model's raster (its facts read once); False + message when unusable. A layer
         QGIS must draw returns False while it is drawn around ``canvas_points``; ``retry`` runs when it is."""
         layer = QgsProject.instance().mapLayer(raster.layer_id)
-        drawn = reads_through_qgis(layer, getattr(self.model.settings, "raster_look", LOOK_RAW))
+        # photos (the webcam panel's, or without CRS) are always read by GDAL in pixel units
+        drawn = (reads_through_qgis(layer, getattr(self.model.settings, "raster_look", LOOK_RAW))
+                 and self.pinned is None and layer.crs().isValid())
         if self.model.knows(raster) and (drawn == (self.drawn_layer == raster.layer_id)):
             if not drawn or self.model.object_in_progress or self._fresh or (retry is None and not canvas_points):
                 self._fresh = False
@@ -84,10 +86,17 @@ class RasterLayers:
         if raster is None or not self.open(raster, points, retry):
             return None, refused
         try:
-            return [canvas_to_raster(p.x(), p.y(), canvas_crs, self.crs) for p in points], refused
+            converted = [canvas_to_raster(p.x(), p.y(), canvas_crs, self.crs) for p in points]
         except RasterError as exc:
             self.say(str(exc))
             return None, refused
+        info = self.model.raster_info
+        if self.drawn_layer == raster.layer_id and not any(info.contains(*p) for p in converted):
+            self.say(f"The click is outside the part of '{raster.name}' read for this avalanche (what the canvas "
+                     "showed at its first click): finish it (Space) or discard it (Esc), zoom out until the whole "
+                     "avalanche is on the canvas and start again.")
+            return None, refused
+        return converted, refused
 
     def new_layer_crs(self):
         """The CRS of the raster being digitised (None for a photo in pixel units), else the project's."""

@@ -6,6 +6,7 @@ GeoTIFF in a temporary folder (deleted on unload) and the engine's RasterInfo of
 Clicks made while a layer is being drawn wait and are replayed, in order, once it is ready."""
 from __future__ import annotations
 
+import os
 import tempfile
 
 from qgis.core import Qgis, QgsMapRendererParallelJob
@@ -79,6 +80,7 @@ class RasterSnapshots:
             rgba = rgba_of(job.renderedImage())
             self._count += 1
             path = save_snapshot(plan, rgba, self._folder.name, self._count)
+            self._forget(self._count - 2)    # the one before the last may still be read; older ones not
             info = describe_raster(path)
         except RasterError as exc:
             errors = render_errors(job, layer)
@@ -86,6 +88,14 @@ class RasterSnapshots:
         on_ready(plan, info)
         for again in waiting:
             again()
+
+    def _forget(self, index: int) -> None:
+        path = os.path.join(self._folder.name, f"snapshot_{index}.tif")
+        if index > 0 and os.path.exists(path):
+            try:
+                os.remove(path)
+            except OSError:
+                pass   # still open somewhere (Windows): the folder goes on unload
 
     def wait(self, timeout: float = 60.0) -> None:
         """Process events until no layer is being drawn (tests, shutdown)."""
