@@ -29,6 +29,7 @@ import numpy as np
 from osgeo import gdal
 
 from .errors import RasterError
+from .raster_snapshot import SNAPSHOT_NAME_KEY
 from .raster_validity import check_georeference, has_valid_pixels, valid_at
 from .stretch import BandPlan, band_plan, compute_cuts, read_rgb
 from core_model.raster_rgb import model_image_shape
@@ -53,7 +54,8 @@ class RasterSource:
 
     def __init__(self, path: str, ds: gdal.Dataset):
         self.path = str(path)
-        self.name = os.path.splitext(os.path.basename(self.path))[0]
+        # a snapshot drawn by QGIS names the layer and resolution it came from (engine.raster_snapshot)
+        self.name = ds.GetMetadataItem(SNAPSHOT_NAME_KEY) or os.path.splitext(os.path.basename(self.path))[0]
         self.width = ds.RasterXSize
         self.height = ds.RasterYSize
         self.band_count = ds.RasterCount

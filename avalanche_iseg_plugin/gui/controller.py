@@ -94,6 +94,7 @@ class DigitisingController:
 
     def wait_idle(self, timeout: float = 60.0) -> None:
         """Waits (processing events) until every command has been answered and drawn."""
+        self.rasters.snapshots.wait(timeout)
         self.worker.wait_idle(timeout)
 
     # ================================================================ messages, status, drawing
@@ -142,18 +143,19 @@ class DigitisingController:
 
     # ================================================================ user actions
     def on_click(self, point, is_positive: bool) -> None:
-        points = self._raster_points(point)
+        points = self._raster_points(point, retry=lambda: self.on_click(point, is_positive))
         if points:
             self._apply(self.model.click(*points[0], is_positive))
 
-    def _raster_points(self, *points):
-        points, refused = self.rasters.points_for_click(self.canvas.mapSettings().destinationCrs(), *points)
+    def _raster_points(self, *points, retry=None):
+        points, refused = self.rasters.points_for_click(self.canvas.mapSettings().destinationCrs(), *points,
+                                                        retry=retry)
         if points is None:
             self._apply(refused)
         return points
 
     def on_box(self, start, end) -> None:
-        points = self._raster_points(start, end)
+        points = self._raster_points(start, end, retry=lambda: self.on_box(start, end))
         if points:
             self._apply(self.model.box(*points[0], *points[1]))
 
@@ -195,7 +197,7 @@ class DigitisingController:
         raster = self.rasters.active() or self.model.raster or self.rasters.first_in_project()
         if raster is None:
             return self.message("No raster layer is open: add the orthoimage or photo the polygon was digitised on.")
-        if not self.rasters.open(raster):
+        if not self.rasters.open(raster, retry=self.correct_selected):
             return
         try:
             wkt = feature_wkt_in_crs(layer, fid, self.rasters.crs)
@@ -228,4 +230,5 @@ class DigitisingController:
         except TypeError:
             pass
         self.worker.stop()
+        self.rasters.snapshots.close()
         self.overlay.remove()

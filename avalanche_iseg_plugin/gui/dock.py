@@ -25,6 +25,7 @@ from qgis.PyQt.QtWidgets import (
 
 from ..engine.predictor_loader import BRS_MODES
 from ..layers.settings import PluginSettings
+from .raster_look import raster_look_combo
 
 DOCK_OBJECT_NAME = "AvalancheIsegDock"
 
@@ -93,6 +94,8 @@ class AvalancheDock(QDockWidget):
                                       "windows are resampled down to it")
         self.max_side_spin.valueChanged.connect(lambda v: self._set("max_side", int(v)))
         form.addRow("Window max side", self.max_side_spin)
+        self.raster_look_combo = raster_look_combo(model_box, settings, self._set)
+        form.addRow("Raster look", self.raster_look_combo)
         layout.addWidget(model_box)
 
         # --- display

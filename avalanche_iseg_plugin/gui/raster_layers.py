@@ -1,6 +1,10 @@
 """The raster layers the digitiser works on, seen from QGIS: the active one, the facts of the one the
 model digitises on (read once with GDAL), its CRS, canvas points in that CRS, and the CRS a new
-avalanche layer gets. The rules themselves (which raster, which CRS) are the model's."""
+avalanche layer gets. The rules themselves (which raster, which CRS) are the model's.
+
+A layer GDAL cannot read by path (WMS/WMTS/XYZ, virtual rasters) or a file raster read "as displayed" is
+drawn by QGIS at the start of each avalanche (gui/raster_snapshots.py: what the canvas shows plus a margin,
+at the canvas's resolution, in the canvas's CRS); the click waits and is replayed once it is drawn."""
 from __future__ import annotations
 
 from qgis.core import QgsCoordinateReferenceSystem, QgsProject, QgsRasterLayer
@@ -8,7 +12,10 @@ from qgis.core import QgsCoordinateReferenceSystem, QgsProject, QgsRasterLayer
 from ..engine.digitising_model import LAYER_CRS_PROJECT, LAYER_CRS_RASTER, RasterRef
 from ..engine.errors import RasterError
 from ..engine.raster_info import describe_raster
+from ..engine.session import DEFAULT_MARGIN_PX
 from ..layers.crs import canvas_to_raster
+from ..layers.rendered_raster import LOOK_RAW, plan_for_canvas, reads_through_qgis
+from .raster_snapshots import RasterSnapshots
 
 
 def _ref(layer) -> RasterRef | None:
@@ -23,6 +30,9 @@ class RasterLayers:
         self.say = say
         self.crs = QgsCoordinateReferenceSystem()    # of the model's raster; invalid for a photo (pixel units)
         self.pinned: RasterRef | None = None          # clicks go here whatever is active (the webcam panel's photo)
+        self.snapshots = RasterSnapshots(iface, say)
+        self.drawn_layer: str | None = None           # id of the layer the model's raster is a drawing of
+        self._fresh = False                           # that drawing is new: the next avalanche uses it
 
     def active(self) -> RasterRef | None:
         return self.pinned if self.pinned is not None else _ref(self.iface.activeLayer())
@@ -30,15 +40,19 @@ class RasterLayers:
     def first_in_project(self) -> RasterRef | None:
         return next((r for r in map(_ref, QgsProject.instance().mapLayers().values()) if r is not None), None)
 
-    def open(self, raster: RasterRef) -> bool:
-        """Make ``raster`` the model's raster (its facts read once); False + message when unusable."""
-        if self.model.knows(raster):
-            return True
+    def open(self, raster: RasterRef, canvas_points=(), retry=None) -> bool:
+        """Make ``raster`` the model's raster (its facts read once); False + message when unusable. A layer
+        QGIS must draw returns False while it is drawn around ``canvas_points``; ``retry`` runs when it is."""
         layer = QgsProject.instance().mapLayer(raster.layer_id)
-        if layer.providerType() != "gdal":
-            self.say(f"The layer '{layer.name()}' is not a raster file (it comes from the "
-                     f"'{layer.providerType()}' provider): digitise on a GeoTIFF, JPEG or PNG layer.")
-            return False
+        # photos (the webcam panel's, or without CRS) are always read by GDAL in pixel units
+        drawn = (reads_through_qgis(layer, getattr(self.model.settings, "raster_look", LOOK_RAW))
+                 and self.pinned is None and layer.crs().isValid())
+        if self.model.knows(raster) and (drawn == (self.drawn_layer == raster.layer_id)):
+            if not drawn or self.model.object_in_progress or self._fresh or (retry is None and not canvas_points):
+                self._fresh = False
+                return True
+        if drawn:
+            return self._draw(layer, raster, canvas_points, retry)
         try:
             info = describe_raster(layer.source())
         except RasterError as exc:
@@ -46,18 +60,43 @@ class RasterLayers:
             return False
         self.model.use_raster(raster, info)
         self.crs = layer.crs() if info.is_georeferenced else QgsCoordinateReferenceSystem()
+        self.drawn_layer = None
         return True
 
-    def points_for_click(self, canvas_crs, *points):
-        """(the canvas points in the CRS of the raster they go to, or None; the model's refusal)."""
+    def _draw(self, layer, raster, canvas_points, retry) -> bool:
+        canvas = self.iface.mapCanvas()
+        try:
+            plan = plan_for_canvas(layer, [(p.x(), p.y()) for p in canvas_points], canvas.mapSettings(),
+                                   DEFAULT_MARGIN_PX, int(self.model.settings.max_side),
+                                   getattr(self.model.settings, "raster_look", LOOK_RAW))
+        except RasterError as exc:
+            self.say(str(exc))
+            return False
+
+        def ready(plan, info):
+            self.model.use_raster(raster, info)
+            self.crs, self.drawn_layer, self._fresh = plan.crs, raster.layer_id, True
+        self.snapshots.draw(layer, plan, ready, retry or (lambda: None))
+        return False
+
+    def points_for_click(self, canvas_crs, *points, retry=None):
+        """(the canvas points in the CRS of the raster they go to, or None; the model's refusal); ``retry``
+        runs when the raster had first to be drawn."""
         raster, refused = self.model.raster_for_click(self.active())
-        if raster is None or not self.open(raster):
+        if raster is None or not self.open(raster, points, retry):
             return None, refused
         try:
-            return [canvas_to_raster(p.x(), p.y(), canvas_crs, self.crs) for p in points], refused
+            converted = [canvas_to_raster(p.x(), p.y(), canvas_crs, self.crs) for p in points]
         except RasterError as exc:
             self.say(str(exc))
             return None, refused
+        info = self.model.raster_info
+        if self.drawn_layer == raster.layer_id and not any(info.contains(*p) for p in converted):
+            self.say(f"The click is outside the part of '{raster.name}' read for this avalanche (what the canvas "
+                     "showed at its first click): finish it (Space) or discard it (Esc), zoom out until the whole "
+                     "avalanche is on the canvas and start again.")
+            return None, refused
+        return converted, refused
 
     def new_layer_crs(self):
         """The CRS of the raster being digitised (None for a photo in pixel units), else the project's."""
@@ -66,6 +105,8 @@ class RasterLayers:
         if not isinstance(layer, QgsRasterLayer):
             raster = None
         info = self.model.raster_info if raster is not None and self.model.knows(raster) else None
+        if info is not None and self.drawn_layer == raster.layer_id:
+            return self.crs     # a drawing: the outline is in the CRS it was drawn in
         if info is None and raster is not None:
             try:
                 info = describe_raster(layer.source())

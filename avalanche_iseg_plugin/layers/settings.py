@@ -35,6 +35,7 @@ class PluginSettings:
     overlay_opacity: float = 0.45
     click_radius: int = 6
     max_side: int = 1600
+    raster_look: str = "raw"        # file rasters: "raw" bands or "displayed" (the layer's renderer)
     min_area: float = 25.0          # m² (map units² of the raster CRS)
     simplify: float = 0.0           # raster-CRS units; 0 = exact pixel outline
     target_layer: str = ""          # path of the last avalanche GeoPackage layer

@@ -29,6 +29,7 @@ class SegmentFromPointsAlgorithm(QgsProcessingAlgorithm):
     RASTER, POINTS, SIGN_FIELD, GROUP_FIELD = "RASTER", "POINTS", "SIGN_FIELD", "GROUP_FIELD"
     CHECKPOINT, DEVICE, THRESHOLD, REFINEMENT = "CHECKPOINT", "DEVICE", "THRESHOLD", "REFINEMENT"
     MAX_SIDE, MIN_AREA, SIMPLIFY, OUTPUT = "MAX_SIDE", "MIN_AREA", "SIMPLIFY", "OUTPUT"
+    RESOLUTION = "RESOLUTION"
     DEVICES = ["cpu", "cuda"]
 
     #: (checkpoint, device, threshold) -> InteractivePredictor; tests put a fake predictor here
@@ -54,6 +55,9 @@ class SegmentFromPointsAlgorithm(QgsProcessingAlgorithm):
                 "-); without it every point is positive. 'Avalanche field' groups points into avalanches "
                 "(points with the same value make one polygon); without it every positive point is its own "
                 "avalanche and negative points refine every avalanche near them.\n\n"
+                "Any raster layer works: file rasters are read at their own pixels; web services (WMS, WMTS, "
+                "XYZ, WCS) and virtual rasters are drawn by QGIS around each avalanche's points at 'Ground "
+                "resolution' (layer CRS units per pixel; 0 = the layer's own pixel size).\n\n"
                 "Output: one (multi)polygon per avalanche in the raster's CRS with id, area_m2, perimeter_m, "
                 "source, n_pos, n_neg, model, threshold, created_utc and method = 'points'.")
 
@@ -94,6 +98,9 @@ class SegmentFromPointsAlgorithm(QgsProcessingAlgorithm):
         self.addParameter(QgsProcessingParameterNumber(self.SIMPLIFY, "Simplify tolerance (raster units)",
                                                        QgsProcessingParameterNumber.Double, settings.simplify,
                                                        minValue=0.0))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.RESOLUTION, "Ground resolution for web services and virtual rasters (layer units per pixel; "
+            "0 = the layer's own)", QgsProcessingParameterNumber.Double, 0.0, minValue=0.0, optional=True))
         self.addParameter(QgsProcessingParameterFeatureSink(self.OUTPUT, "Avalanches",
                                                             QgsProcessing.TypeVectorPolygon))
 
@@ -126,8 +133,14 @@ class SegmentFromPointsAlgorithm(QgsProcessingAlgorithm):
         min_area = self.parameterAsDouble(parameters, self.MIN_AREA, context)
         simplify = self.parameterAsDouble(parameters, self.SIMPLIFY, context)
 
+        from ..layers.rendered_raster import reads_through_qgis
+        from .drawn_raster import DrawnRaster
+
         try:
-            source = RasterSource.open(raster.source())
+            if reads_through_qgis(raster):
+                source = DrawnRaster(raster, self.parameterAsDouble(parameters, self.RESOLUTION, context), max_side)
+            else:
+                source = RasterSource.open(raster.source())
         except AvalancheError as exc:
             raise QgsProcessingException(str(exc)) from exc
         raster_crs = raster.crs() if source.is_georeferenced else QgsCoordinateReferenceSystem()
@@ -155,7 +168,7 @@ class SegmentFromPointsAlgorithm(QgsProcessingAlgorithm):
         except (RuntimeError, AssertionError, MemoryError) as exc:  # e.g. CUDA out of memory, torch without CUDA
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise QgsProcessingException(f"The model cannot be loaded on {device} ({first}); choose CPU.") from exc
-        session = DigitisingSession(source, predictor, max_side=max_side)
+        session = None if isinstance(source, DrawnRaster) else DigitisingSession(source, predictor, max_side=max_side)
         written = 0
         for index, (key, group) in enumerate(groups):
             if feedback.isCanceled():
@@ -163,6 +176,8 @@ class SegmentFromPointsAlgorithm(QgsProcessingAlgorithm):
             feedback.setProgress(100.0 * index / len(groups))
             label = f"avalanche {key!r}" if group_field else f"point {key}"
             try:
+                if isinstance(source, DrawnRaster):   # drawn around this avalanche's points
+                    session = DigitisingSession(source.source_around(group), predictor, max_side=max_side)
                 finished = segment_object(session, group, min_area=min_area, simplify=simplify)
             except AvalancheError as exc:
                 feedback.reportError(f"{label}: {exc}", fatalError=False)
@@ -178,7 +193,10 @@ class SegmentFromPointsAlgorithm(QgsProcessingAlgorithm):
             written += 1
             feedback.pushInfo(f"{label}: {len(finished.polygons_wkt)} part(s), {area:.0f} "
                               f"{area_units(raster_crs, georeferenced=source.is_georeferenced)}")
-        session.discard()
+        if session is not None:
+            session.discard()
+        if isinstance(source, DrawnRaster):
+            source.close()
         feedback.setProgress(100.0)
         feedback.pushInfo(f"{written} avalanche(s) written, {len(groups) - written} failed, {skipped} point(s) skipped.")
         return {self.OUTPUT: dest_id}
