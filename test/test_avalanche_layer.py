@@ -27,7 +27,7 @@ def _free_layers_before_qgis_exits():
     yield
     gc.collect()
 SIZE = (120, 160)
-FIELDS = ["id", "area_m2", "perimeter_m", "source", "n_pos", "n_neg", "model", "threshold", "created_utc", "method"]
+FIELDS = ["id", "area_m2", "perimeter_m", "source", "n_pos", "n_neg", "model", "threshold", "created_utc", "method", "units"]
 
 
 @pytest.fixture
