@@ -28,8 +28,8 @@ from .protocol import (AddClick, Box, Close, Discard, ErrorReply, Finish, Finish
 
 INFO, WARNING, SUCCESS = "info", "warning", "success"
 
-NO_RASTER_ACTIVE = ("No raster layer is active: select the orthoimage or photo to digitise on in the Layers panel, "
-                    "then click on the avalanche.")
+NO_RASTER_ACTIVE = ("No raster layer is active: choose the orthoimage or photo to digitise on in the dock's "
+                    "'Raster' field (or select it in the Layers panel), then click on the avalanche.")
 NO_TARGET = ("No target layer is chosen: pick a polygon layer in the dock or create one with 'New…', then press "
              "Space again (your clicks are kept).")
 NOTHING_TO_FINISH = "Nothing to finish: left-click on an avalanche first."
@@ -70,6 +70,7 @@ class RasterRef:
 class UnsavedObject:
     result: FinishedResult
     correction_fid: int | None       # the feature it replaces, None for a new avalanche
+    layer_id: str | None = None      # a correction's own layer (None: the target layer)
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,7 @@ class DigitisingModel:
         self.pending: list[tuple[float, float, bool]] = []
         self.unsaved: list[UnsavedObject] = []
         self.correction_fid: int | None = None
+        self.correction_layer: str | None = None      # the layer of the polygon being corrected
         self.raster: RasterRef | None = None
         self.raster_info = None                       # engine.raster_info.RasterInfo of ``raster``
         self.session_key: PredictorKey | None = None  # the model of the avalanche in progress / last one
@@ -200,21 +202,25 @@ class DigitisingModel:
         sentence saying why the chosen target layer cannot take polygons (None when it can)."""
         if self.raster is None or not self.object_in_progress:
             return Outcome(save=True) if self.unsaved else _say(NOTHING_TO_FINISH, INFO)
-        if not has_target:
+        if self.correction_fid is None and not has_target:
             return _say(NO_TARGET)
         if target_error:
             return _say(target_error)
-        self._finishing.append(self.correction_fid)
+        self._finishing.append((self.correction_fid, self.correction_layer))
         self.correction_fid = None
         return Outcome([Finish(self.settings.min_area, self.settings.simplify)])
 
     def save_unsaved(self, has_target: bool, target_error: str | None, write) -> Outcome:
         """Write the kept avalanches in order with ``write(UnsavedObject)``; one that fails (ValueError)
-        stays, with every one after it, and the message says so."""
-        if not has_target:
+        stays, with every one after it, and the message says so. Corrections go to their own layer, so
+        ``has_target`` / ``target_error`` (the target layer's) only matter for new avalanches."""
+        if not self.unsaved:
+            return Outcome()
+        needs_target = any(u.correction_fid is None for u in self.unsaved)
+        if needs_target and not has_target:
             return _say(f"{len(self.unsaved)} finished avalanche(s) are kept but not saved: choose or create a "
                         "target layer, then press Space to save them.")
-        if target_error:
+        if needs_target and target_error:
             return _say(target_error)
         while self.unsaved:
             try:
@@ -229,10 +235,10 @@ class DigitisingModel:
         """Why a polygon cannot be corrected now (None when it can)."""
         return _say(CORRECT_WHILE_IN_PROGRESS) if self.object_in_progress else None
 
-    def correct(self, fid: int, wkt: str) -> Outcome:
-        """Start correcting feature ``fid`` whose polygon is ``wkt`` (raster CRS of the chosen raster);
-        the next Finish replaces its geometry."""
-        self.correction_fid = int(fid)
+    def correct(self, fid: int, wkt: str, layer_id: str | None = None) -> Outcome:
+        """Start correcting feature ``fid`` of layer ``layer_id`` whose polygon is ``wkt`` (raster CRS of the
+        chosen raster); the next Finish replaces its geometry in that layer (the target stays as it is)."""
+        self.correction_fid, self.correction_layer = int(fid), layer_id
         return Outcome([self._start_object(), StartFromPolygon(wkt)])
 
     # ------------------------------------------------------------------ new layer
@@ -281,21 +287,23 @@ class DigitisingModel:
         consumed_click = isinstance(command, (AddClick, Box))
         if consumed_click and self.pending:
             self.pending.pop(0)
-        fid = (self._finishing.popleft() if self._finishing else None) if isinstance(command, Finish) else None
+        fid, layer_id = ((self._finishing.popleft() if self._finishing else (None, None))
+                         if isinstance(command, Finish) else (None, None))
         if isinstance(reply, ErrorReply):
-            return self._on_error(command, reply, consumed_click, fid)
+            return self._on_error(command, reply, consumed_click, fid, layer_id)
         if isinstance(reply, FinishedResult):
             self.view = reply.view
-            self.unsaved.append(UnsavedObject(reply, fid if reply.is_correction else None))
+            fixed = reply.is_correction and fid is not None
+            self.unsaved.append(UnsavedObject(reply, fid if fixed else None, layer_id if fixed else None))
             return Outcome(save=True)
         self.view = reply
         return Outcome()
 
-    def _on_error(self, command, reply: ErrorReply, consumed_click: bool, fid) -> Outcome:
+    def _on_error(self, command, reply: ErrorReply, consumed_click: bool, fid, layer_id=None) -> Outcome:
         if isinstance(command, SetRaster):
             self.raster, self.raster_info = None, None     # re-read the raster on the next click
         if isinstance(command, Finish) and self.correction_fid is None:
-            self.correction_fid = fid                      # still in progress: finishing again replaces it
+            self.correction_fid, self.correction_layer = fid, layer_id   # still in progress: finish again
         outcome = Outcome(bugs=[] if reply.is_own else [reply.traceback or f"{reply.kind}: {reply.text}"])
         if not self._failure_shown:
             self._failure_shown = True

@@ -14,6 +14,7 @@ from qgis.core import Qgis, QgsMessageLog, QgsProject, QgsVectorLayer
 from ..engine.digitising_model import INFO, SUCCESS, WARNING, DigitisingModel, Message, Outcome, error_text
 from ..engine.protocol import ErrorReply
 from .overlay import DigitisingOverlay
+from .dock_sync import DockSync
 from .raster_layers import RasterLayers
 from .target_layer import TargetLayer
 from .transports import THREAD
@@ -38,7 +39,10 @@ class DigitisingController:
         self.target = TargetLayer(iface, dock, self.message, self._on_target_chosen)
         self.target.new_layer_crs = self.rasters.new_layer_crs
         self.result_hook = None    # (UnsavedObject, target layer) -> UnsavedObject to write (the webcam panel's)
+        self.map_tool = map_tool
         self.connect_map_tool(map_tool)
+        self.dock_sync = DockSync(self)
+        map_tool.pickRequested.connect(self.dock_sync.pick)
         dock.finishRequested.connect(self.finish)
         dock.undoRequested.connect(lambda: self._apply(self.model.undo()))
         dock.discardRequested.connect(lambda: self._apply(self.model.discard()))
@@ -127,6 +131,8 @@ class DigitisingController:
         s = self.model.status()
         self.dock.set_status(s.n_pos, s.n_neg, s.model, s.device, busy=not self.worker.is_idle(),
                              latency_ms=s.latency_ms, refinement=s.brs_mode)
+        if getattr(self, "dock_sync", None) is not None:
+            self.dock_sync.refresh()
 
     def _on_busy(self, busy: bool) -> None:
         if not busy:
@@ -158,7 +164,8 @@ class DigitisingController:
             self._apply(self.model.box(*points[0], *points[1]))
 
     def finish(self) -> None:
-        layer = self.target.layer()
+        correcting = self.model.correction_fid is not None
+        layer = self.target.layer_for(self.model.correction_layer if correcting else None)
         self._apply(self.model.finish(layer is not None, self.target.problem(layer) if layer is not None else None))
 
     def _save_unsaved(self) -> None:
@@ -167,7 +174,7 @@ class DigitisingController:
         write, hook = self.target.write, self.result_hook
         if hook is not None:
             def write(item):
-                self.target.write(hook(item, layer))
+                self.target.write(hook(item, self.target.layer_for(item.layer_id)))
         self._apply(self.model.save_unsaved(layer is not None, problem, write))
 
     def _on_target_chosen(self) -> None:
@@ -177,7 +184,7 @@ class DigitisingController:
     def correct_selected(self) -> None:
         """Load the selected polygon (active vector layer, else the target layer) as the starting mask;
         Finish then replaces that feature's geometry (same fid and id)."""
-        from ..layers.avalanche_layer import feature_wkt_in_crs, selected_polygon_id
+        from ..layers.avalanche_layer import selected_polygon_id
 
         active = self.iface.activeLayer()
         layer = active if isinstance(active, QgsVectorLayer) else self.target.layer()
@@ -190,6 +197,16 @@ class DigitisingController:
             fid = selected_polygon_id(layer)
         except ValueError as exc:
             return self.message(str(exc))
+        self.correct_feature(layer, fid)
+
+    def correct_feature(self, layer, fid: int) -> None:
+        """Correct feature ``fid`` of ``layer``: its polygon is the starting mask, the digitising tool is
+        switched on, and Finish writes back into ``layer`` (the target layer stays as it is)."""
+        from ..layers.avalanche_layer import feature_wkt_in_crs
+
+        refused = self.model.correction_refused()
+        if refused:
+            return self._apply(refused)
         if not self.target.check(layer):
             return
         raster = self.rasters.active() or self.model.raster or self.rasters.first_in_project()
@@ -201,9 +218,11 @@ class DigitisingController:
             wkt = feature_wkt_in_crs(layer, fid, self.rasters.crs)
         except ValueError as exc:
             return self.message(str(exc))
-        if self.target.layer_id != layer.id() and not self.target.choose(layer):
-            return
-        self._apply(self.model.correct(fid, wkt))
+        if self.canvas is self.iface.mapCanvas() and self.canvas.mapTool() is not self.map_tool:
+            self.canvas.setMapTool(self.map_tool)
+        self._apply(self.model.correct(fid, wkt, layer.id()))
+        self.message(f"Correcting polygon {fid} of '{layer.name()}': click to refine it, Space saves it back into "
+                     "that layer.", Qgis.Info, 5)
 
     # ================================================================ settings, project, life cycle
     def _on_setting(self, name: str) -> None:
@@ -229,3 +248,5 @@ class DigitisingController:
             pass
         self.worker.stop()
         self.overlay.remove()
+        self.dock_sync.shutdown()
+        self.target.shutdown()

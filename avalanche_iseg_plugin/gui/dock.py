@@ -6,7 +6,7 @@ QgsSettings as soon as they change.
 from __future__ import annotations
 
 from qgis.core import QgsMapLayerProxyModel, QgsVectorLayer
-from qgis.gui import QgsFileWidget, QgsMapLayerComboBox
+from qgis.gui import QgsMapLayerComboBox
 from qgis.PyQt.QtCore import Qt, pyqtSignal
 from qgis.PyQt.QtWidgets import (
     QComboBox,
@@ -24,7 +24,9 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..engine.predictor_loader import BRS_MODES
-from ..layers.settings import PluginSettings
+from ..engine.target_rules import unit_suffixes
+from ..layers.settings import PluginSettings, default_checkpoint_path
+from .dock_rows import CheckpointChooser, RasterRow, UnitsLabel, UnsavedRow
 
 DOCK_OBJECT_NAME = "AvalancheIsegDock"
 
@@ -39,6 +41,7 @@ class AvalancheDock(QDockWidget):
     dependenciesRequested = pyqtSignal()      # install / repair / remove PyTorch and OpenCV
     targetLayerChanged = pyqtSignal(object)   # QgsVectorLayer or None
     settingsChanged = pyqtSignal(str)         # name of the PluginSettings field that changed
+    closed = pyqtSignal()                     # the user closed the dock: the tool goes off
 
     def __init__(self, settings: PluginSettings, parent=None):
         super().__init__("Avalanche digitiser", parent)
@@ -51,11 +54,7 @@ class AvalancheDock(QDockWidget):
         # --- model
         model_box = QGroupBox("Model", body)
         form = QFormLayout(model_box)
-        self.checkpoint_widget = QgsFileWidget(model_box)
-        self.checkpoint_widget.setFilter("RITM checkpoints (*.pth *.pt);;All files (*)")
-        self.checkpoint_widget.setFilePath(settings.checkpoint)
-        self.checkpoint_widget.setToolTip("A RITM checkpoint (.pth): the project's avalanche model or an "
-                                          "official coco_lvis_h18s/h18/h32_itermask.pth")
+        self.checkpoint_widget = CheckpointChooser(default_checkpoint_path(), settings.checkpoint, model_box)
         self.checkpoint_widget.fileChanged.connect(self._on_checkpoint)
         form.addRow("Checkpoint", self.checkpoint_widget)
         self.device_combo = QComboBox(model_box)
@@ -94,6 +93,10 @@ class AvalancheDock(QDockWidget):
         self.max_side_spin.valueChanged.connect(lambda v: self._set("max_side", int(v)))
         form.addRow("Window max side", self.max_side_spin)
         layout.addWidget(model_box)
+        self.raster_row = RasterRow(body)
+        raster_form = QFormLayout()
+        raster_form.addRow("Raster", self.raster_row)
+        layout.insertLayout(0, raster_form)
 
         # --- display
         view_box = QGroupBox("Display", body)
@@ -115,24 +118,29 @@ class AvalancheDock(QDockWidget):
         poly_box = QGroupBox("Polygons", body)
         form = QFormLayout(poly_box)
         self.min_area_spin = self._double(0.0, 1e7, 5.0, 1, settings.min_area, "min_area")
-        self.min_area_spin.setSuffix(" m²")
-        self.min_area_spin.setToolTip("Parts smaller than this are dropped (square map units of the raster)")
+        self.min_area_spin.setToolTip("Parts smaller than this are dropped (square units of the raster)")
         form.addRow("Min area", self.min_area_spin)
         self.simplify_spin = self._double(0.0, 1000.0, 0.25, 2, settings.simplify, "simplify")
-        self.simplify_spin.setToolTip("Douglas-Peucker tolerance in raster map units; 0 keeps the pixel outline")
+        self.simplify_spin.setToolTip("Douglas-Peucker tolerance in the raster's units; 0 keeps the pixel outline")
         form.addRow("Simplify", self.simplify_spin)
+        self.units_label = UnitsLabel(poly_box)
+        form.addRow(self.units_label)
+        self.set_units("m")
         target_row = QHBoxLayout()
         self.layer_combo = QgsMapLayerComboBox(poly_box)
         self.layer_combo.setFilters(QgsMapLayerProxyModel.PolygonLayer)
         self.layer_combo.setAllowEmptyLayer(True)
         self.layer_combo.setToolTip("Polygon layer that receives finished avalanches")
-        self.layer_combo.layerChanged.connect(self._on_layer)
+        self.layer_combo.activated.connect(lambda i: self.targetLayerChanged.emit(self.layer_combo.layer(i)))
         target_row.addWidget(self.layer_combo, 1)
         self.new_layer_button = QPushButton("New…", poly_box)
         self.new_layer_button.setToolTip("Create a new avalanche GeoPackage")
         self.new_layer_button.clicked.connect(self.newLayerRequested)
+        self.new_layer_button.setFocusPolicy(Qt.NoFocus)
         target_row.addWidget(self.new_layer_button)
         form.addRow("Target layer", target_row)
+        self.unsaved_row = UnsavedRow(poly_box)
+        form.addRow(self.unsaved_row)
         layout.addWidget(poly_box)
 
         # --- object buttons
@@ -200,8 +208,16 @@ class AvalancheDock(QDockWidget):
         device = self.device_combo.currentData() or "cpu"
         self._set("device", device)
 
-    def _on_layer(self, layer) -> None:
-        self.targetLayerChanged.emit(layer)
+    def closeEvent(self, event):  # noqa: N802 - Qt name
+        self.closed.emit()
+        super().closeEvent(event)
+
+    def set_units(self, units: str) -> None:
+        """Min area, Simplify and the units note follow the raster's units (m, px, °)."""
+        area, length = unit_suffixes(units)
+        self.min_area_spin.setSuffix(area)
+        self.simplify_spin.setSuffix(length)
+        self.units_label.set_units(units)
 
     # ---------------------------------------------------------------- public
     def refresh_devices(self, available=None) -> str:

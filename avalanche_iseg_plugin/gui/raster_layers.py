@@ -23,9 +23,12 @@ class RasterLayers:
         self.say = say
         self.crs = QgsCoordinateReferenceSystem()    # of the model's raster; invalid for a photo (pixel units)
         self.pinned: RasterRef | None = None          # clicks go here whatever is active (the webcam panel's photo)
+        self.choice = lambda: None                    # the dock's raster (DockSync), independent of the active layer
 
     def active(self) -> RasterRef | None:
-        return self.pinned if self.pinned is not None else _ref(self.iface.activeLayer())
+        if self.pinned is not None:
+            return self.pinned
+        return _ref(self.choice()) or _ref(self.iface.activeLayer())
 
     def first_in_project(self) -> RasterRef | None:
         return next((r for r in map(_ref, QgsProject.instance().mapLayers().values()) if r is not None), None)

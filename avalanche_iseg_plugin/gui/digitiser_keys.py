@@ -1,0 +1,64 @@
+"""Space, Esc, Ctrl+Z and Backspace for the digitiser wherever the user is in its dock.
+
+While the click tool is active, an application event filter (as TerraLab's Deepness plugin does) takes
+these keys when the focus is in a widget of the tool's ``key_scope`` (the dock) and hands them to the
+tool, so that Space finishes the avalanche even right after a click on a dock button or a field. Text
+fields keep Backspace and Ctrl+Z for editing their text. Keys on the canvas itself go the canvas's way
+(the tool's keyPressEvent), so nothing is done twice.
+"""
+from __future__ import annotations
+
+from qgis.PyQt.QtCore import QEvent, QObject, Qt
+from qgis.PyQt.QtWidgets import QAbstractSpinBox, QApplication, QLineEdit, QPlainTextEdit, QTextEdit, QWidget
+
+_TEXT_WIDGETS = (QLineEdit, QAbstractSpinBox, QTextEdit, QPlainTextEdit)
+
+
+class DigitiserKeys(QObject):
+    def __init__(self, tool):
+        super().__init__(tool)
+        self.tool = tool
+        self._installed = False
+
+    def install(self) -> None:
+        if not self._installed:
+            QApplication.instance().installEventFilter(self)
+            self._installed = True
+
+    def remove(self) -> None:
+        if self._installed:
+            QApplication.instance().removeEventFilter(self)
+            self._installed = False
+
+    def _in_scope(self, widget) -> bool:
+        if not isinstance(widget, QWidget):
+            return False
+        canvas = self.tool.canvas()
+        if widget is canvas or canvas.isAncestorOf(widget):
+            return False
+        return any(w is not None and (w is widget or w.isAncestorOf(widget)) for w in self.tool.key_scope)
+
+    @staticmethod
+    def _edits_text(widget, event) -> bool:
+        """Backspace and Ctrl+Z in a text field edit the text."""
+        if event.key() in (Qt.Key_Space, Qt.Key_Escape):
+            return False
+        w = widget
+        while w is not None:
+            if isinstance(w, _TEXT_WIDGETS):
+                return not (isinstance(w, QLineEdit) and w.isReadOnly())
+            w = w.parentWidget()
+        return False
+
+    def eventFilter(self, watched, event):  # noqa: N802 - Qt name
+        kind = event.type()
+        if kind not in (QEvent.KeyPress, QEvent.ShortcutOverride, QEvent.KeyRelease):
+            return False
+        if not self.tool.is_our_key(event) or not self._in_scope(watched) or self._edits_text(watched, event):
+            return False
+        if kind == QEvent.ShortcutOverride:
+            event.accept()          # not QGIS's shortcuts: the key press comes to us
+            return True
+        if kind == QEvent.KeyPress:
+            self.tool.handle_key(event)
+        return True                 # not the widget's (a button's Space, a combo box's popup)
