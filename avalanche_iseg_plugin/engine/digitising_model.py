@@ -23,7 +23,7 @@ import os
 from collections import deque
 from dataclasses import dataclass, field
 
-from .protocol import (AddClick, Box, Close, Discard, ErrorReply, Finish, FinishedResult, PredictorKey,
+from .protocol import (AddClick, Box, Close, Discard, ErrorReply, Finish, FinishedResult, PredictorKey, Preload,
                        SessionView, SetRaster, SetThreshold, StartFromPolygon, Undo)
 
 INFO, WARNING, SUCCESS = "info", "warning", "success"
@@ -110,6 +110,7 @@ class DigitisingModel:
         self.session_key: PredictorKey | None = None  # the model of the avalanche in progress / last one
         self._finishing: deque = deque()              # correction fid of each Finish not answered yet
         self._failure_shown = False
+        self._preloaded: PredictorKey | None = None   # the model a Preload was sent for
 
     # ------------------------------------------------------------------ state
     @property
@@ -230,6 +231,15 @@ class DigitisingModel:
             self.unsaved.pop(0)
         return Outcome()
 
+    def preload(self) -> Outcome:
+        """The tool was switched on: load and warm up the model in the background (once per model), so
+        that the first avalanche's clicks do not pay torch's first-run costs (issue 13)."""
+        key = self.predictor_key
+        if self.object_in_progress or self._preloaded == key or not key.checkpoint:
+            return Outcome()
+        self._preloaded = key
+        return Outcome([Preload(key, float(self.settings.threshold))])
+
     # ------------------------------------------------------------------ correction
     def correction_refused(self) -> Outcome | None:
         """Why a polygon cannot be corrected now (None when it can)."""
@@ -289,6 +299,9 @@ class DigitisingModel:
             self.pending.pop(0)
         fid, layer_id = ((self._finishing.popleft() if self._finishing else (None, None))
                          if isinstance(command, Finish) else (None, None))
+        if isinstance(command, Preload):
+            # a model that cannot load says so on the first click; only a bug is logged now
+            return Outcome(bugs=[reply.traceback] if isinstance(reply, ErrorReply) and not reply.is_own else [])
         if isinstance(reply, ErrorReply):
             return self._on_error(command, reply, consumed_click, fid, layer_id)
         if isinstance(reply, FinishedResult):

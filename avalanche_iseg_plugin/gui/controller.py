@@ -51,6 +51,17 @@ class DigitisingController:
         QgsProject.instance().layersWillBeRemoved.connect(self._on_layers_removed)
         self._update_status()
 
+    def preload_soon(self, delay_ms: int = 1500) -> None:
+        """Load and warm up the model in the background shortly after the tool is switched on."""
+        from qgis.PyQt.QtCore import QTimer
+
+        timer = getattr(self, "_preload_timer", None)
+        if timer is None:
+            timer = self._preload_timer = QTimer(self.dock)
+            timer.setSingleShot(True)
+            timer.timeout.connect(lambda: self._apply(self.model.preload()))
+        timer.start(delay_ms)
+
     def connect_map_tool(self, map_tool) -> None:
         """Clicks, boxes and keys of ``map_tool`` (an AvalancheMapTool on any canvas) go to this controller."""
         map_tool.clicked.connect(self.on_click)

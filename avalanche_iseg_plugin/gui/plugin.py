@@ -145,6 +145,7 @@ class AvalancheIsegPlugin:
             self.controller.message(fallback)
         self.iface.mapCanvas().setMapTool(self.map_tool)
         self.action.setChecked(True)
+        self.controller.preload_soon()
 
     def show_dependencies(self):
         """The dependency dialog (install / repair / remove PyTorch and OpenCV)."""
