@@ -286,6 +286,18 @@ def test_keys_work_while_a_dock_widget_has_focus(digitiser, tmp_path, monkeypatc
         QTest.keyClick(spin, Qt.Key_Escape)                          # Esc is the digitiser's there too
         c.wait_idle(30)
         assert c.state.clicks == []
+        # a name field keeps Space for its text
+        d.click(*d.info["lobe_xy"])
+        edit = dock.export_name_edit
+        edit.setFocus()
+        edit.setCursorPosition(len(edit.text()))
+        QTest.keyClick(edit, Qt.Key_Space)
+        c.wait_idle(30)
+        assert edit.text() == "avalanches " and len(c.state.clicks) == 1
+        QTest.keyClick(edit, Qt.Key_Backspace)
+        QTest.keyClick(edit, Qt.Key_Escape)
+        c.wait_idle(30)
+        assert edit.text() == "avalanches" and c.state.clicks == []
         # with the tool off, the dock's keys are the widgets' again
         d.canvas.setMapTool(QgsMapToolPan(d.canvas))
         combo.setFocus()
@@ -408,3 +420,35 @@ def test_preload_warms_the_model_once_when_the_tool_goes_on(digitiser):
     assert len(d.predictors) == 1
     d.click(*d.info["lobe_xy"])
     assert len(d.predictors) == 1 and len(c.state.clicks) == 1           # the first click uses the loaded model
+
+
+# ------------------------------------------------------------------------------------------ 11. export
+def test_export_from_the_dock_names_the_geopackage_layer(digitiser, tmp_path, monkeypatch):
+    from osgeo import ogr
+
+    d = digitiser
+    c, dock = d.controller, d.plugin.dock
+    c.target.create(str(tmp_path / "avalanches.gpkg"))
+    d.click(*d.info["lobe_xy"])
+    d.key(Qt.Key_Space)
+    out = tmp_path / "export_2026.gpkg"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(out), "GeoPackage (*.gpkg)")))
+    QTest.mouseClick(dock.export_button, Qt.LeftButton)
+    ds = ogr.Open(str(out))
+    assert [ds.GetLayer(i).GetName() for i in range(ds.GetLayerCount())] == ["avalanches"]
+    ds = None
+    dock.export_name_edit.setFocus()
+    dock.export_name_edit.selectAll()
+    QTest.keyClicks(dock.export_name_edit, "tirol")
+    QTest.keyClick(dock.export_name_edit, Qt.Key_Return)
+    assert QgsSettings().value("avalanche_iseg/export_layer_name") == "tirol"
+    QTest.mouseClick(dock.export_button, Qt.LeftButton)
+    ds = ogr.Open(str(out))
+    assert ds.GetLayer(0).GetName() == "tirol" and ds.GetLayer(0).GetFeatureCount() == 1
+    ds = None
+    shp = tmp_path / "export.shp"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(shp), "")))
+    QTest.mouseClick(dock.export_button, Qt.LeftButton)
+    ds = ogr.Open(str(shp))
+    assert "fid" not in [f.GetName() for f in ds.GetLayer(0).schema]
+    ds = None

@@ -3,7 +3,7 @@
 While the click tool is active, an application event filter (as TerraLab's Deepness plugin does) takes
 these keys when the focus is in a widget of the tool's ``key_scope`` (the dock) and hands them to the
 tool, so that Space finishes the avalanche even right after a click on a dock button or a field. Text
-fields keep Backspace and Ctrl+Z for editing their text. Keys on the canvas itself go the canvas's way
+fields keep Backspace and Ctrl+Z (and a name field Space) for editing their text. Keys on the canvas itself go the canvas's way
 (the tool's keyPressEvent), so nothing is done twice.
 """
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 from qgis.PyQt.QtCore import QEvent, QObject, Qt
 from qgis.PyQt.QtWidgets import QAbstractSpinBox, QApplication, QLineEdit, QPlainTextEdit, QTextEdit, QWidget
 
-_TEXT_WIDGETS = (QLineEdit, QAbstractSpinBox, QTextEdit, QPlainTextEdit)
 
 
 class DigitiserKeys(QObject):
@@ -40,13 +39,18 @@ class DigitiserKeys(QObject):
 
     @staticmethod
     def _edits_text(widget, event) -> bool:
-        """Backspace and Ctrl+Z in a text field edit the text."""
-        if event.key() in (Qt.Key_Space, Qt.Key_Escape):
+        """Keys that edit a text field's text stay with it: Backspace and Ctrl+Z in text and number fields,
+        Space too in a free text field (a layer name); Esc is always the digitiser's."""
+        if event.key() == Qt.Key_Escape:
             return False
         w = widget
         while w is not None:
-            if isinstance(w, _TEXT_WIDGETS):
-                return not (isinstance(w, QLineEdit) and w.isReadOnly())
+            if isinstance(w, QAbstractSpinBox):
+                return event.key() != Qt.Key_Space
+            if isinstance(w, (QTextEdit, QPlainTextEdit)) or (isinstance(w, QLineEdit) and not w.isReadOnly()):
+                parent = w.parentWidget()
+                in_spin = parent is not None and isinstance(parent, QAbstractSpinBox)
+                return event.key() != Qt.Key_Space or not in_spin
             w = w.parentWidget()
         return False
 

@@ -16,6 +16,7 @@ from qgis.PyQt.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPushButton,
     QSlider,
     QSpinBox,
@@ -139,6 +140,11 @@ class AvalancheDock(QDockWidget):
         self.new_layer_button.setFocusPolicy(Qt.NoFocus)
         target_row.addWidget(self.new_layer_button)
         form.addRow("Target layer", target_row)
+        self.export_name_edit = QLineEdit(settings.export_layer_name or "avalanches", poly_box)
+        self.export_name_edit.setToolTip("Name of the layer inside a GeoPackage written by 'Export…'")
+        self.export_name_edit.editingFinished.connect(
+            lambda: self._set("export_layer_name", self.export_layer_name()))
+        form.addRow("Export layer name", self.export_name_edit)
         self.unsaved_row = UnsavedRow(poly_box)
         form.addRow(self.unsaved_row)
         layout.addWidget(poly_box)
@@ -211,6 +217,9 @@ class AvalancheDock(QDockWidget):
     def closeEvent(self, event):  # noqa: N802 - Qt name
         self.closed.emit()
         super().closeEvent(event)
+
+    def export_layer_name(self) -> str:
+        return self.export_name_edit.text().strip() or "avalanches"
 
     def set_units(self, units: str) -> None:
         """Min area, Simplify and the units note follow the raster's units (m, px, °)."""

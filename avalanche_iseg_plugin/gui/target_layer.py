@@ -217,5 +217,5 @@ class TargetLayer:
                                                    "GeoPackage (*.gpkg);;ESRI Shapefile (*.shp)")
         if path:
             self.export(path if os.path.splitext(path)[1] else path + (".shp" if "Shapefile" in chosen else ".gpkg"),
-                        getattr(self.dock, "export_layer_name", lambda: avalanche_layer.DEFAULT_LAYER_NAME)())
+                        self.dock.export_layer_name())
         self.iface.mapCanvas().setFocus()
