@@ -1,15 +1,18 @@
 """Space, Esc, Ctrl+Z and Backspace for the digitiser wherever the user is in its dock.
 
-While the click tool is active, an application event filter (as TerraLab's Deepness plugin does) takes
-these keys when the focus is in a widget of the tool's ``key_scope`` (the dock) and hands them to the
-tool, so that Space finishes the avalanche even right after a click on a dock button or a field. Text
+While the click tool is active, an event filter on every widget of the tool's ``key_scope`` (the dock
+and all its children) takes these keys when such a widget has focus and hands them to the tool, so that Space finishes the avalanche even right after a click on a dock button or a field. Text
 fields keep Backspace and Ctrl+Z (and a name field Space) for editing their text. Keys on the canvas itself go the canvas's way
 (the tool's keyPressEvent), so nothing is done twice.
+
+Not an application-wide filter (as TerraLab's Deepness plugin has): in QGIS 3.22 a Python filter on the
+QApplication sees every event of every object, and converting some of those objects for Python crashed
+QGIS (signal 11 in sip's type conversion, from a timer event) in a real session under Xvfb.
 """
 from __future__ import annotations
 
 from qgis.PyQt.QtCore import QEvent, QObject, Qt
-from qgis.PyQt.QtWidgets import QAbstractSpinBox, QApplication, QLineEdit, QPlainTextEdit, QTextEdit, QWidget
+from qgis.PyQt.QtWidgets import QAbstractSpinBox, QLineEdit, QPlainTextEdit, QTextEdit, QWidget
 
 
 
@@ -18,16 +21,29 @@ class DigitiserKeys(QObject):
         super().__init__(tool)
         self.tool = tool
         self._installed = False
+        self._filtered: list = []
+
+    def _widgets(self):
+        for scope in self.tool.key_scope:
+            if scope is not None:
+                yield scope
+                yield from scope.findChildren(QWidget)
 
     def install(self) -> None:
         if not self._installed:
-            QApplication.instance().installEventFilter(self)
+            self._filtered = list(self._widgets())
+            for widget in self._filtered:
+                widget.installEventFilter(self)
             self._installed = True
 
     def remove(self) -> None:
         if self._installed:
-            QApplication.instance().removeEventFilter(self)
-            self._installed = False
+            for widget in self._filtered:
+                try:
+                    widget.removeEventFilter(self)
+                except RuntimeError:     # deleted meanwhile
+                    pass
+            self._filtered, self._installed = [], False
 
     def _in_scope(self, widget) -> bool:
         if not isinstance(widget, QWidget):

@@ -4,7 +4,7 @@ Left click = positive click, right click = negative click, left drag = box, Spac
 Ctrl+Z / Backspace = undo, Esc = discard, Ctrl+click = pick the polygon under the cursor for correction.
 Points are emitted in the canvas CRS; the controller transforms them. Wheel zoom and middle-button pan
 are left to the canvas. While the tool is active the keys also work when a widget of ``key_scope``
-(the dock) has focus: an application event filter (gui/digitiser_keys.py) hands them to the tool.
+(the dock) has focus: event filters on the dock's widgets (gui/digitiser_keys.py) hand them to the tool.
 """
 from __future__ import annotations
 
