@@ -117,7 +117,7 @@ def units_field(layer_crs_valid: bool) -> str:
 
 def units_note(units: str) -> str:
     if units == UNITS_PIXELS:
-        return "A photo without georeference is digitised in pixel units (areas in px², lengths in px)."
+        return "Photo without georeference: digitised in pixel units (px², px)."
     if units == UNITS_DEGREES:
         return "The raster is in degrees: Min area and Simplify are in degrees; areas are written in m²."
     return "Map units: metres."
