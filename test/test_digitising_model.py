@@ -311,13 +311,16 @@ def test_preload_once_per_model_and_never_mid_avalanche(model):
     m = model
     first = m.preload()
     assert [type(c) for c in first.commands] == [Preload] and first.commands[0].predictor == m.predictor_key
+    assert "(loading…)" in m.status().model
     assert m.on_reply(first.commands[0], SessionView()).messages == []
+    assert "(ready)" in m.status().model
     assert m.preload().commands == []
     m.settings.checkpoint = "/models/other.pth"
     _click_and_answer(m)
     assert m.preload().commands == []                       # an avalanche is in progress
     failed = m.on_reply(Preload(m.predictor_key), ErrorReply("PredictorUnavailable", "PyTorch is missing.", True))
     assert failed.messages == [] and failed.bugs == []      # said on the first click instead
+    assert m._preloaded is None
 
 
 def test_target_rules_field_mapping_and_confirmation():

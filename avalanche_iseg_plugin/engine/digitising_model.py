@@ -12,7 +12,10 @@ bug reports to log. It keeps:
   when the target layer refuses them;
 * the model key (checkpoint, device): a change applies from the next avalanche on;
 * the feature being corrected (correcting is refused while an avalanche is in progress);
-* the view the server last sent, and the status line's pieces.
+* the view the server last sent, and the status line's pieces;
+* whether the model was preloaded (``preload``: loaded and warmed up in the background when the tool
+  goes on, so the first clicks do not pay torch's first-run costs);
+* the layer of the polygon being corrected: a correction is written back there, needing no target.
 
 ``settings`` is any object with checkpoint, device, threshold, max_side, min_area and simplify
 (the dock's PluginSettings); it is read when a command is made.
@@ -111,6 +114,7 @@ class DigitisingModel:
         self._finishing: deque = deque()              # correction fid of each Finish not answered yet
         self._failure_shown = False
         self._preloaded: PredictorKey | None = None   # the model a Preload was sent for
+        self._preload_done = False                     # ... and answered
 
     # ------------------------------------------------------------------ state
     @property
@@ -129,7 +133,9 @@ class DigitisingModel:
         chosen = os.path.splitext(os.path.basename(checkpoint))[0] if checkpoint else ""
         model = self.view.model or chosen
         if model and not self.view.model:
-            model += " (loads on first click)"
+            ready = self._preloaded == self.predictor_key
+            model += {None: " (loads on first click)", False: " (loading…)", True: " (ready)"}[
+                self._preload_done if ready else None]
         elif self.view.model and chosen and self.session_key != self.predictor_key:
             model += f", then {chosen}"
         device = self.view.device or self.settings.device   # where the model really runs, once loaded
@@ -237,7 +243,7 @@ class DigitisingModel:
         key = self.predictor_key
         if self.object_in_progress or self._preloaded == key or not key.checkpoint:
             return Outcome()
-        self._preloaded = key
+        self._preloaded, self._preload_done = key, False
         return Outcome([Preload(key, float(self.settings.threshold))])
 
     # ------------------------------------------------------------------ correction
@@ -300,6 +306,9 @@ class DigitisingModel:
         fid, layer_id = ((self._finishing.popleft() if self._finishing else (None, None))
                          if isinstance(command, Finish) else (None, None))
         if isinstance(command, Preload):
+            self._preload_done = command.predictor == self._preloaded and not isinstance(reply, ErrorReply)
+            if isinstance(reply, ErrorReply):
+                self._preloaded = None                    # try again next time the tool goes on
             # a model that cannot load says so on the first click; only a bug is logged now
             return Outcome(bugs=[reply.traceback] if isinstance(reply, ErrorReply) and not reply.is_own else [])
         if isinstance(reply, ErrorReply):
