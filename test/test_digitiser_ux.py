@@ -452,3 +452,11 @@ def test_export_from_the_dock_names_the_geopackage_layer(digitiser, tmp_path, mo
     ds = ogr.Open(str(shp))
     assert "fid" not in [f.GetName() for f in ds.GetLayer(0).schema]
     ds = None
+
+
+def test_enter_in_the_confirmation_does_not_choose_the_inventory(project_with_inventory):
+    d, inventory = project_with_inventory
+    replies = []
+    _answer_dialog(lambda dlg: QTest.keyClick(dlg, Qt.Key_Return), replies)
+    _pick_in_combo(d.plugin.dock.layer_combo, inventory)
+    assert len(replies) == 1 and d.controller.target.layer() is None

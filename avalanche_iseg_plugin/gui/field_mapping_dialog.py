@@ -43,6 +43,9 @@ class FieldMappingDialog(QDialog):
         self.use_button = self.buttons.addButton("Use this layer", QDialogButtonBox.AcceptRole)
         self.use_button.setObjectName("useLayer")
         self.cancel_button = self.buttons.addButton(QDialogButtonBox.Cancel)
+        self.use_button.setAutoDefault(False)     # Enter must not write into someone's inventory
+        self.use_button.setDefault(False)
+        self.cancel_button.setDefault(True)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
