@@ -27,6 +27,7 @@ LEVELS = {INFO: Qgis.Info, WARNING: Qgis.Warning, SUCCESS: Qgis.Success}
 class DigitisingController:
     def __init__(self, iface, dock, map_tool, predictor_factory=None, pickle_messages: bool = False,
                  transport: str | None = None):
+        self._shut = False         # after shutdown, late replies are dropped
         self.iface = iface
         self.dock = dock
         self.canvas = iface.mapCanvas()
@@ -59,7 +60,7 @@ class DigitisingController:
         if timer is None:
             timer = self._preload_timer = QTimer(self.dock)
             timer.setSingleShot(True)
-            timer.timeout.connect(lambda: self._apply(self.model.preload()))
+            timer.timeout.connect(lambda: None if self._shut else self._apply(self.model.preload()))
         timer.start(delay_ms)
 
     def connect_map_tool(self, map_tool) -> None:
@@ -146,11 +147,15 @@ class DigitisingController:
             self.dock_sync.refresh()
 
     def _on_busy(self, busy: bool) -> None:
+        if self._shut:
+            return
         if not busy:
             self.model.worker_idle()
         self._update_status()
 
     def _on_reply(self, command, reply) -> None:
+        if self._shut:         # e.g. the answer to a Preload after the plugin was unloaded
+            return
         try:
             self._apply(self.model.on_reply(command, reply))
         except Exception as exc:  # a bug in showing or saving a reply: logged, one sentence
@@ -253,6 +258,9 @@ class DigitisingController:
             self._apply(self.model.raster_removed())
 
     def shutdown(self) -> None:
+        self._shut = True
+        if getattr(self, "_preload_timer", None) is not None:
+            self._preload_timer.stop()
         try:
             QgsProject.instance().layersWillBeRemoved.disconnect(self._on_layers_removed)
         except TypeError:

@@ -50,8 +50,9 @@ class AvalancheIsegPlugin:
                               self.iface.mainWindow())
         self.action.setObjectName(ACTION_OBJECT_NAME)
         self.action.setCheckable(True)
-        self.action.setToolTip("Avalanche digitiser: click on an avalanche in the active raster "
-                               "(left = avalanche, right = not avalanche, Space = finish)")
+        self.action.setToolTip("Avalanche digitiser: click on an avalanche in the dock's raster "
+                               "(left = avalanche, right = not avalanche, Space = finish); click again to "
+                               "switch the tool off")
         self.action.triggered.connect(self._on_action)
         self.toolbar = self.iface.addToolBar(TOOLBAR_NAME)
         self.toolbar.setObjectName(TOOLBAR_OBJECT_NAME)

@@ -118,12 +118,12 @@ class TargetLayer:
         """The dock shows the chosen target (or none), whatever the combo box picked by itself."""
         try:
             combo, layer = self.dock.layer_combo, self.layer()
+            if combo.currentLayer() is not layer:
+                combo.blockSignals(True)
+                combo.setLayer(layer)
+                combo.blockSignals(False)
         except RuntimeError:      # the dock is gone (plugin unloaded)
-            return
-        if combo.currentLayer() is not layer:
-            combo.blockSignals(True)
-            combo.setLayer(layer)
-            combo.blockSignals(False)
+            pass
 
     def _on_dock_changed(self, layer) -> None:
         if layer is None or (self.layer_id and layer.id() == self.layer_id):
