@@ -4,8 +4,9 @@ Fields of an avalanche layer the plugin creates (GeoPackage, MultiPolygon), in t
 ``id`` (int, max(id)+1), ``area_m2``, ``perimeter_m`` (real; pixel² and pixels for layers without
 CRS), ``source`` (raster name), ``n_pos``, ``n_neg`` (int), ``model`` (text), ``threshold`` (real),
 ``created_utc`` (ISO 8601 text, UTC, e.g. ``2026-11-25T08:15:02Z``), ``method`` (``interactive``,
-``corrected``, ``points``), ``units`` (``m``, or ``px`` when area_m2/perimeter_m hold pixels).  Writers set values by field name, never by position, so a layer whose
-fields are in another order (or an existing inventory with only some of them) gets the right values.
+``corrected``, ``points``), ``units`` (``m``, or ``px`` when area_m2/perimeter_m hold pixels).
+Writers set values by field name, never by position, so a layer whose fields are in another order
+(or an existing inventory with only some of them) gets the right values.
 
 Pure Python: ``layers.avalanche_fields`` turns ``FIELDS`` into QgsFields.
 """

@@ -1,9 +1,10 @@
 """Space, Esc, Ctrl+Z and Backspace for the digitiser wherever the user is in its dock.
 
 While the click tool is active, an event filter on every widget of the tool's ``key_scope`` (the dock
-and all its children) takes these keys when such a widget has focus and hands them to the tool, so that Space finishes the avalanche even right after a click on a dock button or a field. Text
-fields keep Backspace and Ctrl+Z (and a name field Space) for editing their text. Keys on the canvas itself go the canvas's way
-(the tool's keyPressEvent), so nothing is done twice.
+and all its children) takes these keys when such a widget has focus and hands them to the tool, so that
+Space finishes the avalanche even right after a click on a dock button or a field. Text fields keep
+Backspace and Ctrl+Z (and a name field Space) for editing their text. Keys on the canvas itself go the
+canvas's way (the tool's keyPressEvent), so nothing is done twice.
 
 Not an application-wide filter (as TerraLab's Deepness plugin has): in QGIS 3.22 a Python filter on the
 QApplication sees every event of every object, and converting some of those objects for Python crashed

@@ -178,7 +178,8 @@ class AvalancheDock(QDockWidget):
         layout.addLayout(more)
 
         help_label = QLabel("Left click: avalanche · right click: not avalanche · drag: box · "
-                            "Space: finish · Ctrl+Z/Backspace: undo · Esc: discard · Ctrl+click a polygon: correct it", body)
+                            "Space: finish · Ctrl+Z/Backspace: undo · Esc: discard · "
+                            "Ctrl+click a polygon: correct it", body)
         help_label.setWordWrap(True)
         help_label.setStyleSheet("color: palette(mid);")
         layout.addWidget(help_label)
