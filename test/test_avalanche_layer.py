@@ -27,7 +27,7 @@ def _free_layers_before_qgis_exits():
     yield
     gc.collect()
 SIZE = (120, 160)
-FIELDS = ["id", "area_m2", "perimeter_m", "source", "n_pos", "n_neg", "model", "threshold", "created_utc", "method"]
+FIELDS = ["id", "area_m2", "perimeter_m", "source", "n_pos", "n_neg", "model", "threshold", "created_utc", "method", "units"]
 
 
 @pytest.fixture
@@ -222,12 +222,18 @@ def test_export_shapefile_and_geopackage(tmp_path, lobe):
     rows, srs = _read_back(shp, None)
     assert len(rows) == 2 and srs.GetAuthorityCode(None) == "2056"
     names = set(rows[0][0])
-    assert {"id", "area_m2", "perim_m", "created", "method", "source"} <= names
+    assert {"id", "area_m2", "perim_m", "created", "method", "source", "units"} <= names
+    ds = ogr.Open(str(shp))
+    columns = [d.GetName() for d in ds.GetLayer(0).schema]
+    ds = None
+    assert "fid" not in columns and rows[0][0]["units"] == "m"   # no stray GeoPackage key column (issue 13)
     assert rows[0][0]["perim_m"] == pytest.approx(truth.length, rel=1e-6)
     assert rows[0][1].symmetric_difference(truth).area == pytest.approx(0.0, abs=1e-6)
     gpkg = export_layer(layer, tmp_path / "export.gpkg")
-    rows, _ = _read_back(gpkg, "export")
+    rows, _ = _read_back(gpkg, "avalanches")          # the layer is 'avalanches' by default, not the file's name
     assert [r[0]["id"] for r in rows] == [1, 2] and rows[1][0]["perimeter_m"] == pytest.approx(truth.length)
+    named = export_layer(layer, tmp_path / "named.gpkg", layer_name="tirol_2026")
+    assert len(_read_back(named, "tirol_2026")[0]) == 2
     with pytest.raises(LayerError, match=r"not '\.csv'"):
         export_layer(layer, tmp_path / "export.csv")
     with pytest.raises(LayerError, match="not writable"):

@@ -286,3 +286,75 @@ def test_status_names_the_model(model):
     assert model.status() == dm.Status(0, 0, "avalanche_a (loads on first click)", "cpu")
     model.settings.checkpoint = ""
     assert model.status().model == ""
+
+
+# ------------------------------------------------------------------------------ issue 13
+def test_a_correction_goes_to_its_own_layer_without_a_target(model):
+    m = model
+    outcome = m.correct(7, "POLYGON ((0 0, 1 0, 1 1, 0 0))", "inventory_id")
+    _answer_all(m, outcome, _view())
+    assert m.correction_layer == "inventory_id"
+    finish = m.finish(has_target=False)                   # no target needed: it goes back to its own layer
+    assert [type(c) for c in finish.commands] == [Finish]
+    saved = m.on_reply(finish.commands[0], _result(is_correction=True))
+    assert saved.save and m.unsaved[0].correction_fid == 7 and m.unsaved[0].layer_id == "inventory_id"
+    written = []
+    assert m.save_unsaved(False, None, written.append).messages == [] and written[0].layer_id == "inventory_id"
+    # a new avalanche afterwards needs the target again
+    _click_and_answer(m)
+    assert "No target layer" in m.finish(has_target=False).messages[0].text
+
+
+def test_preload_once_per_model_and_never_mid_avalanche(model):
+    from avalanche_iseg_plugin.engine.protocol import Preload
+
+    m = model
+    first = m.preload()
+    assert [type(c) for c in first.commands] == [Preload] and first.commands[0].predictor == m.predictor_key
+    assert "(loading…)" in m.status().model
+    assert m.on_reply(first.commands[0], SessionView()).messages == []
+    assert "(ready)" in m.status().model
+    assert m.preload().commands == []
+    m.settings.checkpoint = "/models/other.pth"
+    _click_and_answer(m)
+    assert m.preload().commands == []                       # an avalanche is in progress
+    failed = m.on_reply(Preload(m.predictor_key), ErrorReply("PredictorUnavailable", "PyTorch is missing.", True))
+    assert failed.messages == [] and failed.bugs == []      # said on the first click instead
+    assert m._preloaded is None
+
+
+def test_target_rules_field_mapping_and_confirmation():
+    from avalanche_iseg_plugin.engine import target_rules as tr
+
+    inventory = ["fid", "obs_name", "size_cls", "remarks"]
+    missing = tr.missing_fields(inventory)
+    assert missing == list(tr.SCHEMA_FIELDS) and "units" in missing
+    assert tr.needs_confirmation(inventory, None) and tr.needs_confirmation(inventory, tr.FieldMapping())
+    mapping = tr.FieldMapping({"source": "remarks"}, confirmed=True)
+    assert "source" not in tr.missing_fields(inventory, mapping)
+    assert not tr.needs_confirmation(inventory, mapping)
+    assert tr.FieldMapping.from_json(mapping.to_json()) == mapping
+    assert tr.FieldMapping.from_json("not json") == tr.FieldMapping()
+    assert mapping.apply({"source": "ortho", "n_pos": 2}) == {"source": "ortho", "n_pos": 2, "remarks": "ortho"}
+    kinds = {"obs_name": "text", "size_cls": "int", "remarks": "text", "area_m2": "real"}
+    assert tr.mapping_candidates("source", kinds) == ["obs_name", "remarks"]
+    assert tr.mapping_candidates("area_m2", kinds) == ["size_cls"]        # never another avalanche field
+    text = tr.confirmation_text("inventory", ["n_pos", "units"])
+    assert "'inventory'" in text and "n_pos, units" in text
+    # an avalanche layer needs no confirmation
+    assert not tr.needs_confirmation(["fid", *tr.SCHEMA_FIELDS], None)
+
+
+def test_target_rules_remembered_target_and_units():
+    from avalanche_iseg_plugin.engine import target_rules as tr
+
+    remembered = tr.RememberedTarget("av_1", "/data/avalanches.gpkg|layername=avalanches")
+    assert tr.resolve_remembered(remembered, {"av_1": remembered.source}) == ("av_1", None)
+    gone, text = tr.resolve_remembered(remembered, {"av_1": "/other/file.shp"})
+    assert gone is None and "/data/avalanches.gpkg" in text and "no longer in the project" in text
+    assert tr.resolve_remembered(None, {}) == (None, None)
+    assert tr.raster_units(False, False) == "px" and tr.raster_units(True, True) == "m"
+    assert tr.raster_units(True, True, crs_geographic=True) == "°" and tr.raster_units(True, False) == "px"
+    assert tr.unit_suffixes("px") == (" px²", " px") and tr.unit_suffixes("m") == (" m²", " m")
+    assert tr.units_field(True) == "m" and tr.units_field(False) == "px"
+    assert "pixel units" in tr.units_note("px")

@@ -162,10 +162,11 @@ def test_processing_writes_attributes_by_name(provider, tmp_path, monkeypatch):
     ds = ogr.Open(str(out))
     names = [d.GetName() for d in ds.GetLayer(0).schema]
     ds = None
-    assert names == ["method", "created_utc", "threshold", "model", "n_neg", "n_pos", "source", "perimeter_m",
+    assert names == ["units", "method", "created_utc", "threshold", "model", "n_neg", "n_pos", "source", "perimeter_m",
                      "area_m2", "id"]
     (_, attrs, geometry), = read_gpkg(out)[0]
     assert attrs["id"] == 1 and attrs["method"] == "points" and attrs["source"] == "ortho"
+    assert attrs["units"] == "m"
     assert (attrs["n_pos"], attrs["n_neg"]) == (1, 1) and attrs["model"] == "fake"
     assert attrs["threshold"] == pytest.approx(0.49) and attrs["created_utc"].endswith("Z")
     assert attrs["area_m2"] == pytest.approx(geometry.GetArea(), rel=1e-9)

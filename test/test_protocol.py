@@ -22,7 +22,7 @@ VIEW = p.SessionView(mask=MASK, window=WINDOW, clicks=[(2600010.25, 1199990.75, 
 
 COMMANDS = [p.SetRaster("/data/ortho.tif", 1600, KEY, 0.49), p.AddClick(2600010.25, 1199990.75, True),
             p.Box(1.0, 2.0, 3.0, 4.0), p.StartFromPolygon("POLYGON ((0 0, 1 0, 1 1, 0 0))"), p.Undo(), p.Discard(),
-            p.SetThreshold(0.7), p.Finish(25.0, 0.5), p.Finish(None, None), p.Close()]
+            p.SetThreshold(0.7), p.Finish(25.0, 0.5), p.Finish(None, None), p.Close(), p.Preload(KEY, 0.49)]
 REPLIES = [VIEW, p.SessionView(),
            p.FinishedResult(["POLYGON ((0 0, 1 0, 1 1, 0 0))"], {"source": "ortho", "n_pos": 1, "n_neg": 0,
                                                                  "model": "fake", "threshold": 0.49},

@@ -4,8 +4,9 @@ Fields of an avalanche layer the plugin creates (GeoPackage, MultiPolygon), in t
 ``id`` (int, max(id)+1), ``area_m2``, ``perimeter_m`` (real; pixel² and pixels for layers without
 CRS), ``source`` (raster name), ``n_pos``, ``n_neg`` (int), ``model`` (text), ``threshold`` (real),
 ``created_utc`` (ISO 8601 text, UTC, e.g. ``2026-11-25T08:15:02Z``), ``method`` (``interactive``,
-``corrected``, ``points``).  Writers set values by field name, never by position, so a layer whose
-fields are in another order (or an existing inventory with only some of them) gets the right values.
+``corrected``, ``points``), ``units`` (``m``, or ``px`` when area_m2/perimeter_m hold pixels).
+Writers set values by field name, never by position, so a layer whose fields are in another order
+(or an existing inventory with only some of them) gets the right values.
 
 Pure Python: ``layers.avalanche_fields`` turns ``FIELDS`` into QgsFields.
 """
@@ -37,6 +38,7 @@ FIELDS = (
     FieldSpec("threshold", "real"),
     FieldSpec("created_utc", "text", 25),
     FieldSpec("method", "text", 20),
+    FieldSpec("units", "text", 2),   # "m" (area_m2 in m², perimeter_m in m) or "px" (pixel² / pixels: photos)
 )
 FIELD_NAMES = tuple(f.name for f in FIELDS)
 #: Shapefile field names are limited to 10 characters: these are renamed on export.
@@ -56,9 +58,10 @@ def object_attributes(finished, method: str = METHOD_INTERACTIVE) -> dict:
 
 
 def attributes_of(finished, *, feature_id: int, area: float, perimeter: float,
-                  method: str = METHOD_INTERACTIVE, created_utc: str | None = None) -> dict:
+                  method: str = METHOD_INTERACTIVE, created_utc: str | None = None, units: str = "m") -> dict:
     """Every field of the schema (name -> value) for one feature of ``finished``; ``area`` and
     ``perimeter`` are measured by the caller in the layer's CRS."""
     values = {"id": int(feature_id), "area_m2": float(area), "perimeter_m": float(perimeter),
-              **object_attributes(finished, method), "created_utc": created_utc or utc_now_iso()}
+              **object_attributes(finished, method), "created_utc": created_utc or utc_now_iso(),
+              "units": units}
     return {name: values[name] for name in FIELD_NAMES}

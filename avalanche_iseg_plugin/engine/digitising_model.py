@@ -12,7 +12,10 @@ bug reports to log. It keeps:
   when the target layer refuses them;
 * the model key (checkpoint, device): a change applies from the next avalanche on;
 * the feature being corrected (correcting is refused while an avalanche is in progress);
-* the view the server last sent, and the status line's pieces.
+* the view the server last sent, and the status line's pieces;
+* whether the model was preloaded (``preload``: loaded and warmed up in the background when the tool
+  goes on, so the first clicks do not pay torch's first-run costs);
+* the layer of the polygon being corrected: a correction is written back there, needing no target.
 
 ``settings`` is any object with checkpoint, device, threshold, max_side, min_area and simplify
 (the dock's PluginSettings); it is read when a command is made.
@@ -23,13 +26,13 @@ import os
 from collections import deque
 from dataclasses import dataclass, field
 
-from .protocol import (AddClick, Box, Close, Discard, ErrorReply, Finish, FinishedResult, PredictorKey,
+from .protocol import (AddClick, Box, Close, Discard, ErrorReply, Finish, FinishedResult, PredictorKey, Preload,
                        SessionView, SetRaster, SetThreshold, StartFromPolygon, Undo)
 
 INFO, WARNING, SUCCESS = "info", "warning", "success"
 
-NO_RASTER_ACTIVE = ("No raster layer is active: select the orthoimage or photo to digitise on in the Layers panel, "
-                    "then click on the avalanche.")
+NO_RASTER_ACTIVE = ("No raster layer is active: choose the orthoimage or photo to digitise on in the dock's "
+                    "'Raster' field (or select it in the Layers panel), then click on the avalanche.")
 NO_TARGET = ("No target layer is chosen: pick a polygon layer in the dock or create one with 'New…', then press "
              "Space again (your clicks are kept).")
 NOTHING_TO_FINISH = "Nothing to finish: left-click on an avalanche first."
@@ -70,6 +73,7 @@ class RasterRef:
 class UnsavedObject:
     result: FinishedResult
     correction_fid: int | None       # the feature it replaces, None for a new avalanche
+    layer_id: str | None = None      # a correction's own layer (None: the target layer)
 
 
 @dataclass(frozen=True)
@@ -103,11 +107,14 @@ class DigitisingModel:
         self.pending: list[tuple[float, float, bool]] = []
         self.unsaved: list[UnsavedObject] = []
         self.correction_fid: int | None = None
+        self.correction_layer: str | None = None      # the layer of the polygon being corrected
         self.raster: RasterRef | None = None
         self.raster_info = None                       # engine.raster_info.RasterInfo of ``raster``
         self.session_key: PredictorKey | None = None  # the model of the avalanche in progress / last one
         self._finishing: deque = deque()              # correction fid of each Finish not answered yet
         self._failure_shown = False
+        self._preloaded: PredictorKey | None = None   # the model a Preload was sent for
+        self._preload_done = False                     # ... and answered
 
     # ------------------------------------------------------------------ state
     @property
@@ -126,7 +133,9 @@ class DigitisingModel:
         chosen = os.path.splitext(os.path.basename(checkpoint))[0] if checkpoint else ""
         model = self.view.model or chosen
         if model and not self.view.model:
-            model += " (loads on first click)"
+            ready = self._preloaded == self.predictor_key
+            model += {None: " (loads on first click)", False: " (loading…)", True: " (ready)"}[
+                self._preload_done if ready else None]
         elif self.view.model and chosen and self.session_key != self.predictor_key:
             model += f", then {chosen}"
         device = self.view.device or self.settings.device   # where the model really runs, once loaded
@@ -200,21 +209,25 @@ class DigitisingModel:
         sentence saying why the chosen target layer cannot take polygons (None when it can)."""
         if self.raster is None or not self.object_in_progress:
             return Outcome(save=True) if self.unsaved else _say(NOTHING_TO_FINISH, INFO)
-        if not has_target:
+        if self.correction_fid is None and not has_target:
             return _say(NO_TARGET)
         if target_error:
             return _say(target_error)
-        self._finishing.append(self.correction_fid)
+        self._finishing.append((self.correction_fid, self.correction_layer))
         self.correction_fid = None
         return Outcome([Finish(self.settings.min_area, self.settings.simplify)])
 
     def save_unsaved(self, has_target: bool, target_error: str | None, write) -> Outcome:
         """Write the kept avalanches in order with ``write(UnsavedObject)``; one that fails (ValueError)
-        stays, with every one after it, and the message says so."""
-        if not has_target:
+        stays, with every one after it, and the message says so. Corrections go to their own layer, so
+        ``has_target`` / ``target_error`` (the target layer's) only matter for new avalanches."""
+        if not self.unsaved:
+            return Outcome()
+        needs_target = any(u.correction_fid is None for u in self.unsaved)
+        if needs_target and not has_target:
             return _say(f"{len(self.unsaved)} finished avalanche(s) are kept but not saved: choose or create a "
                         "target layer, then press Space to save them.")
-        if target_error:
+        if needs_target and target_error:
             return _say(target_error)
         while self.unsaved:
             try:
@@ -224,15 +237,24 @@ class DigitisingModel:
             self.unsaved.pop(0)
         return Outcome()
 
+    def preload(self) -> Outcome:
+        """The tool was switched on: load and warm up the model in the background (once per model), so
+        that the first avalanche's clicks do not pay torch's first-run costs (issue 13)."""
+        key = self.predictor_key
+        if self.object_in_progress or self._preloaded == key or not key.checkpoint:
+            return Outcome()
+        self._preloaded, self._preload_done = key, False
+        return Outcome([Preload(key, float(self.settings.threshold))])
+
     # ------------------------------------------------------------------ correction
     def correction_refused(self) -> Outcome | None:
         """Why a polygon cannot be corrected now (None when it can)."""
         return _say(CORRECT_WHILE_IN_PROGRESS) if self.object_in_progress else None
 
-    def correct(self, fid: int, wkt: str) -> Outcome:
-        """Start correcting feature ``fid`` whose polygon is ``wkt`` (raster CRS of the chosen raster);
-        the next Finish replaces its geometry."""
-        self.correction_fid = int(fid)
+    def correct(self, fid: int, wkt: str, layer_id: str | None = None) -> Outcome:
+        """Start correcting feature ``fid`` of layer ``layer_id`` whose polygon is ``wkt`` (raster CRS of the
+        chosen raster); the next Finish replaces its geometry in that layer (the target stays as it is)."""
+        self.correction_fid, self.correction_layer = int(fid), layer_id
         return Outcome([self._start_object(), StartFromPolygon(wkt)])
 
     # ------------------------------------------------------------------ new layer
@@ -281,21 +303,29 @@ class DigitisingModel:
         consumed_click = isinstance(command, (AddClick, Box))
         if consumed_click and self.pending:
             self.pending.pop(0)
-        fid = (self._finishing.popleft() if self._finishing else None) if isinstance(command, Finish) else None
+        fid, layer_id = ((self._finishing.popleft() if self._finishing else (None, None))
+                         if isinstance(command, Finish) else (None, None))
+        if isinstance(command, Preload):
+            self._preload_done = command.predictor == self._preloaded and not isinstance(reply, ErrorReply)
+            if isinstance(reply, ErrorReply):
+                self._preloaded = None                    # try again next time the tool goes on
+            # a model that cannot load says so on the first click; only a bug is logged now
+            return Outcome(bugs=[reply.traceback] if isinstance(reply, ErrorReply) and not reply.is_own else [])
         if isinstance(reply, ErrorReply):
-            return self._on_error(command, reply, consumed_click, fid)
+            return self._on_error(command, reply, consumed_click, fid, layer_id)
         if isinstance(reply, FinishedResult):
             self.view = reply.view
-            self.unsaved.append(UnsavedObject(reply, fid if reply.is_correction else None))
+            fixed = reply.is_correction and fid is not None
+            self.unsaved.append(UnsavedObject(reply, fid if fixed else None, layer_id if fixed else None))
             return Outcome(save=True)
         self.view = reply
         return Outcome()
 
-    def _on_error(self, command, reply: ErrorReply, consumed_click: bool, fid) -> Outcome:
+    def _on_error(self, command, reply: ErrorReply, consumed_click: bool, fid, layer_id=None) -> Outcome:
         if isinstance(command, SetRaster):
             self.raster, self.raster_info = None, None     # re-read the raster on the next click
         if isinstance(command, Finish) and self.correction_fid is None:
-            self.correction_fid = fid                      # still in progress: finishing again replaces it
+            self.correction_fid, self.correction_layer = fid, layer_id   # still in progress: finish again
         outcome = Outcome(bugs=[] if reply.is_own else [reply.traceback or f"{reply.kind}: {reply.text}"])
         if not self._failure_shown:
             self._failure_shown = True

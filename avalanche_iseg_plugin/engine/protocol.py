@@ -5,7 +5,7 @@ Every command and reply is made of plain values only (numbers, strings, tuples, 
 arrays): no GDAL object, lock, QGIS object or bound method, so they can cross a thread or a process
 boundary (``pickle.dumps``/``loads``) unchanged. Coordinates are in the raster's CRS.
 
-Commands: SetRaster, AddClick, Box, StartFromPolygon, Undo, Discard, SetThreshold, Finish, Close.
+Commands: SetRaster, AddClick, Box, StartFromPolygon, Undo, Discard, SetThreshold, Finish, Close, Preload.
 Replies: SessionView (what the GUI draws), FinishedResult (a finished avalanche, to be written),
 ErrorReply (one sentence for the user, or a bug with its traceback).
 """
@@ -89,7 +89,15 @@ class Close:
     """Close the raster and its session (the loaded model stays for the next raster)."""
 
 
-COMMANDS = (SetRaster, AddClick, Box, StartFromPolygon, Undo, Discard, SetThreshold, Finish, Close)
+@dataclass(frozen=True)
+class Preload:
+    """Load the model now and run it once on a small made-up image (the first forward passes of a
+    freshly loaded model are several times slower than later ones), before the user's first click."""
+    predictor: PredictorKey
+    threshold: float = 0.49
+
+
+COMMANDS = (SetRaster, AddClick, Box, StartFromPolygon, Undo, Discard, SetThreshold, Finish, Close, Preload)
 
 
 # ============================================================================ replies

@@ -14,6 +14,7 @@ from qgis.core import Qgis, QgsMessageLog, QgsProject, QgsVectorLayer
 from ..engine.digitising_model import INFO, SUCCESS, WARNING, DigitisingModel, Message, Outcome, error_text
 from ..engine.protocol import ErrorReply
 from .overlay import DigitisingOverlay
+from .dock_sync import DockSync
 from .raster_layers import RasterLayers
 from .target_layer import TargetLayer
 from .transports import THREAD
@@ -26,6 +27,7 @@ LEVELS = {INFO: Qgis.Info, WARNING: Qgis.Warning, SUCCESS: Qgis.Success}
 class DigitisingController:
     def __init__(self, iface, dock, map_tool, predictor_factory=None, pickle_messages: bool = False,
                  transport: str | None = None):
+        self._shut = False         # after shutdown, late replies are dropped
         self.iface = iface
         self.dock = dock
         self.canvas = iface.mapCanvas()
@@ -38,7 +40,10 @@ class DigitisingController:
         self.target = TargetLayer(iface, dock, self.message, self._on_target_chosen)
         self.target.new_layer_crs = self.rasters.new_layer_crs
         self.result_hook = None    # (UnsavedObject, target layer) -> UnsavedObject to write (the webcam panel's)
+        self.map_tool = map_tool
         self.connect_map_tool(map_tool)
+        self.dock_sync = DockSync(self)
+        map_tool.pickRequested.connect(self.dock_sync.pick)
         dock.finishRequested.connect(self.finish)
         dock.undoRequested.connect(lambda: self._apply(self.model.undo()))
         dock.discardRequested.connect(lambda: self._apply(self.model.discard()))
@@ -46,6 +51,17 @@ class DigitisingController:
         dock.settingsChanged.connect(self._on_setting)
         QgsProject.instance().layersWillBeRemoved.connect(self._on_layers_removed)
         self._update_status()
+
+    def preload_soon(self, delay_ms: int = 1500) -> None:
+        """Load and warm up the model in the background shortly after the tool is switched on."""
+        from qgis.PyQt.QtCore import QTimer
+
+        timer = getattr(self, "_preload_timer", None)
+        if timer is None:
+            timer = self._preload_timer = QTimer(self.dock)
+            timer.setSingleShot(True)
+            timer.timeout.connect(lambda: None if self._shut else self._apply(self.model.preload()))
+        timer.start(delay_ms)
 
     def connect_map_tool(self, map_tool) -> None:
         """Clicks, boxes and keys of ``map_tool`` (an AvalancheMapTool on any canvas) go to this controller."""
@@ -128,13 +144,19 @@ class DigitisingController:
         s = self.model.status()
         self.dock.set_status(s.n_pos, s.n_neg, s.model, s.device, busy=not self.worker.is_idle(),
                              latency_ms=s.latency_ms, refinement=s.brs_mode)
+        if getattr(self, "dock_sync", None) is not None:
+            self.dock_sync.refresh()
 
     def _on_busy(self, busy: bool) -> None:
+        if self._shut:
+            return
         if not busy:
             self.model.worker_idle()
         self._update_status()
 
     def _on_reply(self, command, reply) -> None:
+        if self._shut:         # e.g. the answer to a Preload after the plugin was unloaded
+            return
         try:
             self._apply(self.model.on_reply(command, reply))
         except Exception as exc:  # a bug in showing or saving a reply: logged, one sentence
@@ -160,7 +182,8 @@ class DigitisingController:
             self._apply(self.model.box(*points[0], *points[1]))
 
     def finish(self) -> None:
-        layer = self.target.layer()
+        correcting = self.model.correction_fid is not None
+        layer = self.target.layer_for(self.model.correction_layer if correcting else None)
         self._apply(self.model.finish(layer is not None, self.target.problem(layer) if layer is not None else None))
 
     def _save_unsaved(self) -> None:
@@ -169,7 +192,7 @@ class DigitisingController:
         write, hook = self.target.write, self.result_hook
         if hook is not None:
             def write(item):
-                self.target.write(hook(item, layer))
+                self.target.write(hook(item, self.target.layer_for(item.layer_id)))
         self._apply(self.model.save_unsaved(layer is not None, problem, write))
 
     def _on_target_chosen(self) -> None:
@@ -179,7 +202,7 @@ class DigitisingController:
     def correct_selected(self) -> None:
         """Load the selected polygon (active vector layer, else the target layer) as the starting mask;
         Finish then replaces that feature's geometry (same fid and id)."""
-        from ..layers.avalanche_layer import feature_wkt_in_crs, selected_polygon_id
+        from ..layers.avalanche_layer import selected_polygon_id
 
         active = self.iface.activeLayer()
         layer = active if isinstance(active, QgsVectorLayer) else self.target.layer()
@@ -192,6 +215,16 @@ class DigitisingController:
             fid = selected_polygon_id(layer)
         except ValueError as exc:
             return self.message(str(exc))
+        self.correct_feature(layer, fid)
+
+    def correct_feature(self, layer, fid: int) -> None:
+        """Correct feature ``fid`` of ``layer``: its polygon is the starting mask, the digitising tool is
+        switched on, and Finish writes back into ``layer`` (the target layer stays as it is)."""
+        from ..layers.avalanche_layer import feature_wkt_in_crs
+
+        refused = self.model.correction_refused()
+        if refused:
+            return self._apply(refused)
         if not self.target.check(layer):
             return
         raster = self.rasters.active() or self.model.raster or self.rasters.first_in_project()
@@ -203,9 +236,11 @@ class DigitisingController:
             wkt = feature_wkt_in_crs(layer, fid, self.rasters.crs)
         except ValueError as exc:
             return self.message(str(exc))
-        if self.target.layer_id != layer.id() and not self.target.choose(layer):
-            return
-        self._apply(self.model.correct(fid, wkt))
+        if self.canvas is self.iface.mapCanvas() and self.canvas.mapTool() is not self.map_tool:
+            self.canvas.setMapTool(self.map_tool)
+        self._apply(self.model.correct(fid, wkt, layer.id()))
+        self.message(f"Correcting polygon {fid} of '{layer.name()}': click to refine it, Space saves it back into "
+                     "that layer.", Qgis.Info, 5)
 
     # ================================================================ settings, project, life cycle
     def _on_setting(self, name: str) -> None:
@@ -225,6 +260,9 @@ class DigitisingController:
             self._apply(self.model.raster_removed())
 
     def shutdown(self) -> None:
+        self._shut = True
+        if getattr(self, "_preload_timer", None) is not None:
+            self._preload_timer.stop()
         try:
             QgsProject.instance().layersWillBeRemoved.disconnect(self._on_layers_removed)
         except TypeError:
@@ -232,3 +270,5 @@ class DigitisingController:
         self.worker.stop()
         self.rasters.snapshots.close()
         self.overlay.remove()
+        self.dock_sync.shutdown()
+        self.target.shutdown()

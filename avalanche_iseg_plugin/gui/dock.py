@@ -6,7 +6,7 @@ QgsSettings as soon as they change.
 from __future__ import annotations
 
 from qgis.core import QgsMapLayerProxyModel, QgsVectorLayer
-from qgis.gui import QgsFileWidget, QgsMapLayerComboBox
+from qgis.gui import QgsMapLayerComboBox
 from qgis.PyQt.QtCore import Qt, pyqtSignal
 from qgis.PyQt.QtWidgets import (
     QComboBox,
@@ -16,6 +16,7 @@ from qgis.PyQt.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPushButton,
     QSlider,
     QSpinBox,
@@ -24,7 +25,9 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..engine.predictor_loader import BRS_MODES
-from ..layers.settings import PluginSettings
+from ..engine.target_rules import unit_suffixes
+from ..layers.settings import PluginSettings, default_checkpoint_path
+from .dock_rows import CheckpointChooser, RasterRow, UnitsLabel, UnsavedRow
 from .raster_look import raster_look_combo
 
 DOCK_OBJECT_NAME = "AvalancheIsegDock"
@@ -40,6 +43,7 @@ class AvalancheDock(QDockWidget):
     dependenciesRequested = pyqtSignal()      # install / repair / remove PyTorch and OpenCV
     targetLayerChanged = pyqtSignal(object)   # QgsVectorLayer or None
     settingsChanged = pyqtSignal(str)         # name of the PluginSettings field that changed
+    closed = pyqtSignal()                     # the user closed the dock: the tool goes off
 
     def __init__(self, settings: PluginSettings, parent=None):
         super().__init__("Avalanche digitiser", parent)
@@ -52,11 +56,7 @@ class AvalancheDock(QDockWidget):
         # --- model
         model_box = QGroupBox("Model", body)
         form = QFormLayout(model_box)
-        self.checkpoint_widget = QgsFileWidget(model_box)
-        self.checkpoint_widget.setFilter("RITM checkpoints (*.pth *.pt);;All files (*)")
-        self.checkpoint_widget.setFilePath(settings.checkpoint)
-        self.checkpoint_widget.setToolTip("A RITM checkpoint (.pth): the project's avalanche model or an "
-                                          "official coco_lvis_h18s/h18/h32_itermask.pth")
+        self.checkpoint_widget = CheckpointChooser(default_checkpoint_path(), settings.checkpoint, model_box)
         self.checkpoint_widget.fileChanged.connect(self._on_checkpoint)
         form.addRow("Checkpoint", self.checkpoint_widget)
         self.device_combo = QComboBox(model_box)
@@ -97,6 +97,10 @@ class AvalancheDock(QDockWidget):
         self.raster_look_combo = raster_look_combo(model_box, settings, self._set)
         form.addRow("Raster look", self.raster_look_combo)
         layout.addWidget(model_box)
+        self.raster_row = RasterRow(body)
+        raster_form = QFormLayout()
+        raster_form.addRow("Raster", self.raster_row)
+        layout.insertLayout(0, raster_form)
 
         # --- display
         view_box = QGroupBox("Display", body)
@@ -118,24 +122,34 @@ class AvalancheDock(QDockWidget):
         poly_box = QGroupBox("Polygons", body)
         form = QFormLayout(poly_box)
         self.min_area_spin = self._double(0.0, 1e7, 5.0, 1, settings.min_area, "min_area")
-        self.min_area_spin.setSuffix(" m²")
-        self.min_area_spin.setToolTip("Parts smaller than this are dropped (square map units of the raster)")
+        self.min_area_spin.setToolTip("Parts smaller than this are dropped (square units of the raster)")
         form.addRow("Min area", self.min_area_spin)
         self.simplify_spin = self._double(0.0, 1000.0, 0.25, 2, settings.simplify, "simplify")
-        self.simplify_spin.setToolTip("Douglas-Peucker tolerance in raster map units; 0 keeps the pixel outline")
+        self.simplify_spin.setToolTip("Douglas-Peucker tolerance in the raster's units; 0 keeps the pixel outline")
         form.addRow("Simplify", self.simplify_spin)
+        self.units_label = UnitsLabel(poly_box)
+        form.addRow(self.units_label)
+        self.set_units("m")
         target_row = QHBoxLayout()
         self.layer_combo = QgsMapLayerComboBox(poly_box)
         self.layer_combo.setFilters(QgsMapLayerProxyModel.PolygonLayer)
         self.layer_combo.setAllowEmptyLayer(True)
         self.layer_combo.setToolTip("Polygon layer that receives finished avalanches")
-        self.layer_combo.layerChanged.connect(self._on_layer)
+        self.layer_combo.activated.connect(lambda i: self.targetLayerChanged.emit(self.layer_combo.layer(i)))
         target_row.addWidget(self.layer_combo, 1)
         self.new_layer_button = QPushButton("New…", poly_box)
         self.new_layer_button.setToolTip("Create a new avalanche GeoPackage")
         self.new_layer_button.clicked.connect(self.newLayerRequested)
+        self.new_layer_button.setFocusPolicy(Qt.NoFocus)
         target_row.addWidget(self.new_layer_button)
         form.addRow("Target layer", target_row)
+        self.export_name_edit = QLineEdit(settings.export_layer_name or "avalanches", poly_box)
+        self.export_name_edit.setToolTip("Name of the layer inside a GeoPackage written by 'Export…'")
+        self.export_name_edit.editingFinished.connect(
+            lambda: self._set("export_layer_name", self.export_layer_name()))
+        form.addRow("Export layer name", self.export_name_edit)
+        self.unsaved_row = UnsavedRow(poly_box)
+        form.addRow(self.unsaved_row)
         layout.addWidget(poly_box)
 
         # --- object buttons
@@ -167,7 +181,8 @@ class AvalancheDock(QDockWidget):
         layout.addLayout(more)
 
         help_label = QLabel("Left click: avalanche · right click: not avalanche · drag: box · "
-                            "Space: finish · Ctrl+Z/Backspace: undo · Esc: discard", body)
+                            "Space: finish · Ctrl+Z/Backspace: undo · Esc: discard · "
+                            "Ctrl+click a polygon: correct it", body)
         help_label.setWordWrap(True)
         help_label.setStyleSheet("color: palette(mid);")
         layout.addWidget(help_label)
@@ -203,8 +218,19 @@ class AvalancheDock(QDockWidget):
         device = self.device_combo.currentData() or "cpu"
         self._set("device", device)
 
-    def _on_layer(self, layer) -> None:
-        self.targetLayerChanged.emit(layer)
+    def closeEvent(self, event):  # noqa: N802 - Qt name
+        self.closed.emit()
+        super().closeEvent(event)
+
+    def export_layer_name(self) -> str:
+        return self.export_name_edit.text().strip() or "avalanches"
+
+    def set_units(self, units: str) -> None:
+        """Min area, Simplify and the units note follow the raster's units (m, px, °)."""
+        area, length = unit_suffixes(units)
+        self.min_area_spin.setSuffix(area)
+        self.simplify_spin.setSuffix(length)
+        self.units_label.set_units(units)
 
     # ---------------------------------------------------------------- public
     def refresh_devices(self, available=None) -> str:

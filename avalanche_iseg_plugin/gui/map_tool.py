@@ -1,8 +1,10 @@
 """The click map tool: turns mouse and key events on the canvas into digitising requests.
 
 Left click = positive click, right click = negative click, left drag = box, Space = finish,
-Ctrl+Z / Backspace = undo, Esc = discard. Points are emitted in the canvas CRS; the controller
-transforms them. Wheel zoom and middle-button pan are left to the canvas.
+Ctrl+Z / Backspace = undo, Esc = discard, Ctrl+click = pick the polygon under the cursor for correction.
+Points are emitted in the canvas CRS; the controller transforms them. Wheel zoom and middle-button pan
+are left to the canvas. While the tool is active the keys also work when a widget of ``key_scope``
+(the dock) has focus: event filters on the dock's widgets (gui/digitiser_keys.py) hand them to the tool.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ class AvalancheMapTool(QgsMapTool):
     finishRequested = pyqtSignal()
     undoRequested = pyqtSignal()
     discardRequested = pyqtSignal()
+    pickRequested = pyqtSignal(QgsPointXY)          # Ctrl+click: the polygon there is to be corrected
 
     def __init__(self, canvas):
         super().__init__(canvas)
@@ -27,16 +30,25 @@ class AvalancheMapTool(QgsMapTool):
         self._press_pos: QPoint | None = None
         self._dragging = False
         self._box_band: QgsRubberBand | None = None
+        self.key_scope: list = []                        # widgets whose keys go to the tool (the dock)
+        self._app_keys = None
 
     # ---------------------------------------------------------------- life cycle
     def flags(self):
         return QgsMapTool.Flags()   # no context menu on right click: right click is a negative click
 
     def activate(self):
+        from .digitiser_keys import DigitiserKeys
+
         super().activate()
         self.canvas().installEventFilter(self)
+        if self._app_keys is None:
+            self._app_keys = DigitiserKeys(self)
+        self._app_keys.install()
 
     def deactivate(self):
+        if self._app_keys is not None:
+            self._app_keys.remove()
         self.canvas().removeEventFilter(self)
         self._clear_box()
         self._press_pos = None
@@ -44,12 +56,16 @@ class AvalancheMapTool(QgsMapTool):
 
     def eventFilter(self, watched, event):
         # QGIS binds Ctrl+Z, Backspace and Space to its own actions; claim them while this tool is active.
-        if event.type() == QEvent.ShortcutOverride and self._is_our_key(event):
+        if event.type() == QEvent.ShortcutOverride and self.is_our_key(event):
             event.accept()
         return False
 
     # ---------------------------------------------------------------- mouse
     def canvasPressEvent(self, event):
+        if event.button() == Qt.LeftButton and event.modifiers() & Qt.ControlModifier:
+            self._press_pos = None
+            self.pickRequested.emit(QgsPointXY(event.mapPoint()))
+            return
         if event.button() == Qt.LeftButton:
             self._press_pos = event.pos()
             self._dragging = False
@@ -84,20 +100,14 @@ class AvalancheMapTool(QgsMapTool):
 
     # ---------------------------------------------------------------- keys
     @staticmethod
-    def _is_our_key(event) -> bool:
+    def is_our_key(event) -> bool:
         key, mods = event.key(), event.modifiers()
         if key == Qt.Key_Z and mods & Qt.ControlModifier:
             return True
         return key in (Qt.Key_Space, Qt.Key_Escape, Qt.Key_Backspace) and not mods & Qt.ControlModifier
 
-    def keyPressEvent(self, event):
-        # QgsMapCanvas's convention is inverted: a map tool *ignores* a key event to say it consumed it
-        # (then the canvas skips its own handling, e.g. Space = temporary pan); an accepted event gets
-        # the canvas's default behaviour.
-        if not self._is_our_key(event):
-            event.accept()
-            return
-        event.ignore()
+    def handle_key(self, event) -> None:
+        """One of our keys, wherever it was pressed: the digitiser's action (auto-repeat ignored)."""
         if event.isAutoRepeat():
             return
         key = event.key()
@@ -108,8 +118,18 @@ class AvalancheMapTool(QgsMapTool):
         else:
             self.undoRequested.emit()
 
+    def keyPressEvent(self, event):
+        # QgsMapCanvas's convention is inverted: a map tool *ignores* a key event to say it consumed it
+        # (then the canvas skips its own handling, e.g. Space = temporary pan); an accepted event gets
+        # the canvas's default behaviour.
+        if not self.is_our_key(event):
+            event.accept()
+            return
+        event.ignore()
+        self.handle_key(event)
+
     def keyReleaseEvent(self, event):
-        if self._is_our_key(event):
+        if self.is_our_key(event):
             event.ignore()
         else:
             event.accept()

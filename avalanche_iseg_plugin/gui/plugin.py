@@ -50,9 +50,10 @@ class AvalancheIsegPlugin:
                               self.iface.mainWindow())
         self.action.setObjectName(ACTION_OBJECT_NAME)
         self.action.setCheckable(True)
-        self.action.setToolTip("Avalanche digitiser: click on an avalanche in the active raster "
-                               "(left = avalanche, right = not avalanche, Space = finish)")
-        self.action.triggered.connect(self.run)
+        self.action.setToolTip("Avalanche digitiser: click on an avalanche in the dock's raster "
+                               "(left = avalanche, right = not avalanche, Space = finish); click again to "
+                               "switch the tool off")
+        self.action.triggered.connect(self._on_action)
         self.toolbar = self.iface.addToolBar(TOOLBAR_NAME)
         self.toolbar.setObjectName(TOOLBAR_OBJECT_NAME)
         self.toolbar.addAction(self.action)
@@ -118,6 +119,20 @@ class AvalancheIsegPlugin:
             self.provider = None
 
     # ---------------------------------------------------------------- actions
+    def _on_action(self, checked: bool = True) -> None:
+        """The toolbar button / menu entry: on opens the dock with the tool, off switches the tool off."""
+        if checked:
+            self.run()
+        else:
+            self.stop()
+
+    def stop(self) -> None:
+        """The click tool off (the toolbar button clicked again, or the dock closed)."""
+        if self.map_tool is not None and self.iface.mapCanvas().mapTool() is self.map_tool:
+            self.iface.mapCanvas().unsetMapTool(self.map_tool)
+        if self.action is not None:
+            self.action.setChecked(False)
+
     def run(self):
         """Opens the dock and activates the click tool (the toolbar button and the menu entry)."""
         self._ensure_ui()
@@ -131,6 +146,7 @@ class AvalancheIsegPlugin:
             self.controller.message(fallback)
         self.iface.mapCanvas().setMapTool(self.map_tool)
         self.action.setChecked(True)
+        self.controller.preload_soon()
 
     def show_dependencies(self):
         """The dependency dialog (install / repair / remove PyTorch and OpenCV)."""
@@ -162,8 +178,10 @@ class AvalancheIsegPlugin:
         self.dock = AvalancheDock(PluginSettings.load(), self.iface.mainWindow())
         self.iface.addDockWidget(Qt.RightDockWidgetArea, self.dock)
         self.dock.dependenciesRequested.connect(self.show_dependencies)
+        self.dock.closed.connect(self.stop)
         self.map_tool = AvalancheMapTool(self.iface.mapCanvas())
         self.map_tool.setAction(self.action)
+        self.map_tool.key_scope = [self.dock]
         self.controller = DigitisingController(self.iface, self.dock, self.map_tool)
 
     def run_webcam(self):

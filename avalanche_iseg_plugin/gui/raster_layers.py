@@ -33,9 +33,12 @@ class RasterLayers:
         self.snapshots = RasterSnapshots(iface, say)
         self.drawn_layer: str | None = None           # id of the layer the model's raster is a drawing of
         self._fresh = False                           # that drawing is new: the next avalanche uses it
+        self.choice = lambda: None                    # the dock's raster (DockSync), independent of the active layer
 
     def active(self) -> RasterRef | None:
-        return self.pinned if self.pinned is not None else _ref(self.iface.activeLayer())
+        if self.pinned is not None:
+            return self.pinned
+        return _ref(self.choice()) or _ref(self.iface.activeLayer())
 
     def first_in_project(self) -> RasterRef | None:
         return next((r for r in map(_ref, QgsProject.instance().mapLayers().values()) if r is not None), None)

@@ -17,11 +17,11 @@ import os
 import sqlite3
 import time
 
-from qgis.core import (QgsFeature, QgsGeometry, QgsProject, QgsVectorDataProvider, QgsVectorFileWriter,
+from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsGeometry, QgsProject, QgsVectorDataProvider, QgsVectorFileWriter,
                        QgsVectorLayer, QgsWkbTypes, QgsCsException)
 
 from .avalanche_fields import avalanche_fields, set_attributes
-from .crs import crs_from, make_transform
+from .crs import crs_from, is_defined, make_transform
 from .feature_ids import make_ids_unique, next_id
 from .geopackage_files import remove_geopackage, why_writing_failed
 from .write_lock import one_writer
@@ -30,6 +30,7 @@ from .measure import area_units, measure  # noqa: F401 - area_units: the control
 from ..engine.avalanche_schema import (METHOD_CORRECTED, METHOD_INTERACTIVE, SHAPEFILE_NAMES,  # noqa: F401
                                        object_attributes, utc_now_iso)
 from ..engine.errors import LayerError
+from ..engine.target_rules import units_field
 
 DEFAULT_LAYER_NAME = "avalanches"
 #: commits retried while another writer holds the GeoPackage's lock (about 10 s in all)
@@ -67,6 +68,8 @@ def open_avalanche_layer(path, layer_name: str | None = None) -> QgsVectorLayer:
     uri = f"{path}|layername={layer_name}" if layer_name else path
     name = layer_name or os.path.splitext(os.path.basename(path))[0]
     layer = QgsVectorLayer(uri, name, "ogr")
+    if layer.isValid() and layer.crs().isValid() and not is_defined(layer.crs()):
+        layer.setCrs(QgsCoordinateReferenceSystem())   # pixel units: drawn as they are, never transformed
     if not layer.isValid():
         which = f" has no layer '{layer_name}' or" if layer_name else ""
         raise LayerError(f"The file '{os.path.basename(path)}'{which} cannot be opened as a vector layer.")
@@ -222,19 +225,24 @@ class _Edit:
 
 
 def add_object(layer: QgsVectorLayer, polygons_wkt, raster_crs, attrs: dict | None = None,
-               transform_context=None) -> int:
+               transform_context=None, field_map=None) -> int:
     """Add one finished object (POLYGON WKTs or one MULTIPOLYGON WKT, in ``raster_crs``) to ``layer``.
 
     ``attrs`` may hold source, n_pos, n_neg, model, threshold, method (default 'interactive') and any
-    other field of the layer; id, area_m2, perimeter_m and created_utc are computed.  Committed at
+    other field of the layer; id, area_m2, perimeter_m, units and created_utc are computed; ``field_map``
+    (engine.target_rules.FieldMapping) also writes avalanche fields into the layer's own fields.  Committed at
     once.  Returns the new feature id (fid).  A single-polygon (not multi) layer gets one feature per
     part, each with its own id; the fid of the largest part is returned."""
     check_polygon_layer(layer)
     with one_writer(layer):
-        return _add_object(layer, polygons_wkt, raster_crs, attrs, transform_context)
+        return _add_object(layer, polygons_wkt, raster_crs, attrs, transform_context, field_map)
 
 
-def _add_object(layer: QgsVectorLayer, polygons_wkt, raster_crs, attrs, transform_context) -> int:
+def _units(layer: QgsVectorLayer) -> str:
+    return units_field(is_defined(layer.crs()))
+
+
+def _add_object(layer: QgsVectorLayer, polygons_wkt, raster_crs, attrs, transform_context, field_map=None) -> int:
     context = transform_context or QgsProject.instance().transformContext()
     geom = _geometry_in_layer_crs(layer, polygons_wkt, raster_crs, context)
     geoms = _fit_to_layer_type(layer, geom)
@@ -247,7 +255,8 @@ def _add_object(layer: QgsVectorLayer, polygons_wkt, raster_crs, attrs, transfor
         feature = QgsFeature(layer.fields())
         feature.setGeometry(g)
         area, perimeter = measure(g, crs_from(layer.crs()), context)
-        set_attributes(feature, {**values, "id": first_id + i, "area_m2": area, "perimeter_m": perimeter})
+        row = {**values, "id": first_id + i, "area_m2": area, "perimeter_m": perimeter, "units": _units(layer)}
+        set_attributes(feature, field_map.apply(row) if field_map is not None else row)
         features.append(feature)
     largest = max(range(len(geoms)), key=lambda i: geoms[i].area())
     for attempt in range(LOCK_RETRIES + 1):
@@ -286,7 +295,7 @@ def add_finished(layer: QgsVectorLayer, finished, extra: dict | None = None, tra
 
 
 def replace_geometry(layer: QgsVectorLayer, fid: int, polygons_wkt, raster_crs, attrs: dict | None = None,
-                     transform_context=None) -> None:
+                     transform_context=None, field_map=None) -> None:
     """Replace the geometry of feature ``fid`` (same fid, other attributes kept); area_m2 /
     perimeter_m are recomputed and method set to 'corrected' where those fields exist, plus any
     ``attrs`` given.  Committed at once."""
@@ -301,8 +310,10 @@ def replace_geometry(layer: QgsVectorLayer, fid: int, polygons_wkt, raster_crs, 
         raise LayerError(f"The corrected avalanche has {len(geoms)} separate parts, but the layer "
                          f"'{layer.name()}' holds single polygons; remove the extra parts with negative clicks.")
     area, perimeter = measure(geoms[0], crs_from(layer.crs()), context)
-    values = {"area_m2": area, "perimeter_m": perimeter, "method": METHOD_CORRECTED}
+    values = {"area_m2": area, "perimeter_m": perimeter, "method": METHOD_CORRECTED, "units": _units(layer)}
     values.update(attrs or {})
+    if field_map is not None:
+        values = field_map.apply(values)
     fields = layer.fields()
     with one_writer(layer), _Edit(layer, "Correct avalanche"):
         if not layer.changeGeometry(int(fid), geoms[0]):

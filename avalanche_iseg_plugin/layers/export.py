@@ -23,9 +23,10 @@ class _ShapefileNames(QgsVectorFileWriter.FieldValueConverter):
         return value
 
 
-def export_layer(layer: QgsVectorLayer, path, transform_context=None) -> str:
+def export_layer(layer: QgsVectorLayer, path, transform_context=None, layer_name: str = "avalanches") -> str:
     """Write all features of ``layer`` to ``path``: '.shp' (Shapefile; perimeter_m -> perim_m,
-    created_utc -> created) or '.gpkg' (GeoPackage, layer named after the file).  Overwrites an
+    created_utc -> created; no GeoPackage ``fid`` column) or '.gpkg' (GeoPackage, its layer named
+    ``layer_name``).  Overwrites an
     existing file.  Returns the path written.  LayerError for other extensions or unwritable paths."""
     if not isinstance(layer, QgsVectorLayer) or not layer.isValid():
         raise LayerError("Choose a valid vector layer to export.")
@@ -43,12 +44,15 @@ def export_layer(layer: QgsVectorLayer, path, transform_context=None) -> str:
     options = QgsVectorFileWriter.SaveVectorOptions()
     options.driverName = EXPORT_DRIVERS[ext]
     options.fileEncoding = "UTF-8"
-    options.layerName = os.path.splitext(os.path.basename(path))[0]
+    options.layerName = (layer_name or "avalanches").strip() or "avalanches"
     options.actionOnExistingFile = QgsVectorFileWriter.CreateOrOverwriteFile
     converter = None
     if ext == ".shp":
         converter = _ShapefileNames()
         options.fieldValueConverter = converter
+        # a GeoPackage's primary key is a field of the layer; a Shapefile has its own record numbers
+        pk = set(layer.dataProvider().pkAttributeIndexes()) if layer.providerType() == "ogr" else set()
+        options.attributes = [i for i in range(layer.fields().count()) if i not in pk]
     context = transform_context or QgsProject.instance().transformContext()
     error, message, *_ = QgsVectorFileWriter.writeAsVectorFormatV3(layer, path, context, options)
     if error != QgsVectorFileWriter.NoError:

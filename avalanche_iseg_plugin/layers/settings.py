@@ -40,6 +40,7 @@ class PluginSettings:
     simplify: float = 0.0           # raster-CRS units; 0 = exact pixel outline
     target_layer: str = ""          # path of the last avalanche GeoPackage layer
     export_dir: str = ""
+    export_layer_name: str = "avalanches"   # the layer's name inside an exported GeoPackage
     transport: str = "process"      # where the model runs: "process" (a child Python) or "thread"
 
     @classmethod

@@ -188,7 +188,8 @@ class SegmentFromPointsAlgorithm(QgsProcessingAlgorithm):
             feature = QgsFeature(fields)
             feature.setGeometry(geometry)
             set_attributes(feature, attributes_of(finished, feature_id=written + 1, area=area, perimeter=perimeter,
-                                                  method=METHOD_POINTS))
+                                                  method=METHOD_POINTS,
+                                                  units="m" if area_units(raster_crs) == "m²" else "px"))
             sink.addFeature(feature, QgsFeatureSink.FastInsert)
             written += 1
             feedback.pushInfo(f"{label}: {len(finished.polygons_wkt)} part(s), {area:.0f} "
