@@ -7,7 +7,7 @@ from qgis.core import QgsFeature, QgsField, QgsFields
 
 from ..engine.avalanche_schema import FIELDS
 
-_QT_TYPES = {"int": QVariant.Int, "real": QVariant.Double, "text": QVariant.String}
+_QT_TYPES = {"int": QVariant.Int, "real": QVariant.Double, "text": QVariant.String, "date": QVariant.Date}
 
 
 def avalanche_fields() -> QgsFields:

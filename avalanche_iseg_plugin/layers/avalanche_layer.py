@@ -27,8 +27,9 @@ from .geopackage_files import remove_geopackage, why_writing_failed
 from .write_lock import one_writer
 from .export import EXPORT_DRIVERS, export_layer  # noqa: F401 - the controller imports it from here
 from .measure import area_units, measure  # noqa: F401 - area_units: the controller and the CLI
-from ..engine.avalanche_schema import (METHOD_CORRECTED, METHOD_INTERACTIVE, SHAPEFILE_NAMES,  # noqa: F401
-                                       object_attributes, utc_now_iso)
+from ..engine.avalanche_schema import (INVENTORY_NAMES, METHOD_CORRECTED, METHOD_INTERACTIVE,  # noqa: F401
+                                       SHAPEFILE_NAMES, object_attributes, utc_now_iso)
+from .attribute_form import set_up_avalanche_layer
 from ..engine.errors import LayerError
 
 DEFAULT_LAYER_NAME = "avalanches"
@@ -127,7 +128,9 @@ def _write_new_layer(path: str, crs, layer_name: str, new_file: bool) -> QgsVect
     del writer  # closes the file
     if not crs_from(crs).isValid():
         _mark_undefined_cartesian(path, layer_name)
-    return open_avalanche_layer(path, layer_name)
+    layer = open_avalanche_layer(path, layer_name)
+    set_up_avalanche_layer(layer)   # the form and size colours, stored in the file as its default style
+    return layer
 
 
 def _mark_undefined_cartesian(path: str, layer_name: str) -> None:
@@ -288,8 +291,9 @@ def add_finished(layer: QgsVectorLayer, finished, extra: dict | None = None, tra
 def replace_geometry(layer: QgsVectorLayer, fid: int, polygons_wkt, raster_crs, attrs: dict | None = None,
                      transform_context=None) -> None:
     """Replace the geometry of feature ``fid`` (same fid, other attributes kept); area_m2 /
-    perimeter_m are recomputed and method set to 'corrected' where those fields exist, plus any
-    ``attrs`` given.  Committed at once."""
+    perimeter_m are recomputed, method set to 'corrected' and corrected_utc stamped where those fields
+    exist, plus any ``attrs`` given — except the avalanche record (INVENTORY_NAMES), which correction never
+    touches.  Committed at once."""
     check_polygon_layer(layer)
     feature = layer.getFeature(int(fid))
     if not feature.isValid():
@@ -302,7 +306,8 @@ def replace_geometry(layer: QgsVectorLayer, fid: int, polygons_wkt, raster_crs, 
                          f"'{layer.name()}' holds single polygons; remove the extra parts with negative clicks.")
     area, perimeter = measure(geoms[0], crs_from(layer.crs()), context)
     values = {"area_m2": area, "perimeter_m": perimeter, "method": METHOD_CORRECTED}
-    values.update(attrs or {})
+    values.update({k: v for k, v in (attrs or {}).items() if k not in INVENTORY_NAMES})
+    values["corrected_utc"] = utc_now_iso()
     fields = layer.fields()
     with one_writer(layer), _Edit(layer, "Correct avalanche"):
         if not layer.changeGeometry(int(fid), geoms[0]):
