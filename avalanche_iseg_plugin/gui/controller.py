@@ -13,6 +13,7 @@ from qgis.core import Qgis, QgsMessageLog, QgsProject, QgsVectorLayer
 
 from ..engine.digitising_model import INFO, SUCCESS, WARNING, DigitisingModel, Message, Outcome, error_text
 from ..engine.protocol import ErrorReply
+from .next_attributes import NextAttributes
 from .overlay import DigitisingOverlay
 from .raster_layers import RasterLayers
 from .target_layer import TargetLayer
@@ -38,6 +39,7 @@ class DigitisingController:
         self.target = TargetLayer(iface, dock, self.message, self._on_target_chosen)
         self.target.new_layer_crs = self.rasters.new_layer_crs
         self.result_hook = None    # (UnsavedObject, target layer) -> UnsavedObject to write (the webcam panel's)
+        self.next_attributes = NextAttributes(iface, dock, self.message)   # the record + terrain of each avalanche
         self.connect_map_tool(map_tool)
         dock.finishRequested.connect(self.finish)
         dock.undoRequested.connect(lambda: self._apply(self.model.undo()))
@@ -164,10 +166,12 @@ class DigitisingController:
     def _save_unsaved(self) -> None:
         layer = self.target.layer()
         problem = self.target.problem(layer) if layer is not None else None
-        write, hook = self.target.write, self.result_hook
+        write, hook = self.next_attributes.wrap(self.target.write, layer), self.result_hook
         if hook is not None:
+            complete_and_write = write
+
             def write(item):
-                self.target.write(hook(item, layer))
+                complete_and_write(hook(item, layer))
         self._apply(self.model.save_unsaved(layer is not None, problem, write))
 
     def _on_target_chosen(self) -> None:
