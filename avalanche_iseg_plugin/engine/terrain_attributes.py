@@ -89,8 +89,10 @@ def _horn(z: np.ndarray, res: float) -> tuple[np.ndarray, np.ndarray]:
     return slope, aspect
 
 
-def terrain_attributes(dem_path: str, polygons_wkt, crs_wkt: str, dem_name: str | None = None) -> Terrain:
-    """Terrain of the polygon(s) ``polygons_wkt`` (WKT, CRS ``crs_wkt``) on the DEM ``dem_path``."""
+def terrain_attributes(dem_path: str, polygons_wkt, crs_wkt: str, dem_name: str | None = None,
+                       dem_crs_wkt: str = "") -> Terrain:
+    """Terrain of the polygon(s) ``polygons_wkt`` (WKT, CRS ``crs_wkt``) on the DEM ``dem_path``;
+    ``dem_crs_wkt``: the DEM's CRS where its file has none (e.g. set on the QGIS layer)."""
     name = dem_name or os.path.basename(str(dem_path))
     try:
         ds = gdal.Open(str(dem_path))
@@ -98,7 +100,7 @@ def terrain_attributes(dem_path: str, polygons_wkt, crs_wkt: str, dem_name: str 
         ds = None
     if ds is None or ds.RasterCount < 1:
         return _empty(f"The DEM '{name}' cannot be read as a raster; the terrain fields are left empty.")
-    poly_srs, dem_srs = _srs(crs_wkt), _srs(ds.GetProjection())
+    poly_srs, dem_srs = _srs(crs_wkt), _srs(ds.GetProjection() or dem_crs_wkt)
     if poly_srs is None:
         return _empty("The avalanche has no map coordinates (photo pixels), so the terrain fields are left empty.")
     dem_srs = dem_srs or poly_srs
@@ -118,7 +120,7 @@ def terrain_attributes(dem_path: str, polygons_wkt, crs_wkt: str, dem_name: str 
     x1 = ox + (math.ceil((xmax - ox) / res) + 2) * res
     y0 = oy + (math.floor((ymin - oy) / res) - 2) * res
     y1 = oy + (math.ceil((ymax - oy) / res) + 2) * res
-    grid = gdal.Warp("", ds, format="MEM", dstSRS=work_srs.ExportToWkt(), outputBounds=(x0, y0, x1, y1),
+    grid = gdal.Warp("", ds, format="MEM", srcSRS=dem_srs.ExportToWkt(), dstSRS=work_srs.ExportToWkt(), outputBounds=(x0, y0, x1, y1),
                      xRes=res, yRes=res, resampleAlg="near" if same else "bilinear", dstNodata=np.nan,
                      outputType=gdal.GDT_Float64)
     z = grid.GetRasterBand(1).ReadAsArray().astype(float)

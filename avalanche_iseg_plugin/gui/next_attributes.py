@@ -16,7 +16,7 @@ from qgis.core import Qgis, QgsMapLayerProxyModel, QgsRasterLayer, QgsSettings
 from qgis.gui import QgsAttributeDialog, QgsAttributeEditorContext, QgsCollapsibleGroupBox, QgsDateEdit, \
     QgsMapLayerComboBox
 from qgis.PyQt.QtCore import QDate, Qt
-from qgis.PyQt.QtWidgets import QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLineEdit, QSpinBox
+from qgis.PyQt.QtWidgets import QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLineEdit, QPushButton, QSpinBox
 
 from ..engine.avalanche_schema import INVENTORY_NAMES, TERRAIN_NAMES
 from ..engine.inventory_form import ALIASES, CHOICES, NOT_ASSESSED, SIZE_LABELS
@@ -62,6 +62,11 @@ class NextAttributesBox(QgsCollapsibleGroupBox):
         form.addRow("DEM", self.dem_combo)
         self.open_form_check = QCheckBox("Open the attribute form after Finish", self)
         form.addRow(self.open_form_check)
+        self.add_fields_button = QPushButton("Add these fields to the target layer", self)
+        self.add_fields_button.setToolTip("For an existing inventory layer: adds the avalanche record and terrain "
+                                          "fields it lacks, with their form (fields it has are kept as they are)")
+        self.add_fields_button.setFocusPolicy(Qt.NoFocus)
+        form.addRow(self.add_fields_button)
         self.restore()
         for widget in list(self.combos.values()):
             widget.currentIndexChanged.connect(self.store)
@@ -143,6 +148,27 @@ class NextAttributes:
         layout = dock.widget().layout()
         layout.insertWidget(layout.indexOf(dock.layer_combo.parentWidget()) + 1, self.box)
         self.form = None          # the attribute dialog opened after the last Finish
+        self.dock = dock
+        self.box.add_fields_button.clicked.connect(self.add_fields)
+
+    def add_fields(self) -> list[str]:
+        """The button: the record's fields (and their form) for the target layer chosen in the dock."""
+        from ..layers.attribute_form import apply_form
+        from ..layers.avalanche_fields import add_avalanche_fields
+
+        layer = self.dock.target_layer()
+        if layer is None:
+            self.say("Choose the target layer in the dock first.")
+            return []
+        try:
+            added = add_avalanche_fields(layer)
+        except ValueError as exc:
+            self.say(str(exc))
+            return []
+        apply_form(layer)
+        self.say(f"Added {len(added)} field(s) to '{layer.name()}': {', '.join(added)}." if added else
+                 f"'{layer.name()}' has every avalanche field already.", Qgis.Success if added else Qgis.Info, 5)
+        return added
 
     def wrap(self, write, layer):
         """``write(UnsavedObject)`` for ``layer``, completing each object first (see the module)."""
@@ -174,7 +200,12 @@ class NextAttributes:
         dem = self.box.dem_layer()
         if dem is None:
             return dict.fromkeys(TERRAIN_NAMES)
-        terrain = terrain_attributes(dem.source(), result.polygons_wkt, result.raster_crs_wkt, dem.name())
+        try:
+            terrain = terrain_attributes(dem.source(), result.polygons_wkt, result.raster_crs_wkt, dem.name(),
+                                         dem.crs().toWkt())
+        except Exception as exc:  # noqa: BLE001 - terrain never stops an avalanche from being saved
+            self.say(f"The terrain attributes could not be computed ({exc}); the avalanche is saved without them.")
+            return dict.fromkeys(TERRAIN_NAMES)
         if terrain.problem:
             self.say(terrain.problem, Qgis.Warning)
         return terrain.values

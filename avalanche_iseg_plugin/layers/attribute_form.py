@@ -11,10 +11,12 @@ from __future__ import annotations
 from qgis.core import (QgsCategorizedSymbolRenderer, QgsDefaultValue, QgsEditorWidgetSetup, QgsFillSymbol,
                        QgsRendererCategory, QgsVectorLayer)
 
+from ..engine.avalanche_schema import SHAPEFILE_NAMES
 from ..engine.inventory_form import (ALIASES, CHOICES, COMPUTED, DATE_FORMAT, DEFAULTS, NOT_ASSESSED, SIZE_COLOURS,
                                      SIZE_LABELS, SIZE_RANGE)
 
 STYLE_NAME = "avalanche inventory"
+LONG_NAMES = {short: name for name, short in SHAPEFILE_NAMES.items()}   # a Shapefile's field -> schema name
 NULL_VALUE = "{2839923C-8B7D-419E-B84B-CA2FE9B80EC7}"   # QGIS's value-map entry for NULL
 
 
@@ -41,7 +43,7 @@ def apply_form(layer: QgsVectorLayer) -> None:
     fields = layer.fields()
     form = layer.editFormConfig()
     for index, field in enumerate(fields):
-        name = field.name()
+        name = LONG_NAMES.get(field.name(), field.name())
         setup = _widget(name)
         if setup is not None:
             layer.setEditorWidgetSetup(index, setup)

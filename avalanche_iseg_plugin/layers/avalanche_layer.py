@@ -20,7 +20,7 @@ import time
 from qgis.core import (QgsFeature, QgsGeometry, QgsProject, QgsVectorDataProvider, QgsVectorFileWriter,
                        QgsVectorLayer, QgsWkbTypes, QgsCsException)
 
-from .avalanche_fields import avalanche_fields, set_attributes
+from .avalanche_fields import avalanche_fields, field_index, set_attributes
 from .crs import crs_from, make_transform
 from .feature_ids import make_ids_unique, next_id
 from .geopackage_files import remove_geopackage, why_writing_failed
@@ -128,9 +128,10 @@ def _write_new_layer(path: str, crs, layer_name: str, new_file: bool) -> QgsVect
     del writer  # closes the file
     if not crs_from(crs).isValid():
         _mark_undefined_cartesian(path, layer_name)
-    layer = open_avalanche_layer(path, layer_name)
-    set_up_avalanche_layer(layer)   # the form and size colours, stored in the file as its default style
-    return layer
+    # the form and size colours, stored in the file as its default style; saving it leaves that layer
+    # object's connection unusable (QGIS 3.22), so the layer returned is opened afresh, with the style
+    set_up_avalanche_layer(open_avalanche_layer(path, layer_name))
+    return open_avalanche_layer(path, layer_name)
 
 
 def _mark_undefined_cartesian(path: str, layer_name: str) -> None:
@@ -313,7 +314,7 @@ def replace_geometry(layer: QgsVectorLayer, fid: int, polygons_wkt, raster_crs, 
         if not layer.changeGeometry(int(fid), geoms[0]):
             raise LayerError(f"The layer '{layer.name()}' refused the corrected geometry of feature {fid}.")
         for name, value in values.items():
-            index = fields.indexOf(name)
+            index = field_index(fields, name)
             if index >= 0:
                 layer.changeAttributeValue(int(fid), index, value)
 
