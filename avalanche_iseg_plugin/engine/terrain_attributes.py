@@ -74,6 +74,21 @@ def _cell_size_in(ds, dem_srs, work_srs) -> float:
     return (math.hypot(x1 - x0, y1 - y0) + math.hypot(x2 - x0, y2 - y0)) / 2
 
 
+def _same_coordinates(dem_srs, work_srs, ds) -> bool:
+    """True when the two CRSs give the DEM's corners the same coordinates (to 1 % of a cell): the same
+    CRS, written differently (e.g. a .prj's WKT and a GeoTIFF's)."""
+    if work_srs.IsSame(dem_srs):
+        return True
+    gt = ds.GetGeoTransform()
+    to_work = osr.CoordinateTransformation(dem_srs, work_srs)
+    for col, row in ((0, 0), (ds.RasterXSize, 0), (0, ds.RasterYSize), (ds.RasterXSize, ds.RasterYSize)):
+        x, y = gt[0] + col * gt[1], gt[3] + row * gt[5]
+        tx, ty, _ = to_work.TransformPoint(x, y)
+        if math.hypot(tx - x, ty - y) > 0.01 * abs(gt[1]):
+            return False
+    return True
+
+
 def _horn(z: np.ndarray, res: float) -> tuple[np.ndarray, np.ndarray]:
     """Slope (degrees) and aspect (degrees from grid north, clockwise; nan where flat) of a north-up grid."""
     p = np.full(z.shape, np.nan)
@@ -111,8 +126,8 @@ def terrain_attributes(dem_path: str, polygons_wkt, crs_wkt: str, dem_name: str 
     geom = _geometry(polygons_wkt)
     if not work_srs.IsSame(poly_srs):
         geom.Transform(osr.CoordinateTransformation(poly_srs, work_srs))
-    same = work_srs.IsSame(dem_srs)
     gt = ds.GetGeoTransform()
+    same = _same_coordinates(dem_srs, work_srs, ds)
     res = abs(gt[1]) if same else _cell_size_in(ds, dem_srs, work_srs)
     ox, oy = (gt[0], gt[3]) if same else (0.0, 0.0)
     xmin, xmax, ymin, ymax = geom.GetEnvelope()
