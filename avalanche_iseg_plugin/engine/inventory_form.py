@@ -38,7 +38,7 @@ DEFAULTS = {"aval_type": "'unknown'", "moisture": "'unknown'", "trigger": "'unkn
             "observer": "@user_full_name"}
 DATE_FORMAT = "yyyy-MM-dd"
 #: the fields the plugin computes: read-only in the form
-COMPUTED = ("id", "area_m2", "perimeter_m", "n_pos", "n_neg", "model", "threshold", "created_utc", "method",
+COMPUTED = ("fid", "id", "area_m2", "perimeter_m", "n_pos", "n_neg", "model", "threshold", "created_utc", "method",
             "elev_min_m", "elev_max_m", "slope_mean_deg", "aspect_deg", "area_3d_m2", "corrected_utc")
 
 

@@ -158,7 +158,7 @@ def terrain_attributes(dem_path: str, polygons_wkt, crs_wkt: str, dem_name: str 
               else float(geom.GetArea())}
     if aspects.size and math.hypot(np.sin(aspects).sum(), np.cos(aspects).sum()) > 1e-9 * aspects.size:
         values["aspect_deg"] = float(math.degrees(math.atan2(np.sin(aspects).sum(), np.cos(aspects).sum())) % 360)
-    return Terrain(values, None)
+    return Terrain({k: None if v is None else round(v, 2) for k, v in values.items()}, None)   # cm, 0.01°
 
 
 def _rasterize(geom: ogr.Geometry, grid, srs) -> np.ndarray:
