@@ -189,3 +189,45 @@ def test_correction_keeps_the_record_and_stamps_corrected_utc(digitiser, target)
     assert (after["aval_type"], after["size"], after["observer"]) == ("glide", 2, "first")
     assert after["method"] == "corrected" and after["corrected_utc"].endswith("Z")
     assert after["created_utc"] == before["created_utc"] and after["area_m2"] < before["area_m2"]
+
+
+def test_add_fields_button_on_an_existing_inventory(digitiser, tmp_path):
+    from osgeo import ogr
+
+    path = tmp_path / "foreign.gpkg"
+    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(2056)
+    layer = ds.CreateLayer("lawinen", srs, ogr.wkbMultiPolygon)
+    layer.CreateField(ogr.FieldDefn("Typ", ogr.OFTString))
+    ds = None
+    foreign = QgsVectorLayer(f"{path}|layername=lawinen", "lawinen", "ogr")
+    QgsProject.instance().addMapLayer(foreign)
+    d = digitiser
+    assert d.controller.target.choose(foreign)
+    box = d.controller.next_attributes.box
+    box.set_values({"aval_type": "cornice", "size": 1})
+    box.add_fields_button.click()
+    assert "aval_type" in foreign.fields().names() and foreign.fields().names()[:2] == ["fid", "Typ"]
+    assert foreign.editorWidgetSetup(foreign.fields().indexOf("size")).type() == "Range"
+    d.iface.setActiveLayer(d.raster)
+    d.click(*d.info["lobe_xy"])
+    d.key(Qt.Key_Space)
+    assert d.warnings() == []
+    (_, attrs, _), = read_gpkg(path)[0]
+    assert (attrs["aval_type"], attrs["size"], attrs["Typ"]) == ("cornice", 1, None) and "area_m2" not in attrs
+    box.add_fields_button.click()                     # nothing more to add: said so, nothing changed
+    assert foreign.fields().names().count("aval_type") == 1
+
+
+def test_stored_values_that_make_no_sense_are_ignored(qgis_iface, qgis_new_project, tmp_path):
+    QgsSettings().setValue("avalanche_iseg/next_avalanche/size", "huge")
+    QgsSettings().setValue("avalanche_iseg/next_avalanche/aval_type", "powder")
+    try:
+        from avalanche_iseg_plugin.gui.next_attributes import NextAttributesBox
+
+        box = NextAttributesBox()
+        assert box.values()["size"] is None and box.values()["aval_type"] is None
+        assert box.values()["source_type"] == "orthoimage"
+    finally:
+        QgsSettings().remove("avalanche_iseg")

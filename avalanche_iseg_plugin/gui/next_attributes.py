@@ -132,8 +132,12 @@ class NextAttributesBox(QgsCollapsibleGroupBox):
         values = {}
         for name in INVENTORY_NAMES:
             raw = settings.value(SETTINGS_PREFIX + name, None)
-            if raw is not None:
-                values[name] = None if raw == "" else int(raw) if name in ("size", "date_uncert_d") else raw
+            if raw is None:
+                continue
+            try:
+                values[name] = None if raw == "" else int(raw) if name in ("size", "date_uncert_d") else str(raw)
+            except (TypeError, ValueError):   # a hand-edited setting: left at its default
+                continue
         values.setdefault("source_type", "orthoimage")
         self.set_values(values)
         self.open_form_check.setChecked(settings.value(SETTINGS_PREFIX + "open_form", False, type=bool))
