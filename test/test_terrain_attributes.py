@@ -101,3 +101,12 @@ def test_no_crs_and_unreadable_dem_are_one_sentence(tmp_path):
     bad.write_text("not a raster")
     terrain = terrain_attributes(str(bad), "POLYGON((0 0,1 0,1 1,0 0))", "EPSG:31287")
     assert terrain.values == dict.fromkeys(TERRAIN_NAMES) and "cannot be read" in terrain.problem
+
+
+def test_gdal_error_mode_of_the_process_is_left_alone(tmp_path):
+    """Other modules rely on GDAL answering None (not raising): computing terrain must not switch it."""
+    before = gdal.GetUseExceptions()
+    wkt, crs = _release_polygon()
+    terrain_attributes(str(shared_path("gis", "avaframe_alr", "avaAlr.tif")), wkt, crs)
+    terrain_attributes(str(tmp_path / "missing.tif"), wkt, crs)
+    assert gdal.GetUseExceptions() == before

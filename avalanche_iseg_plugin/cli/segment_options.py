@@ -97,10 +97,13 @@ def check_options(args) -> None:
     if getattr(args, "dem", None) is not None:
         from osgeo import gdal
 
+        gdal.PushErrorHandler("CPLQuietErrorHandler")
         try:
             readable = args.dem.is_file() and gdal.OpenEx(str(args.dem), gdal.OF_RASTER) is not None
         except RuntimeError:
             readable = False
+        finally:
+            gdal.PopErrorHandler()
         if not readable:
             raise InputError(f"The DEM '{args.dem}' {'cannot be read as a raster' if args.dem.is_file() else 'does not exist'}"
                              "; pass --dem with an elevation GeoTIFF (or any GDAL raster).")

@@ -26,8 +26,6 @@ from osgeo import gdal, ogr, osr
 
 from .avalanche_schema import TERRAIN_NAMES
 
-gdal.UseExceptions()
-
 
 @dataclass(frozen=True)
 class Terrain:
@@ -43,10 +41,14 @@ def _srs(wkt: str) -> osr.SpatialReference | None:
     if not wkt:
         return None
     srs = osr.SpatialReference()
+    gdal.PushErrorHandler("CPLQuietErrorHandler")
     try:
-        srs.SetFromUserInput(wkt)
-    except RuntimeError:
+        if srs.SetFromUserInput(wkt) != 0:
+            return None
+    except RuntimeError:      # where the application made GDAL raise (gdal/osr.UseExceptions)
         return None
+    finally:
+        gdal.PopErrorHandler()
     srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
     return srs
 
@@ -109,10 +111,13 @@ def terrain_attributes(dem_path: str, polygons_wkt, crs_wkt: str, dem_name: str 
     """Terrain of the polygon(s) ``polygons_wkt`` (WKT, CRS ``crs_wkt``) on the DEM ``dem_path``;
     ``dem_crs_wkt``: the DEM's CRS where its file has none (e.g. set on the QGIS layer)."""
     name = dem_name or os.path.basename(str(dem_path))
+    gdal.PushErrorHandler("CPLQuietErrorHandler")
     try:
         ds = gdal.Open(str(dem_path))
     except RuntimeError:
         ds = None
+    finally:
+        gdal.PopErrorHandler()
     if ds is None or ds.RasterCount < 1:
         return _empty(f"The DEM '{name}' cannot be read as a raster; the terrain fields are left empty.")
     poly_srs, dem_srs = _srs(crs_wkt), _srs(ds.GetProjection() or dem_crs_wkt)
@@ -138,6 +143,9 @@ def terrain_attributes(dem_path: str, polygons_wkt, crs_wkt: str, dem_name: str 
     grid = gdal.Warp("", ds, format="MEM", srcSRS=dem_srs.ExportToWkt(), dstSRS=work_srs.ExportToWkt(), outputBounds=(x0, y0, x1, y1),
                      xRes=res, yRes=res, resampleAlg="near" if same else "bilinear", dstNodata=np.nan,
                      outputType=gdal.GDT_Float64)
+    if grid is None:
+        return _empty(f"The DEM '{name}' cannot be resampled to the avalanche's CRS ({gdal.GetLastErrorMsg()}); "
+                      "the terrain fields are left empty.")
     z = grid.GetRasterBand(1).ReadAsArray().astype(float)
     nodata = ds.GetRasterBand(1).GetNoDataValue()
     if nodata is not None and not math.isnan(nodata):
