@@ -27,7 +27,10 @@ def _free_layers_before_qgis_exits():
     yield
     gc.collect()
 SIZE = (120, 160)
-FIELDS = ["id", "area_m2", "perimeter_m", "source", "n_pos", "n_neg", "model", "threshold", "created_utc", "method", "units"]
+FIELDS = ["id", "area_m2", "perimeter_m", "source", "n_pos", "n_neg", "model", "threshold", "created_utc", "method", "units",
+          "aval_type", "size", "moisture", "trigger", "release_date", "date_uncert_d", "outline_certainty",
+          "observer", "comment", "source_type", "elev_min_m", "elev_max_m", "slope_mean_deg", "aspect_deg",
+          "area_3d_m2", "corrected_utc"]
 
 
 @pytest.fixture
@@ -278,8 +281,9 @@ def test_fields_in_another_order_get_their_values_by_name(tmp_path, lobe):
     srs = osr.SpatialReference()
     srs.ImportFromEPSG(2056)
     layer = ds.CreateLayer("inventory", srs, geom_type=ogr.wkbMultiPolygon)
-    kinds = {"int": ogr.OFTInteger, "real": ogr.OFTReal, "text": ogr.OFTString}
+    kinds = {"int": ogr.OFTInteger, "real": ogr.OFTReal, "text": ogr.OFTString, "date": ogr.OFTDate}
     layer.CreateField(ogr.FieldDefn("observer", ogr.OFTString))
+    FIELDS = [spec for spec in FIELDS if spec.name != "observer"]   # the inventory's own "observer" first
     for spec in reversed(FIELDS):
         layer.CreateField(ogr.FieldDefn(spec.name, kinds[spec.kind]))
     ds = None

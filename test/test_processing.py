@@ -162,8 +162,11 @@ def test_processing_writes_attributes_by_name(provider, tmp_path, monkeypatch):
     ds = ogr.Open(str(out))
     names = [d.GetName() for d in ds.GetLayer(0).schema]
     ds = None
-    assert names == ["units", "method", "created_utc", "threshold", "model", "n_neg", "n_pos", "source", "perimeter_m",
-                     "area_m2", "id"]
+    from avalanche_iseg_plugin.engine.avalanche_schema import FIELD_NAMES
+
+    assert names == list(reversed(FIELD_NAMES))
+    assert names[-11:] == ["units", "method", "created_utc", "threshold", "model", "n_neg", "n_pos", "source", "perimeter_m",
+                           "area_m2", "id"]
     (_, attrs, geometry), = read_gpkg(out)[0]
     assert attrs["id"] == 1 and attrs["method"] == "points" and attrs["source"] == "ortho"
     assert attrs["units"] == "m"

@@ -183,7 +183,7 @@ def _write(args, out, layer, finished, skipped, started) -> int:
     before = layer.featureCount()
     for written, (obj_no, clicks, result) in enumerate(finished):
         try:
-            fid = add_finished(layer, result)
+            fid = add_finished(layer, result, _terrain(args, obj_no, result))
         except LayerError as exc:
             raise InputError(f"{_one_line(exc).rstrip('.')} ({written} of {len(finished)} objects had been "
                              "written before).") from None
@@ -195,6 +195,18 @@ def _write(args, out, layer, finished, skipped, started) -> int:
           f"'{args.layer_name}'{appended}; {total} in all) in {time.monotonic() - started:.1f} s."
           + (f" Skipped objects: {', '.join(map(str, skipped))}." if skipped else ""), flush=True)
     return EXIT_SKIPPED if skipped else EXIT_OK
+
+
+def _terrain(args, obj_no: int, result) -> dict:
+    """--dem: the terrain fields of one object (engine.terrain_attributes); a warning where it has none."""
+    if getattr(args, "dem", None) is None:
+        return {}
+    from ..engine.terrain_attributes import terrain_attributes
+
+    terrain = terrain_attributes(str(args.dem), result.polygons_wkt, result.raster_crs_wkt)
+    if terrain.problem:
+        sys.stderr.write(f"warning: object {obj_no}: {terrain.problem}\n")
+    return terrain.values
 
 
 def source_is_georeferenced(args) -> bool:
@@ -214,8 +226,12 @@ def _written_line(obj_no, feature, names, area_unit, length_unit, clicks, result
     ident = f"id {feature['id']}" if "id" in names else f"feature {feature.id()}"
     area, perimeter = _number(feature, "area_m2", names, area_unit), _number(feature, "perimeter_m", names, length_unit)
     sizes = "".join(part for part in (f" {area}," if area else "", f" perimeter {perimeter}," if perimeter else ""))
+    terrain = ""
+    if "elev_min_m" in names and isinstance(feature["elev_min_m"], float):
+        terrain = (f", {feature['elev_min_m']:.0f}–{feature['elev_max_m']:.0f} m, slope {feature['slope_mean_deg']:.1f}°"
+                   + (f", aspect {feature['aspect_deg']:.0f}°" if isinstance(feature["aspect_deg"], float) else ""))
     return (f"object {obj_no} -> {ident}:{sizes} {_plural(len(clicks), 'click')} ({result.n_pos} positive, "
-            f"{result.n_neg} negative)")
+            f"{result.n_neg} negative){terrain}")
 
 
 def _time_left(t_start: float, done: int, total: int) -> str:

@@ -26,7 +26,7 @@ pixel units: x = column, y = -row) or {"row": R, "col": C}: integer pixel indice
 false = not the avalanche. Clicks are applied in order; each object needs a positive click.
 
 Each object becomes one feature of the layer (id, area_m2, perimeter_m, source, n_pos, n_neg, model,
-threshold, created_utc, method=interactive). All objects are segmented before anything is written.
+threshold, created_utc, method=interactive; with --dem also its terrain). All objects are segmented before anything is written.
 Exit codes: 0 done, 2 bad input (one line on stderr), 3 some objects skipped (--keep-going),
 1 unexpected failure, 130 interrupted (Ctrl+C), 143 terminated (SIGTERM); an interrupted run
 removes a GeoPackage it created but had not written to yet.
@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="drop parts and fill holes smaller than this, in map units² (default: 4 model-image pixels)")
     p.add_argument("--simplify", type=float, default=0.0, metavar="TOL",
                    help="simplification tolerance in map units (default 0: exact pixel outline)")
+    p.add_argument("--dem", type=Path, default=None, metavar="DEM",
+                   help="elevation model (any GDAL raster, any CRS): adds elev_min_m, elev_max_m, slope_mean_deg, "
+                        "aspect_deg and area_3d_m2 to each avalanche (empty, with a warning, where it leaves the DEM)")
     p.add_argument("--layer-name", default="avalanches", metavar="NAME", help="layer inside the GeoPackage (default avalanches)")
     p.add_argument("--keep-going", action="store_true",
                    help="skip objects that fail (warning on stderr, exit code 3) and write the others")
@@ -91,6 +94,19 @@ def check_options(args) -> None:
         raise InputError(f"--threads must be at least 1, not {args.threads}.")
     if not args.layer_name.strip():
         raise InputError("--layer-name cannot be empty.")
+    if getattr(args, "dem", None) is not None:
+        from osgeo import gdal
+
+        gdal.PushErrorHandler("CPLQuietErrorHandler")
+        try:
+            readable = args.dem.is_file() and gdal.OpenEx(str(args.dem), gdal.OF_RASTER) is not None
+        except RuntimeError:
+            readable = False
+        finally:
+            gdal.PopErrorHandler()
+        if not readable:
+            raise InputError(f"The DEM '{args.dem}' {'cannot be read as a raster' if args.dem.is_file() else 'does not exist'}"
+                             "; pass --dem with an elevation GeoTIFF (or any GDAL raster).")
 
 
 def check_output(path: Path) -> Path:

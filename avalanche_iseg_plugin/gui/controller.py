@@ -13,6 +13,7 @@ from qgis.core import Qgis, QgsMessageLog, QgsProject, QgsVectorLayer
 
 from ..engine.digitising_model import INFO, SUCCESS, WARNING, DigitisingModel, Message, Outcome, error_text
 from ..engine.protocol import ErrorReply
+from .next_attributes import NextAttributes
 from .overlay import DigitisingOverlay
 from .dock_sync import DockSync
 from .raster_layers import RasterLayers
@@ -41,6 +42,7 @@ class DigitisingController:
         self.target.new_layer_crs = self.rasters.new_layer_crs
         self.result_hook = None    # (UnsavedObject, target layer) -> UnsavedObject to write (the webcam panel's)
         self.map_tool = map_tool
+        self.next_attributes = NextAttributes(iface, dock, self.message)   # the record + terrain of each avalanche
         self.connect_map_tool(map_tool)
         self.dock_sync = DockSync(self)
         map_tool.pickRequested.connect(self.dock_sync.pick)
@@ -189,10 +191,12 @@ class DigitisingController:
     def _save_unsaved(self) -> None:
         layer = self.target.layer()
         problem = self.target.problem(layer) if layer is not None else None
-        write, hook = self.target.write, self.result_hook
+        write, hook = self.next_attributes.wrap(self.target.write, self.target.layer_for), self.result_hook
         if hook is not None:
+            complete_and_write = write
+
             def write(item):
-                self.target.write(hook(item, self.target.layer_for(item.layer_id)))
+                complete_and_write(hook(item, self.target.layer_for(item.layer_id)))
         self._apply(self.model.save_unsaved(layer is not None, problem, write))
 
     def _on_target_chosen(self) -> None:

@@ -20,15 +20,16 @@ import time
 from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsGeometry, QgsProject, QgsVectorDataProvider, QgsVectorFileWriter,
                        QgsVectorLayer, QgsWkbTypes, QgsCsException)
 
-from .avalanche_fields import avalanche_fields, set_attributes
+from .avalanche_fields import avalanche_fields, field_index, set_attributes
 from .crs import crs_from, is_defined, make_transform
 from .feature_ids import make_ids_unique, next_id
 from .geopackage_files import remove_geopackage, why_writing_failed
 from .write_lock import one_writer
 from .export import EXPORT_DRIVERS, export_layer  # noqa: F401 - the controller imports it from here
 from .measure import area_units, measure  # noqa: F401 - area_units: the controller and the CLI
-from ..engine.avalanche_schema import (METHOD_CORRECTED, METHOD_INTERACTIVE, SHAPEFILE_NAMES,  # noqa: F401
-                                       object_attributes, utc_now_iso)
+from ..engine.avalanche_schema import (INVENTORY_NAMES, METHOD_CORRECTED, METHOD_INTERACTIVE,  # noqa: F401
+                                       SHAPEFILE_NAMES, object_attributes, utc_now_iso)
+from .attribute_form import set_up_avalanche_layer
 from ..engine.errors import LayerError
 from ..engine.target_rules import units_field
 
@@ -130,6 +131,9 @@ def _write_new_layer(path: str, crs, layer_name: str, new_file: bool) -> QgsVect
     del writer  # closes the file
     if not crs_from(crs).isValid():
         _mark_undefined_cartesian(path, layer_name)
+    # the form and size colours, stored in the file as its default style; saving it leaves that layer
+    # object's connection unusable (QGIS 3.22), so the layer returned is opened afresh, with the style
+    set_up_avalanche_layer(open_avalanche_layer(path, layer_name))
     return open_avalanche_layer(path, layer_name)
 
 
@@ -297,8 +301,9 @@ def add_finished(layer: QgsVectorLayer, finished, extra: dict | None = None, tra
 def replace_geometry(layer: QgsVectorLayer, fid: int, polygons_wkt, raster_crs, attrs: dict | None = None,
                      transform_context=None, field_map=None) -> None:
     """Replace the geometry of feature ``fid`` (same fid, other attributes kept); area_m2 /
-    perimeter_m are recomputed and method set to 'corrected' where those fields exist, plus any
-    ``attrs`` given.  Committed at once."""
+    perimeter_m are recomputed, method set to 'corrected' and corrected_utc stamped where those fields
+    exist, plus any ``attrs`` given — except the avalanche record (INVENTORY_NAMES), which correction never
+    touches.  Committed at once."""
     check_polygon_layer(layer)
     feature = layer.getFeature(int(fid))
     if not feature.isValid():
@@ -311,7 +316,8 @@ def replace_geometry(layer: QgsVectorLayer, fid: int, polygons_wkt, raster_crs, 
                          f"'{layer.name()}' holds single polygons; remove the extra parts with negative clicks.")
     area, perimeter = measure(geoms[0], crs_from(layer.crs()), context)
     values = {"area_m2": area, "perimeter_m": perimeter, "method": METHOD_CORRECTED, "units": _units(layer)}
-    values.update(attrs or {})
+    values.update({k: v for k, v in (attrs or {}).items() if k not in INVENTORY_NAMES})
+    values["corrected_utc"] = utc_now_iso()
     if field_map is not None:
         values = field_map.apply(values)
     fields = layer.fields()
@@ -319,7 +325,7 @@ def replace_geometry(layer: QgsVectorLayer, fid: int, polygons_wkt, raster_crs, 
         if not layer.changeGeometry(int(fid), geoms[0]):
             raise LayerError(f"The layer '{layer.name()}' refused the corrected geometry of feature {fid}.")
         for name, value in values.items():
-            index = fields.indexOf(name)
+            index = field_index(fields, name)
             if index >= 0:
                 layer.changeAttributeValue(int(fid), index, value)
 

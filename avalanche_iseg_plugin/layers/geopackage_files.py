@@ -43,7 +43,8 @@ def remove_geopackage(path: str) -> None:
 
 def holds_features(path: str) -> bool:
     """True when ``path`` is a readable GeoPackage with at least one feature in any layer; a file GDAL
-    cannot read (broken by a failed write) holds none."""
+    cannot read (broken by a failed write) holds none, and the saved styles (``layer_styles``) are no
+    features."""
     from osgeo import gdal, ogr
 
     gdal.PushErrorHandler("CPLQuietErrorHandler")
@@ -51,7 +52,8 @@ def holds_features(path: str) -> bool:
         ds = ogr.Open(path)
         if ds is None:
             return False
-        return any(ds.GetLayer(i).GetFeatureCount() > 0 for i in range(ds.GetLayerCount()))
+        layers = [ds.GetLayer(i) for i in range(ds.GetLayerCount())]
+        return any(layer.GetFeatureCount() > 0 for layer in layers if layer.GetName() != "layer_styles")
     finally:
         ds = None
         gdal.PopErrorHandler()

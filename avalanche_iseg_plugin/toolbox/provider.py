@@ -1,11 +1,12 @@
-"""Processing provider "Avalanche digitiser": holds the algorithm "Segment avalanches from points"
-(``toolbox.segment_algorithm``)."""
+"""Processing provider "Avalanche digitiser": holds the algorithms "Segment avalanches from points"
+(``toolbox.segment_algorithm``) and "Terrain attributes" (``toolbox.terrain_algorithm``)."""
 from __future__ import annotations
 
 from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
 from .segment_algorithm import ICON_PATH, SegmentFromPointsAlgorithm
+from .terrain_algorithm import TerrainAttributesAlgorithm
 
 PROVIDER_ID = "avalanche_iseg"
 
@@ -22,3 +23,4 @@ class AvalancheProvider(QgsProcessingProvider):
 
     def loadAlgorithms(self):  # noqa: N802
         self.addAlgorithm(SegmentFromPointsAlgorithm())
+        self.addAlgorithm(TerrainAttributesAlgorithm())
