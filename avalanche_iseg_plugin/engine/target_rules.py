@@ -18,7 +18,7 @@ from .avalanche_schema import FIELDS
 
 #: avalanche fields the writer fills on every feature (all of the schema)
 SCHEMA_FIELDS = tuple(f.name for f in FIELDS)
-_COMPATIBLE = {"int": ("int",), "real": ("real", "int"), "text": ("text",)}
+_COMPATIBLE = {"int": ("int",), "real": ("real", "int"), "text": ("text",), "date": ("date", "text")}
 
 
 @dataclass

@@ -22,7 +22,8 @@ from ..layers import avalanche_layer
 
 PROJECT_SCOPE = "avalanche_iseg"
 MAPPING_PROPERTY = "avalanche_iseg/field_mapping"
-_KINDS = {QVariant.Int: "int", QVariant.LongLong: "int", QVariant.Double: "real", QVariant.String: "text"}
+_KINDS = {QVariant.Int: "int", QVariant.LongLong: "int", QVariant.Double: "real", QVariant.String: "text",
+          QVariant.Date: "date", QVariant.DateTime: "date"}
 
 
 def field_mapping(layer) -> FieldMapping:
