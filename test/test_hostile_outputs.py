@@ -82,6 +82,12 @@ def test_failed_creation_of_a_new_file_removes_it(tmp_path, qgis_app, monkeypatc
     assert geopackage_files(out) == []
 
 
+def _as_in_a_terminal():
+    """Ctrl+C as in a terminal: a test run started in the background (``cmd &``) ignores SIGINT, and its
+    children would inherit that (Python then installs no KeyboardInterrupt handler)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _written(marker: Path) -> bool:
     """The paused writer wrote its marker whole (it then sleeps until signalled)."""
     try:
@@ -96,7 +102,7 @@ def _written(marker: Path) -> bool:
 def test_signal_after_creating_the_geopackage_leaves_no_empty_file(tmp_path, job, signum, code, word):
     out, marker = tmp_path / "signalled.gpkg", tmp_path / "created"
     process = subprocess.Popen(cli_command(job, out, "--pause-before-write", str(marker)), env=cli_env(),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_as_in_a_terminal)
     try:
         deadline = time.monotonic() + 90
         while not _written(marker) and process.poll() is None and time.monotonic() < deadline:
