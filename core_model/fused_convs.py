@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .hrnet import BasicBlock, Bottleneck, HighResolutionNet
+from .inference_speedups import _MKLDNN_CONV, PointwiseConv, _is_pointwise
 
 _ACTS = {nn.ReLU: "relu", nn.LeakyReLU: "leaky_relu"}
 
@@ -50,6 +51,8 @@ class FusedConv(nn.Module):
         self.stride, self.padding, self.dilation = list(conv.stride), list(conv.padding), list(conv.dilation)
         self.groups = conv.groups
         self.act, self.slope = act, float(slope)
+        self.pointwise = _is_pointwise(conv)
+        self.use_mkldnn = self.pointwise and _MKLDNN_CONV
 
     def extra_repr(self) -> str:
         return f"{self.weight.shape[1]}, {self.weight.shape[0]}, kernel={tuple(self.weight.shape[2:])}, " \
@@ -60,6 +63,10 @@ class FusedConv(nn.Module):
                 and not (torch.is_grad_enabled() and x.requires_grad))
 
     def _conv(self, x):
+        # The unfused ops of the inference copy exactly (core_model.inference_speedups.PointwiseConv for
+        # 1×1 convs), so that a gradient path gives what it gave before fusion.
+        if self.pointwise:
+            return PointwiseConv.forward(self, x)
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
     def _activate(self, y):
@@ -86,16 +93,6 @@ class FusedConv(nn.Module):
         return torch.ops.mkldnn._convolution_pointwise.binary(x, other, self.weight, self.bias, self.padding,
                                                               self.stride, self.dilation, self.groups, "add",
                                                               None, "relu", [], "")
-
-    def add(self, x: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
-        """conv(x) + other (this conv's own activation must be "none")."""
-        if not self._fusable(x) or other.shape[0] != x.shape[0] or other.dtype != x.dtype:
-            return self._conv(x) + other
-        x = x.contiguous(memory_format=torch.channels_last)
-        other = other.contiguous(memory_format=torch.channels_last)
-        return torch.ops.mkldnn._convolution_pointwise.binary(x, other, self.weight, self.bias, self.padding,
-                                                              self.stride, self.dilation, self.groups, "add",
-                                                              None, "", [], "")
 
 
 class FusedBasicBlock(BasicBlock):
@@ -124,12 +121,17 @@ class FusedHighResolutionNet(HighResolutionNet):
         return self._aggregate(self._branches(self.layer1(self.conv2(x))))
 
 
+def _worth_fusing(conv: nn.Conv2d) -> bool:
+    """1×1 convs of very few input channels stay one matrix product (PointwiseConv)."""
+    return not (_is_pointwise(conv) and conv.in_channels < 8)
+
+
 def _fuse_sequential(seq: nn.Sequential) -> int:
     """Conv2d, then Identity (a folded BatchNorm) / Sequential(Identity, act) / act → one FusedConv."""
     count = 0
     items = list(seq)
     for i, conv in enumerate(items):
-        if type(conv) is not nn.Conv2d:
+        if type(conv) is not nn.Conv2d or not _worth_fusing(conv):
             continue
         act, slope, holder = "none", 0.0, None
         for k in range(i + 1, len(items)):
@@ -182,7 +184,7 @@ def fuse_activations(model: nn.Module) -> int:
             count += _fuse_sequential(m)
     for m in list(model.modules()):    # convs held outside a Sequential (heads)
         for name, child in list(m.named_children()):
-            if type(child) is nn.Conv2d:
+            if type(child) is nn.Conv2d and _worth_fusing(child):
                 setattr(m, name, FusedConv(child))
                 count += 1
     return count
