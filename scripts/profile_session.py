@@ -115,7 +115,7 @@ def main() -> int:
     for e in sorted(stages, key=lambda e: e.key):
         print(f"| {e.key} | {e.count} | {e.cpu_time_total / 1e3:.1f} | {100 * e.cpu_time_total / total:.1f} |")
     print("\n| op (self CPU) | calls | self ms | % of session |\n|---|---:|---:|---:|")
-    ops = sorted((e for e in events if e.key.startswith("aten::")), key=lambda e: -e.self_cpu_time_total)
+    ops = sorted((e for e in events if e.key.startswith(("aten::", "mkldnn::"))), key=lambda e: -e.self_cpu_time_total)
     for e in ops[:args.ops]:
         print(f"| {e.key} | {e.count} | {e.self_cpu_time_total / 1e3:.1f} | "
               f"{100 * e.self_cpu_time_total / total:.1f} |")

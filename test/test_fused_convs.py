@@ -120,3 +120,11 @@ def test_fused_conv_alone_and_nothing_to_fuse_without_folding():
     assert any(isinstance(m, FusedConv) for m in fast.modules())
     assert not any(isinstance(m, FusedConv) for m in raw.modules())
     assert all(p.requires_grad for p in raw.parameters())
+
+
+def test_session_process_keeps_freed_buffers():
+    """The plugin's session process tunes glibc's allocator for inference (Linux with glibc, as here)."""
+    import sys
+
+    from avalanche_iseg_plugin.engine.predictor_loader import keep_freed_buffers
+    assert keep_freed_buffers() is sys.platform.startswith("linux")

@@ -182,7 +182,7 @@ def format_report(res: dict) -> str:
     w, h = res["image_size"]
     lines = [f"benchmark: {res['checkpoint']} ({res['arch']}), {res['device']}, {res['threads']} threads, "
              f"image {w}×{h}, {res['clicks']} simulated clicks × {res['repeats']} repeats (image load excluded), "
-             f"{res.get('brs_mode', 'NoBRS')}",
+             f"{res.get('brs_mode', 'NoBRS')}{', tuned malloc' if res.get('tune_malloc') else ''}",
              f"{'mode':<22}{'median s/click':>15}{'first click s':>15}{'later clicks s':>16}{'set_image s':>13}"
              f"{'peak MiB':>10}"]
     for m in res["modes"]:
@@ -209,6 +209,9 @@ def main(argv=None) -> int:
     parser.add_argument("--clicks", type=int, default=10, help="simulated clicks per session (default 10)")
     parser.add_argument("--repeats", type=int, default=3, help="timed sessions per mode (default 3)")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
+    parser.add_argument("--tune-malloc", action="store_true",
+                        help="call core_model.inference_speedups.tune_glibc_allocator() first (process-wide, as the "
+                             "plugin's session process does; both modes profit)")
     parser.add_argument("--unfused", action="store_true",
                         help="also time the inference copy without fused activations (optimised-unfused)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -220,13 +223,16 @@ def main(argv=None) -> int:
     for name, value, low in (("--size", args.size, 32), ("--clicks", args.clicks, 1), ("--repeats", args.repeats, 1)):
         if value < low:
             raise CliError(f"{name} must be at least {low}, not {value}.")
+    if args.tune_malloc:
+        from ..inference_speedups import tune_glibc_allocator
+        tune_glibc_allocator()
     if args.worker_mode:
         print(json.dumps(memory_worker(args.worker_mode, args)))
         return 0
 
     ckpt = checkpoint_path(args.checkpoint)
     res = {"checkpoint": str(ckpt), "device": args.device, "threads": args.threads, "clicks": args.clicks,
-           "repeats": args.repeats, "brs_mode": args.brs, **measure(args)}
+           "repeats": args.repeats, "brs_mode": args.brs, "tune_malloc": args.tune_malloc, **measure(args)}
     fast, ref = res["modes"][:2]
     res["speedup"] = ref["median_s_per_click"] / fast["median_s_per_click"]
     res["ratio_per_click"] = fast["median_s_per_click"] / ref["median_s_per_click"]
