@@ -4,7 +4,9 @@
 Where the time goes (hrnet18s, batch 2 × 400², one thread): ~89 % convolutions.  What the copy changes:
 BatchNorm folded into the convs (153 fewer ops), channels_last activations (oneDNN's 3×3 convs run 1.5–3×
 faster than on NCHW here), 1×1 convs sent straight to oneDNN (eager PyTorch falls back to im2col for them on
-channels_last), in-place activations, no autograd bookkeeping.  python -m core_model.model_speed measures it.
+channels_last), activations and residual sums fused into the convs as oneDNN post-ops (core_model.fused_convs;
+1–2 % on top: the convolutions are the time, see docs/profile.md), no autograd bookkeeping.
+python -m core_model.model_speed measures it.
 """
 from __future__ import annotations
 

@@ -128,3 +128,11 @@ def test_session_process_keeps_freed_buffers():
 
     from avalanche_iseg_plugin.engine.predictor_loader import keep_freed_buffers
     assert keep_freed_buffers() is sys.platform.startswith("linux")
+
+
+def test_load_predictor_can_leave_the_copy_unfused():
+    """`core_model.benchmark --unfused` times this one beside the fused one."""
+    from core_model.load_predictor import load_predictor
+    ckpt = shared_path("ritm_reference", "hrnet18s_itermask_ref.pth")
+    assert load_predictor(ckpt, fuse=False).model.n_fused_convs == 0
+    assert load_predictor(ckpt).model.n_fused_convs > 100

@@ -68,13 +68,8 @@ def _scene(args):
 def _predictor(mode: str, checkpoint, device, brs_mode: str = "NoBRS"):
     """optimised: load_predictor's inference copy with caches; reference-equivalent: its reference pipeline;
     optimised-unfused: the inference copy without fused activations (all in refinement mode `brs_mode`)."""
-    if mode == "optimised-unfused":
-        from ..checkpoint import load_model
-        from ..inference_speedups import optimize_for_inference
-        from ..predictor import InteractivePredictor, recommended_settings
-        model = optimize_for_inference(load_model(checkpoint_path(checkpoint), device=device), fuse=False)
-        return InteractivePredictor(model, device=device, settings=recommended_settings(model, brs_mode=brs_mode))
-    return make_predictor(checkpoint, device, reference=mode != "optimised", brs_mode=brs_mode)
+    return make_predictor(checkpoint, device, reference=mode == "reference-equivalent", brs_mode=brs_mode,
+                          fuse=mode != "optimised-unfused")
 
 
 def _sync(device) -> None:
