@@ -4,7 +4,9 @@
 Where the time goes (hrnet18s, batch 2 × 400², one thread): ~89 % convolutions.  What the copy changes:
 BatchNorm folded into the convs (153 fewer ops), channels_last activations (oneDNN's 3×3 convs run 1.5–3×
 faster than on NCHW here), 1×1 convs sent straight to oneDNN (eager PyTorch falls back to im2col for them on
-channels_last), in-place activations, no autograd bookkeeping.  python -m core_model.model_speed measures it.
+channels_last), activations and residual sums fused into the convs as oneDNN post-ops (core_model.fused_convs;
+1–2 % on top: the convolutions are the time, see docs/profile.md), no autograd bookkeeping.
+python -m core_model.model_speed measures it.
 """
 from __future__ import annotations
 
@@ -147,12 +149,13 @@ class InferenceHRNetModel(HRNetModel):
         return super().train(False)
 
 
-def optimize_for_inference(model: HRNetModel, channels_last: bool = True) -> InferenceHRNetModel:
+def optimize_for_inference(model: HRNetModel, channels_last: bool = True, fuse: bool = True) -> InferenceHRNetModel:
     """Return an inference-only copy of `model` (the original is untouched): BatchNorm and the click-path
     ScaleLayer folded into the convolutions, channels_last activations (faster oneDNN 3×3 convolutions on
     CPU) with 1×1 convolutions as matrix products, and every call under torch.inference_mode.  Outputs equal
     the original's up to float rounding.  Call it like the model; `fast(image, points, with_aux=False)`
-    skips upsampling the auxiliary output."""
+    skips upsampling the auxiliary output.  With `fuse` (and channels_last) the convolutions carry their
+    activations and residual sums as oneDNN post-ops (core_model.fused_convs)."""
     if not isinstance(model, HRNetModel):
         raise TypeError("optimize_for_inference needs a core_model HRNetModel (from build_model/load_model).")
     fast = copy.deepcopy(model).eval()
@@ -164,8 +167,12 @@ def optimize_for_inference(model: HRNetModel, channels_last: bool = True) -> Inf
     for m in fast.modules():
         if isinstance(m, (nn.ReLU, nn.LeakyReLU)):
             m.inplace = True   # their inputs are always fresh conv outputs
+    fast.n_fused_convs = 0
     if channels_last:
         fast.memory_format = torch.channels_last
+        if fuse:
+            from .fused_convs import fuse_activations
+            fast.n_fused_convs = fuse_activations(fast)
         fast.n_pointwise_convs = replace_pointwise_convs(fast)
         fast.to(memory_format=torch.channels_last)
     return fast

@@ -11,13 +11,14 @@ if TYPE_CHECKING:  # torch is imported by the call, not by importing this module
 
 
 def load_predictor(checkpoint, device="cpu", settings: PredictorSettings | None = None, *,
-                   reference: bool = False, **overrides) -> InteractivePredictor:
+                   reference: bool = False, fuse: bool = True, **overrides) -> InteractivePredictor:
     """Load `checkpoint` safely (CheckpointError: one sentence naming the file) and wrap its inference copy
     (BatchNorm folded, channels_last, no aux head) in an InteractivePredictor with `settings`, or else with
     the checkpoint's recommended settings changed by `overrides` (e.g. threshold=0.5).
 
     `reference=True` gives RITM's plain pipeline instead: the model as loaded, no caches, auxiliary output
-    computed (for benchmarks and parity checks; same settings rule)."""
+    computed (for benchmarks and parity checks; same settings rule).  `fuse=False` leaves the inference copy's
+    activations unfused (core_model.fused_convs; for benchmarks)."""
     if settings is not None and overrides:
         raise TypeError("pass either settings or overrides, not both")
     from .checkpoint import load_model
@@ -25,6 +26,6 @@ def load_predictor(checkpoint, device="cpu", settings: PredictorSettings | None 
     from .predictor import InteractivePredictor, recommended_settings
     model = load_model(checkpoint, device=device)
     if not reference:
-        model = optimize_for_inference(model)
+        model = optimize_for_inference(model, fuse=fuse)
     return InteractivePredictor(model, device=device, settings=settings or recommended_settings(model, **overrides),
                                 cache=not reference)

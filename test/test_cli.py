@@ -174,8 +174,17 @@ def test_benchmark_reports_both_modes(ckpt):
     assert [m["mode"] for m in res["modes"]] == ["optimised", "reference-equivalent"]
     assert res["max_abs_prob_diff"] <= 1e-4 and len(res["clicks_list"]) == 2
     assert res["image_size"] == [64, 36] and res["speedup"] > 0
+    assert res["ratio_per_click"] == pytest.approx(1 / res["speedup"]) and res["ratio_first_click"] > 0
     for m in res["modes"]:
         assert m["median_s_per_click"] > 0 and m["peak_memory_mib"] > 50
+        assert m["median_s_first_click"] > 0 and m["median_s_later_clicks"] > 0
+    # --unfused adds the third backend (the inference copy without fused activations); the text report
+    # gives the per-click and first-click ratios.
+    proc = _run("benchmark", "--checkpoint", ckpt, "--size", 64, "--clicks", 2, "--repeats", 1, "--threads", 1,
+                "--no-memory", "--unfused")
+    assert proc.returncode == 0, proc.stderr
+    assert "optimised-unfused" in proc.stdout and " per click (speed-up " in proc.stdout
+    assert " first click (speed-up " in proc.stdout
     _one_error_line(_run("benchmark", "--checkpoint", ckpt, "--device", "cuda") if not torch.cuda.is_available()
                     else _run("benchmark", "--checkpoint", ckpt, "--clicks", 0), "--" if torch.cuda.is_available()
                     else "CUDA")

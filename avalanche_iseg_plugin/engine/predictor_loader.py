@@ -17,6 +17,18 @@ class PredictorUnavailable(AvalancheError):
 BRS_MODES = ("NoBRS", "f-BRS-A", "f-BRS-B", "f-BRS-C", "RGB-BRS", "DistMap-BRS")   # core_model.brs.BRS_MODES
 
 
+def keep_freed_buffers() -> bool:
+    """For a process that only runs the predictor (the session process, never QGIS itself): let glibc keep
+    freed activation buffers for the next click instead of page-faulting them in again (12-20 % less CPU
+    time per click on Linux; core_model.inference_speedups.tune_glibc_allocator).  False where it does not
+    apply (no torch, not glibc)."""
+    try:
+        from core_model.inference_speedups import tune_glibc_allocator
+    except ImportError:   # no torch: make_predictor says so in one sentence
+        return False
+    return tune_glibc_allocator()
+
+
 def make_predictor(checkpoint: str, device: str, threshold: float, brs_mode: str = "NoBRS"):
     """The real predictor (runs on the worker thread; imports torch only now); `brs_mode` is the
     refinement mode (core_model.brs: NoBRS, f-BRS-A/B/C, RGB-BRS, DistMap-BRS)."""

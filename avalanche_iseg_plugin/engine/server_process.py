@@ -109,6 +109,9 @@ def main(argv=None) -> int:
     parser.add_argument("--factory", default="", help="module:function making predictors (default: the real one)")
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    if not args.factory:   # this process only runs the predictor
+        from .predictor_loader import keep_freed_buffers
+        keep_freed_buffers()
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     commands = os.fdopen(os.dup(sys.stdin.fileno()), "rb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())   # stray prints (Python or C) must not corrupt messages

@@ -1,13 +1,14 @@
 """Per-click latency and peak memory of the predictor: python -m core_model.benchmark [--device cpu|cuda]
 
 Runs a realistic simulated session (RITM's simulated user on a synthetic 16:9 image with one object, or on
---image/--mask) in two modes:
+--image/--mask) in two modes (three with --unfused):
 - optimised: the inference copy of the model (BatchNorm folded, no aux upsampling; see
   core_model.inference_speedups) with the predictor's caches (image tensor, crops, flipped copies and the
   image stem prepared in set_image and reused while the zoom-in region is unchanged);
-- reference-equivalent: the plain model as loaded, no caching, auxiliary output computed — what RITM does.
+- reference-equivalent: the plain model as loaded, no caching, auxiliary output computed — what RITM does;
+- optimised-unfused (with --unfused): the optimised mode without the fused conv activations (fused_convs).
 A first, untimed session lets the simulated user choose the clicks (and warms torch up) and records the
-largest probability difference between the modes.  The timed sessions replay the clicks with the two
+largest probability difference between the modes.  The timed sessions replay the clicks with the
 modes alternating click by click, so that load on a shared machine hits both alike.  The image load and
 set_image are excluded from the per-click times.  Peak memory (RSS on CPU, max allocated on CUDA) is
 measured per mode in a fresh process that replays the session once.
@@ -27,7 +28,8 @@ import numpy as np
 from .common import ArgumentParser, CliError, add_brs_argument, add_model_arguments, checkpoint_path, predictor as make_predictor, \
     run, setup_torch
 
-MODES = ("optimised", "reference-equivalent")
+MODES = ("optimised", "reference-equivalent", "optimised-unfused")
+DEFAULT_MODES = MODES[:2]
 
 
 def synthetic_scene(width: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -64,9 +66,10 @@ def _scene(args):
 
 
 def _predictor(mode: str, checkpoint, device, brs_mode: str = "NoBRS"):
-    """optimised: load_predictor's inference copy with caches; reference-equivalent: its reference pipeline
-    (both in refinement mode `brs_mode`)."""
-    return make_predictor(checkpoint, device, reference=mode != "optimised", brs_mode=brs_mode)
+    """optimised: load_predictor's inference copy with caches; reference-equivalent: its reference pipeline;
+    optimised-unfused: the inference copy without fused activations (all in refinement mode `brs_mode`)."""
+    return make_predictor(checkpoint, device, reference=mode == "reference-equivalent", brs_mode=brs_mode,
+                          fuse=mode != "optimised-unfused")
 
 
 def _sync(device) -> None:
@@ -125,7 +128,8 @@ def measure(args) -> dict:
     from ..clicks import ClickSimulator
     device = setup_torch(args.device, args.threads)
     image, gt = _scene(args)
-    predictors = {mode: _predictor(mode, args.checkpoint, device, args.brs) for mode in MODES}
+    modes = DEFAULT_MODES + (MODES[2:] if args.unfused else ())
+    predictors = {mode: _predictor(mode, args.checkpoint, device, args.brs) for mode in modes}
     model = predictors[MODES[1]].model
 
     # Untimed session: the simulated user clicks on the reference-equivalent output; both modes follow.
@@ -137,14 +141,14 @@ def measure(args) -> dict:
     for _ in range(args.clicks):
         click = simulator.next(pred)
         out = {m: p.add_click(click.row, click.col, click.is_positive) for m, p in predictors.items()}
-        max_diff = max(max_diff, float(np.abs(out[MODES[0]] - out[MODES[1]]).max()))
+        max_diff = max([max_diff] + [float(np.abs(out[m] - out[MODES[1]]).max()) for m in modes if m != MODES[1]])
         pred = out[MODES[1]] > predictors[MODES[1]].settings.threshold
     clicks = simulator.clicks
 
-    times = {m: [] for m in MODES}
-    set_image_s = {m: [] for m in MODES}
+    times = {m: [] for m in modes}
+    set_image_s = {m: [] for m in modes}
     for rep in range(args.repeats):
-        order = MODES if rep % 2 == 0 else MODES[::-1]
+        order = modes if rep % 2 == 0 else modes[::-1]
         for m in order:
             _sync(device)
             start = time.perf_counter()
@@ -157,15 +161,15 @@ def measure(args) -> dict:
                 predictors[m].add_click(click.row, click.col, click.is_positive)
                 _sync(device)
                 times[m].append((k, time.perf_counter() - start))
-    modes = []
-    for m in MODES:
+    results = []
+    for m in modes:
         later = [t for k, t in times[m] if k > 0]
-        modes.append({"mode": m, "median_s_per_click": float(np.median([t for _, t in times[m]])),
+        results.append({"mode": m, "median_s_per_click": float(np.median([t for _, t in times[m]])),
                       "median_s_first_click": float(np.median([t for k, t in times[m] if k == 0])),
                       "median_s_later_clicks": float(np.median(later)) if later else None,
                       "median_s_set_image": float(np.median(set_image_s[m]))})
     return {"arch": getattr(model, "arch_name", "?"), "image_size": [int(image.shape[1]), int(image.shape[0])],
-            "clicks_list": [[c.row, c.col, c.is_positive] for c in clicks], "modes": modes,
+            "clicks_list": [[c.row, c.col, c.is_positive] for c in clicks], "modes": results,
             "max_abs_prob_diff": max_diff}
 
 
@@ -173,7 +177,7 @@ def format_report(res: dict) -> str:
     w, h = res["image_size"]
     lines = [f"benchmark: {res['checkpoint']} ({res['arch']}), {res['device']}, {res['threads']} threads, "
              f"image {w}×{h}, {res['clicks']} simulated clicks × {res['repeats']} repeats (image load excluded), "
-             f"{res.get('brs_mode', 'NoBRS')}",
+             f"{res.get('brs_mode', 'NoBRS')}{', tuned malloc' if res.get('tune_malloc') else ''}",
              f"{'mode':<22}{'median s/click':>15}{'first click s':>15}{'later clicks s':>16}{'set_image s':>13}"
              f"{'peak MiB':>10}"]
     for m in res["modes"]:
@@ -181,8 +185,10 @@ def format_report(res: dict) -> str:
         later = "n/a" if m["median_s_later_clicks"] is None else f"{m['median_s_later_clicks']:.3f}"
         lines.append(f"{m['mode']:<22}{m['median_s_per_click']:>15.3f}{m['median_s_first_click']:>15.3f}"
                      f"{later:>16}{m['median_s_set_image']:>13.3f}{mem:>10}")
-    lines.append(f"speed-up (median per click): {res['speedup']:.2f}×; largest |Δ probability| between the modes "
-                 f"over the session: {res['max_abs_prob_diff']:.1e}")
+    lines.append(f"optimised / reference-equivalent (medians): {res['ratio_per_click']:.2f} per click (speed-up "
+                 f"{res['speedup']:.2f}×), {res['ratio_first_click']:.2f} first click (speed-up "
+                 f"{1 / res['ratio_first_click']:.2f}×); largest |Δ probability| between the modes over the session: "
+                 f"{res['max_abs_prob_diff']:.1e}")
     return "\n".join(lines)
 
 
@@ -198,6 +204,11 @@ def main(argv=None) -> int:
     parser.add_argument("--clicks", type=int, default=10, help="simulated clicks per session (default 10)")
     parser.add_argument("--repeats", type=int, default=3, help="timed sessions per mode (default 3)")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
+    parser.add_argument("--tune-malloc", action="store_true",
+                        help="call core_model.inference_speedups.tune_glibc_allocator() first (process-wide, as the "
+                             "plugin's session process does; both modes profit)")
+    parser.add_argument("--unfused", action="store_true",
+                        help="also time the inference copy without fused activations (optimised-unfused)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--worker-mode", choices=MODES, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--clicks-file", default=None, help=argparse.SUPPRESS)
@@ -207,15 +218,20 @@ def main(argv=None) -> int:
     for name, value, low in (("--size", args.size, 32), ("--clicks", args.clicks, 1), ("--repeats", args.repeats, 1)):
         if value < low:
             raise CliError(f"{name} must be at least {low}, not {value}.")
+    if args.tune_malloc:
+        from ..inference_speedups import tune_glibc_allocator
+        tune_glibc_allocator()
     if args.worker_mode:
         print(json.dumps(memory_worker(args.worker_mode, args)))
         return 0
 
     ckpt = checkpoint_path(args.checkpoint)
     res = {"checkpoint": str(ckpt), "device": args.device, "threads": args.threads, "clicks": args.clicks,
-           "repeats": args.repeats, "brs_mode": args.brs, **measure(args)}
-    fast, ref = res["modes"]
+           "repeats": args.repeats, "brs_mode": args.brs, "tune_malloc": args.tune_malloc, **measure(args)}
+    fast, ref = res["modes"][:2]
     res["speedup"] = ref["median_s_per_click"] / fast["median_s_per_click"]
+    res["ratio_per_click"] = fast["median_s_per_click"] / ref["median_s_per_click"]
+    res["ratio_first_click"] = fast["median_s_first_click"] / ref["median_s_first_click"]
     if not args.no_memory:
         with tempfile.TemporaryDirectory() as tmp:
             clicks_file = Path(tmp) / "clicks.json"

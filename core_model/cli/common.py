@@ -80,16 +80,17 @@ def checkpoint_path(arg: Path | None) -> Path:
     return default_checkpoint() if arg is None else arg
 
 
-def predictor(arg: Path | None, device, settings=None, *, reference: bool = False, brs_mode: str = "NoBRS"):
+def predictor(arg: Path | None, device, settings=None, *, reference: bool = False, brs_mode: str = "NoBRS",
+              fuse: bool = True):
     """The predictor of checkpoint `arg` (default: the shipped model), made by core_model.load_predictor;
     `brs_mode` replaces the refinement mode of `settings` (or of the checkpoint's recommended ones)."""
     import dataclasses
 
     from ..load_predictor import load_predictor
     if settings is not None:
-        return load_predictor(checkpoint_path(arg), device=device, reference=reference,
+        return load_predictor(checkpoint_path(arg), device=device, reference=reference, fuse=fuse,
                               settings=dataclasses.replace(settings, brs_mode=brs_mode))
-    return load_predictor(checkpoint_path(arg), device=device, reference=reference, brs_mode=brs_mode)
+    return load_predictor(checkpoint_path(arg), device=device, reference=reference, fuse=fuse, brs_mode=brs_mode)
 
 
 def read_image(path: Path):
