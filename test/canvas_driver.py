@@ -5,7 +5,7 @@ from __future__ import annotations
 from osgeo import ogr
 from qgis.core import (Qgis, QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsPointXY, QgsProject,
                        QgsRasterLayer)
-from qgis.PyQt.QtCore import QEvent, QPoint, QPointF, Qt
+from qgis.PyQt.QtCore import QEvent, QPoint, QPointF, Qt, QTimer
 from qgis.PyQt.QtGui import QMouseEvent
 from qgis.PyQt.QtTest import QTest
 from qgis.PyQt.QtWidgets import QApplication
@@ -119,3 +119,15 @@ def assert_matches_lobe(geometry, info, tolerance=0.5):
     assert geometry.Difference(truth.Buffer(tolerance)).IsEmpty()
     assert truth.Difference(geometry.Buffer(tolerance)).IsEmpty()
     assert abs(geometry.GetArea() - info["area"]) <= 0.01 * info["area"]
+
+
+def answer_modal_dialog(action, replies: list):
+    """Answer the next modal dialog (the field mapping confirmation) with ``action(dialog)``; its text goes
+    to ``replies``."""
+    def answer():
+        dialog = QApplication.activeModalWidget()
+        if dialog is None:
+            return QTimer.singleShot(20, answer)
+        replies.append(dialog.text.text())
+        action(dialog)
+    QTimer.singleShot(20, answer)

@@ -15,7 +15,7 @@ from qgis.PyQt.QtGui import QKeySequence
 from qgis.PyQt.QtTest import QTest
 from qgis.PyQt.QtWidgets import QAction, QApplication, QDialog, QFileDialog, QPushButton, QToolButton
 
-from canvas_driver import Digitiser, assert_matches_lobe, read_gpkg
+from canvas_driver import Digitiser, assert_matches_lobe, read_gpkg, answer_modal_dialog
 
 
 def _inventory(tmp_path, name="inventory"):
@@ -64,17 +64,6 @@ def digitiser(qgis_iface, qgis_new_project, tmp_path):
     QgsSettings().remove("avalanche_iseg")
 
 
-def _answer_dialog(action, replies: list):
-    """Answer the next modal dialog (the field mapping confirmation) with ``action(dialog)``."""
-    def answer():
-        dialog = QApplication.activeModalWidget()
-        if dialog is None:
-            return QTimer.singleShot(20, answer)
-        replies.append(dialog.text.text())
-        action(dialog)
-    QTimer.singleShot(20, answer)
-
-
 def _pick_in_combo(combo, layer):
     """Pick ``layer`` in a layer combo box with the keyboard, as a user does (arrow keys -> activated)."""
     combo.setFocus()
@@ -99,7 +88,7 @@ def test_an_inventory_in_the_project_is_never_written_without_confirmation(proje
 
     # the user picks the inventory: the confirmation names the empty fields; Cancel keeps it out
     replies = []
-    _answer_dialog(lambda dlg: QTest.mouseClick(dlg.cancel_button, Qt.LeftButton), replies)
+    answer_modal_dialog(lambda dlg: QTest.mouseClick(dlg.cancel_button, Qt.LeftButton), replies)
     _pick_in_combo(dock.layer_combo, inventory)
     assert len(replies) == 1
     text = replies[0]
@@ -117,7 +106,7 @@ def test_an_inventory_in_the_project_is_never_written_without_confirmation(proje
         empty = dlg.text.text().split("field(s)")[1].split("will")[0]
         assert "source" not in [name.strip() for name in empty.split(",")] and "n_pos" in empty
         QTest.mouseClick(dlg.use_button, Qt.LeftButton)
-    _answer_dialog(confirm, replies)
+    answer_modal_dialog(confirm, replies)
     _pick_in_combo(dock.layer_combo, inventory)
     assert len(replies) == 2 and c.target.layer() is inventory
     d.messages.clear_messages()
@@ -458,6 +447,6 @@ def test_export_from_the_dock_names_the_geopackage_layer(digitiser, tmp_path, mo
 def test_enter_in_the_confirmation_does_not_choose_the_inventory(project_with_inventory):
     d, inventory = project_with_inventory
     replies = []
-    _answer_dialog(lambda dlg: QTest.keyClick(dlg, Qt.Key_Return), replies)
+    answer_modal_dialog(lambda dlg: QTest.keyClick(dlg, Qt.Key_Return), replies)
     _pick_in_combo(d.plugin.dock.layer_combo, inventory)
     assert len(replies) == 1 and d.controller.target.layer() is None

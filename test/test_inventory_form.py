@@ -11,8 +11,9 @@ import pytest
 from osgeo import gdal, osr
 from qgis.core import QgsProject, QgsRasterLayer, QgsSettings, QgsVectorLayer
 from qgis.PyQt.QtCore import QDate, Qt
+from qgis.PyQt.QtTest import QTest
 
-from canvas_driver import Digitiser, read_gpkg
+from canvas_driver import Digitiser, answer_modal_dialog, read_gpkg
 
 SLOPE = 0.6    # the synthetic DEM rises 0.6 m per metre to the east: slope 30.96°, facing west (270°)
 
@@ -204,7 +205,9 @@ def test_add_fields_button_on_an_existing_inventory(digitiser, tmp_path):
     foreign = QgsVectorLayer(f"{path}|layername=lawinen", "lawinen", "ogr")
     QgsProject.instance().addMapLayer(foreign)
     d = digitiser
-    assert d.controller.target.choose(foreign)
+    replies = []                                      # the inventory lacks avalanche fields: confirmed
+    answer_modal_dialog(lambda dlg: QTest.mouseClick(dlg.use_button, Qt.LeftButton), replies)
+    assert d.controller.target.choose(foreign) and len(replies) == 1
     box = d.controller.next_attributes.box
     box.set_values({"aval_type": "cornice", "size": 1})
     box.add_fields_button.click()
