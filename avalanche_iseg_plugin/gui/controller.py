@@ -25,6 +25,15 @@ MESSAGE_TITLE = "Avalanche digitiser"
 LEVELS = {INFO: Qgis.Info, WARNING: Qgis.Warning, SUCCESS: Qgis.Success}
 
 
+def _single_shot(parent, slot):
+    from qgis.PyQt.QtCore import QTimer
+
+    timer = QTimer(parent)
+    timer.setSingleShot(True)
+    timer.timeout.connect(slot)
+    return timer
+
+
 class DigitisingController:
     def __init__(self, iface, dock, map_tool, predictor_factory=None, pickle_messages: bool = False,
                  transport: str | None = None):
@@ -56,14 +65,13 @@ class DigitisingController:
 
     def preload_soon(self, delay_ms: int = 1500) -> None:
         """Load and warm up the model in the background shortly after the tool is switched on."""
-        from qgis.PyQt.QtCore import QTimer
+        if getattr(self, "_preload_timer", None) is None:
+            self._preload_timer = _single_shot(self.dock, self._preload)
+        self._preload_timer.start(delay_ms)
 
-        timer = getattr(self, "_preload_timer", None)
-        if timer is None:
-            timer = self._preload_timer = QTimer(self.dock)
-            timer.setSingleShot(True)
-            timer.timeout.connect(lambda: None if self._shut else self._apply(self.model.preload()))
-        timer.start(delay_ms)
+    def _preload(self) -> None:
+        if not self._shut:
+            self._apply(self.model.preload())
 
     def connect_map_tool(self, map_tool) -> None:
         """Clicks, boxes and keys of ``map_tool`` (an AvalancheMapTool on any canvas) go to this controller."""
