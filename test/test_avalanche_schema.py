@@ -39,3 +39,14 @@ def test_attributes_of_a_finished_object_by_name():
 def test_shapefile_names_are_unique_and_at_most_ten_characters():
     names = [SHAPEFILE_NAMES.get(name, name) for name in FIELD_NAMES]
     assert all(len(name) <= 10 for name in names) and len(set(names)) == len(names)
+
+
+def test_source_type_follows_a_photo_unless_the_analyst_chose_another():
+    from avalanche_iseg_plugin.engine.inventory_form import source_type_for
+
+    crs = 'PROJCS["CH1903+ / LV95"]'
+    assert source_type_for("orthoimage", {}, crs) == "orthoimage"
+    assert source_type_for("orthoimage", {"photo": "frame.png"}, crs) == "webcam"      # projected from a photo
+    assert source_type_for("orthoimage", {}, "") == "webcam"                           # still in photo pixels
+    assert source_type_for(None, {}, "") == "webcam"
+    assert source_type_for("satellite", {"photo": "frame.png"}, crs) == "satellite"    # the analyst's choice

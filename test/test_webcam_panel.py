@@ -216,7 +216,7 @@ def test_pick_gcps_fit_digitise_and_project_onto_terrain(driver, tmp_path, monke
     lowest = scene.terrain_z(scene.AVALANCHE["cx"], scene.AVALANCHE["cy"] - scene.AVALANCHE["ay"])
     highest = scene.terrain_z(scene.AVALANCHE["cx"], scene.AVALANCHE["cy"] + scene.AVALANCHE["ay"])
     assert abs(attrs["z_min"] - lowest) < 12.0 and abs(attrs["z_max"] - highest) < 12.0
-    assert attrs["source"] == "frame_0800" and attrs["n_pos"] == 1
+    assert attrs["source"] == "frame_0800" and attrs["n_pos"] == 1 and attrs["source_type"] == "webcam"
     pixel_outline = ogr.CreateGeometryFromWkt(attrs["pixel_wkt"])
     assert pixel_outline.GetArea() == pytest.approx(float(d.photo["mask"].sum()), rel=0.001)   # photo px²
     assert attrs["area_m2"] == pytest.approx(ground.GetArea(), rel=0.02)
@@ -315,6 +315,7 @@ def test_photo_without_camera_keeps_its_pixel_outline(driver, tmp_path):
 
     assert_matches_lobe(features[0][2], info)
     assert "photo" not in features[0][1]          # no webcam fields were added
+    assert features[0][1]["source_type"] == "webcam" and features[0][1]["units"] == "px"
 
 
 def _cells_polygon(points_xyz, geotransform):

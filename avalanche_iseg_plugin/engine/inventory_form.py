@@ -52,3 +52,11 @@ def check_record(values: dict) -> str | None:
     if size not in (None, "") and not (isinstance(size, int) and SIZE_RANGE[0] <= size <= SIZE_RANGE[1]):
         return f"The avalanche size must be 1 to 5 (EAWS) or empty, not '{size}'."
     return None
+
+
+def source_type_for(chosen, attributes: dict, raster_crs_wkt) -> str | None:
+    """The ``source_type`` an avalanche gets: what the analyst chose, except that the default (orthoimage)
+    becomes ``webcam`` for an avalanche from a photo (projected from one: a ``photo`` attribute; or still
+    in photo pixels: no raster CRS)."""
+    from_photo = bool(attributes.get("photo")) or not raster_crs_wkt
+    return "webcam" if from_photo and chosen in (None, "", "orthoimage") else chosen

@@ -19,7 +19,7 @@ from qgis.PyQt.QtCore import QDate, Qt
 from qgis.PyQt.QtWidgets import QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLineEdit, QPushButton, QSpinBox
 
 from ..engine.avalanche_schema import INVENTORY_NAMES, TERRAIN_NAMES
-from ..engine.inventory_form import ALIASES, CHOICES, NOT_ASSESSED, SIZE_LABELS
+from ..engine.inventory_form import ALIASES, CHOICES, NOT_ASSESSED, SIZE_LABELS, source_type_for
 
 SETTINGS_PREFIX = "avalanche_iseg/next_avalanche/"
 EMPTY = "(empty)"
@@ -181,6 +181,8 @@ class NextAttributes:
             attributes = dict(item.result.attributes)
             if item.correction_fid is None:
                 attributes.update(self.box.values())
+                attributes["source_type"] = source_type_for(attributes.get("source_type"), attributes,
+                                                            item.result.raster_crs_wkt)
             attributes.update(self.terrain(item.result))
             item = replace(item, result=replace(item.result, attributes=attributes))
             layer = layer_for(item.layer_id)
