@@ -50,3 +50,20 @@ def pytest_unconfigure(config):
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(status)
+
+
+@pytest.fixture
+def provider(qgis_processing):
+    """The plugin's Processing provider, registered; its segmenting algorithm uses the FakePredictor."""
+    from qgis.core import QgsApplication
+
+    from avalanche_iseg_plugin.toolbox.provider import AvalancheProvider
+    from avalanche_iseg_plugin.toolbox.segment_algorithm import SegmentFromPointsAlgorithm
+    from gis_fixtures import FakePredictor
+
+    provider = AvalancheProvider()
+    QgsApplication.processingRegistry().addProvider(provider)
+    SegmentFromPointsAlgorithm.predictor_factory = staticmethod(lambda c, d, t: FakePredictor(threshold=t))
+    yield provider
+    SegmentFromPointsAlgorithm.predictor_factory = None
+    QgsApplication.processingRegistry().removeProvider(provider)

@@ -2,36 +2,16 @@
 QgsApplication with Processing initialised (FakePredictor stands in for the model)."""
 import pytest
 from osgeo import ogr
-from qgis.core import (QgsApplication, QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsFeature,
-                       QgsField, QgsGeometry, QgsPointXY, QgsProcessingFeedback, QgsProject, QgsRasterLayer,
+from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsFeature,
+                       QgsField, QgsGeometry, QgsPointXY, QgsProject, QgsRasterLayer,
                        QgsVectorLayer)
 from qgis.PyQt.QtCore import QVariant
 
 from avalanche_iseg_plugin.engine.click_groups import click_sign
-from avalanche_iseg_plugin.toolbox.provider import AvalancheProvider
 from avalanche_iseg_plugin.toolbox.segment_algorithm import SegmentFromPointsAlgorithm
 from canvas_driver import assert_matches_lobe, read_gpkg
 from gis_fixtures import FakePredictor, make_lobe_geotiff
-
-
-class Feedback(QgsProcessingFeedback):
-    def __init__(self):
-        super().__init__()
-        self.errors, self.progress = [], []
-        self.progressChanged.connect(self.progress.append)
-
-    def reportError(self, error, fatalError=False):  # noqa: N802, N803
-        self.errors.append(error)
-
-
-@pytest.fixture
-def provider(qgis_processing):
-    provider = AvalancheProvider()
-    QgsApplication.processingRegistry().addProvider(provider)
-    SegmentFromPointsAlgorithm.predictor_factory = staticmethod(lambda c, d, t: FakePredictor(threshold=t))
-    yield provider
-    SegmentFromPointsAlgorithm.predictor_factory = None
-    QgsApplication.processingRegistry().removeProvider(provider)
+from processing_helpers import Feedback
 
 
 def _points(info, rows):

@@ -216,22 +216,6 @@ def test_snapshot_grid_and_file(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------ Processing
-@pytest.fixture
-def provider(qgis_processing):
-    from qgis.core import QgsApplication
-
-    from avalanche_iseg_plugin.toolbox.provider import AvalancheProvider
-    from avalanche_iseg_plugin.toolbox.segment_algorithm import SegmentFromPointsAlgorithm
-    from gis_fixtures import FakePredictor
-
-    provider = AvalancheProvider()
-    QgsApplication.processingRegistry().addProvider(provider)
-    SegmentFromPointsAlgorithm.predictor_factory = staticmethod(lambda c, d, t: FakePredictor(threshold=t))
-    yield provider
-    SegmentFromPointsAlgorithm.predictor_factory = None
-    QgsApplication.processingRegistry().removeProvider(provider)
-
-
 def test_processing_segments_on_the_xyz_layer(provider, xyz, tmp_path):
     import processing
     from qgis.core import QgsFeature, QgsGeometry, QgsPointXY, QgsProcessingException, QgsVectorLayer

@@ -4,28 +4,11 @@ from __future__ import annotations
 
 import pytest
 from osgeo import gdal, ogr
-from qgis.core import QgsApplication, QgsFeature, QgsGeometry, QgsProcessingFeedback, QgsVectorLayer
+from qgis.core import QgsFeature, QgsGeometry, QgsVectorLayer
 
-from avalanche_iseg_plugin.toolbox.provider import AvalancheProvider
 from conftest import shared_path
+from processing_helpers import Feedback
 from test_terrain_attributes import _independent
-
-
-class Feedback(QgsProcessingFeedback):
-    def __init__(self):
-        super().__init__()
-        self.errors = []
-
-    def reportError(self, error, fatalError=False):  # noqa: N802, N803
-        self.errors.append(error)
-
-
-@pytest.fixture
-def provider(qgis_processing):
-    provider = AvalancheProvider()
-    QgsApplication.processingRegistry().addProvider(provider)
-    yield provider
-    QgsApplication.processingRegistry().removeProvider(provider)
 
 
 def test_terrain_attributes_of_the_tirol_release_area(provider, tmp_path):
