@@ -108,14 +108,10 @@ class FusedBottleneck(Bottleneck):
 
 
 class FusedHighResolutionNet(HighResolutionNet):
+    """The stem's ReLUs are in conv1/conv2 now (and bn1/bn2 are folded away): not applied a second time."""
+
     def image_stem(self, x):
         return self.conv1(x)
-
-    def forward_from_stem(self, x, additional_features=None):
-        if additional_features is not None:
-            additional_features = additional_features.add_(x)
-            x = additional_features
-        return self._head(self.backbone_features(x))
 
     def backbone_features(self, x):
         return self._aggregate(self._branches(self.layer1(self.conv2(x))))
