@@ -343,6 +343,12 @@ def test_target_rules_field_mapping_and_confirmation():
     assert "'inventory'" in text and "n_pos, units" in text
     # an avalanche layer needs no confirmation
     assert not tr.needs_confirmation(["fid", *tr.SCHEMA_FIELDS], None)
+    # nor one exported as Shapefile (short names) and chosen as target again
+    from avalanche_iseg_plugin.engine.avalanche_schema import SHAPEFILE_NAMES
+
+    exported = [SHAPEFILE_NAMES.get(name, name) for name in tr.SCHEMA_FIELDS]
+    assert "perim_m" in exported and not tr.needs_confirmation(["FID", *exported], None)
+    assert tr.mapping_candidates("source", {"perim_m": "text", "notes": "text"}) == ["notes"]
 
 
 def test_target_rules_remembered_target_and_units():

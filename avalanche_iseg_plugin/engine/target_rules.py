@@ -14,10 +14,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from .avalanche_schema import FIELDS
+from .avalanche_schema import FIELD_NAMES, FIELDS, SHAPEFILE_NAMES
 
 #: avalanche fields the writer fills on every feature (all of the schema)
-SCHEMA_FIELDS = tuple(f.name for f in FIELDS)
+SCHEMA_FIELDS = FIELD_NAMES
 _COMPATIBLE = {"int": ("int",), "real": ("real", "int"), "text": ("text",), "date": ("date", "text")}
 
 
@@ -52,13 +52,14 @@ def missing_fields(layer_fields, mapping: FieldMapping | None = None) -> list[st
     """The avalanche fields that stay empty in a layer with ``layer_fields`` (names), after ``mapping``."""
     have = {str(n).lower() for n in layer_fields}
     renamed = mapping.renamed if mapping else {}
-    return [name for name in SCHEMA_FIELDS if name.lower() not in have and not renamed.get(name)]
+    return [name for name in SCHEMA_FIELDS if name.lower() not in have and not renamed.get(name)
+            and SHAPEFILE_NAMES.get(name, name).lower() not in have]     # an exported Shapefile's short names
 
 
 def mapping_candidates(schema_name: str, layer_fields: dict) -> list[str]:
     """Layer fields (name -> kind 'int'/'real'/'text'/other) an avalanche field may be written to."""
     kind = next(f.kind for f in FIELDS if f.name == schema_name)
-    taken = {n.lower() for n in SCHEMA_FIELDS}
+    taken = {n.lower() for n in SCHEMA_FIELDS} | {n.lower() for n in SHAPEFILE_NAMES.values()}
     return [n for n, k in layer_fields.items() if k in _COMPATIBLE[kind] and n.lower() not in taken]
 
 
