@@ -35,6 +35,7 @@ class SlowBuilds:
         self.release = threading.Event()
         self.started = 0
         self.built = 0
+        self.completed = 0           # builds that ran to their end (a cancelled one stops at a progress step)
         self.threads = []
         self.fail: Exception | None = None
         monkeypatch.setattr(finish_on_terrain, "TerrainProjector", self)
@@ -46,7 +47,9 @@ class SlowBuilds:
         if self.fail is not None:
             raise self.fail
         self.built += 1
-        return self.real(*args, **kwargs)
+        projector = self.real(*args, **kwargs)
+        self.completed += 1
+        return projector
 
 
 class Heartbeat:
@@ -197,7 +200,7 @@ def test_a_target_cleared_during_the_build_gets_nothing_the_avalanche_waits_for_
     assert len(read_gpkg(tmp_path / "second.gpkg")[0]) == 1 and builds.started == 1
 
 
-def test_a_new_resolution_supersedes_the_running_build(driver, tmp_path, monkeypatch):
+def test_a_new_resolution_supersedes_and_stops_the_running_build(driver, tmp_path, monkeypatch):
     d = driver
     builds = SlowBuilds(monkeypatch)
     _target(d, tmp_path, "avalanches")
@@ -211,7 +214,7 @@ def test_a_new_resolution_supersedes_the_running_build(driver, tmp_path, monkeyp
     assert projection.terrain.task.key[-1] == 2.5
     builds.release.set()
     d.controller.wait_idle(30)
-    assert builds.built == 2
+    assert builds.built == 2 and builds.completed == 1        # the superseded build stopped early
     photo = projection.photos["frame_0800"]
     assert projection.finisher.cached(projection.terrain.key(photo, 2.5)).resolution == 2.5
     assert projection.finisher.cached(projection.terrain.key(photo, None)) is None   # the superseded one: dropped

@@ -5,8 +5,9 @@ making the camera's depth buffer; seconds for a large DEM) runs as a QgsTask as 
 its DEM and the ground resolution are known: progress in QGIS's task manager, and one short message.
 
 * ``prepare(photo, resolution)`` starts the build for that key (camera, DEM file, resolution) unless it is
-  cached or already building; a build for another key supersedes the running one (cancelled, its result
-  dropped).  A build that failed is not started again until Space asks for it (``projector``).
+  cached or already building; a build for another key supersedes the running one (cancelled: it stops at
+  its next progress step, its result is dropped).  A build that failed is not started again until Space
+  asks for it (``projector``).
 * ``projector(photo, resolution)``: the cached projector, or None once its build is under way.
 * ``defer(item, layer, photo)``: Space came while the build runs.  The avalanche is remembered with the
   layer it is meant for (the target at Space time) and WriteDeferred is raised, so the digitiser keeps it
@@ -29,6 +30,10 @@ from ..engine.webcam import finish_on_terrain
 LOG_TITLE = "Avalanche digitiser"
 
 
+class BuildCancelled(AvalancheError):
+    """Raised by a build's progress callback once its task is cancelled: ends the build early."""
+
+
 class TerrainBuildTask(QgsTask):
     """Builds one TerrainProjector on a worker thread; ``on_done(task, ok)`` runs on the GUI thread."""
 
@@ -39,11 +44,18 @@ class TerrainBuildTask(QgsTask):
         self.error = ""          # one sentence when the build failed
         self.bug = ""            # a traceback when it failed for a reason of its own
 
+    def _progress(self, fraction: float) -> None:
+        if self.isCanceled():
+            raise BuildCancelled("The terrain build was superseded or cancelled.")
+        self.setProgress(2.0 + 97.0 * fraction)
+
     def run(self) -> bool:  # worker thread: no Qt widgets, no project
-        self.setProgress(5.0)
+        self.setProgress(2.0)
         try:
             self.projector = finish_on_terrain.build_projector(self.photo.camera, self.photo.dem_path,
-                                                               self.resolution)
+                                                               self.resolution, progress=self._progress)
+        except BuildCancelled:
+            return False
         except AvalancheError as exc:
             self.error = str(exc)
         except MemoryError:

@@ -91,10 +91,11 @@ def projector_key(camera: Camera, dem_path: str, resolution: float | None = None
     return (camera, os.path.abspath(dem_path), stamp, resolution)
 
 
-def build_projector(camera: Camera, dem_path: str, resolution: float | None = None) -> TerrainProjector:
+def build_projector(camera: Camera, dem_path: str, resolution: float | None = None,
+                    progress=None) -> TerrainProjector:
     """The expensive part (seconds for a large DEM): reads the DEM and makes the camera's depth buffer on it.
-    Pure, so a front end may run it on a worker thread."""
-    return TerrainProjector(camera, Dem.open(dem_path), resolution)
+    Pure, so a front end may run it on a worker thread; ``progress(fraction)`` as in TerrainProjector."""
+    return TerrainProjector(camera, Dem.open(dem_path), resolution, progress=progress)
 
 
 class TerrainFinisher:
