@@ -222,3 +222,19 @@ def test_a_new_resolution_supersedes_and_stops_the_running_build(driver, tmp_pat
     d.click_photo(*d.photo["snow_pixel"])
     d.key_on_photo(Qt.Key_Space)
     assert len(read_gpkg(tmp_path / "avalanches.gpkg")[0]) == 1 and builds.started == 2 and d.warnings() == []
+
+
+def test_unloading_the_plugin_during_the_build_cancels_it_and_writes_nothing(driver, tmp_path, monkeypatch):
+    d = driver
+    builds = SlowBuilds(monkeypatch)
+    target = _target(d, tmp_path, "avalanches")
+    _photo_with_camera(d, tmp_path)
+    d.press(d.panel.digitise_button)
+    _digitise_and_space(d)
+    terrain = d.plugin.photo_digitising.projection.terrain
+    assert terrain.task is not None and len(d.controller.model.unsaved) == 1
+    QTimer.singleShot(200, builds.release.set)     # the build's thread goes on a little after unload asks
+    d.plugin.unload()
+    assert not terrain.building and builds.started == 1 and builds.completed == 0   # stopped at a progress step
+    QTest.qWait(100)
+    assert _terrain_tasks() == [] and builds.completed == 0 and target.featureCount() == 0
