@@ -203,6 +203,26 @@ def test_a_write_that_fails_half_way_keeps_the_rest(model):
     assert len(model.unsaved) == 2 and model.unsaved[0] is calls[1]
 
 
+
+def test_a_deferred_write_keeps_the_avalanches_and_says_so_as_information(model):
+    """WriteDeferred (the photo's terrain is still being prepared): kept, in order, an INFO line, no warning."""
+    from avalanche_iseg_plugin.engine.errors import WriteDeferred
+
+    for _ in range(2):
+        _click_and_answer(model)
+        _answer_all(model, model.finish(True))
+    first, second = model.unsaved
+
+    def not_yet(item):
+        raise WriteDeferred("The terrain for a.png is still being prepared.")
+
+    outcome = model.save_unsaved(True, None, not_yet)
+    assert outcome.messages == [Message("The terrain for a.png is still being prepared.", dm.INFO, 4)]
+    assert model.unsaved == [first, second]
+    written = []
+    assert model.save_unsaved(True, None, written.append).messages == [] and written == [first, second]
+
+
 # ------------------------------------------------------------------------------ model key
 def test_a_new_model_applies_from_the_next_avalanche(model):
     _click_and_answer(model)

@@ -9,6 +9,7 @@ from avalanche_iseg_plugin.engine.click_file import ClickFileError
 from avalanche_iseg_plugin.engine.predictor_loader import PredictorUnavailable
 
 OWN_ERRORS = [errors.RasterError, errors.SessionError, errors.EmptyMaskError, errors.LayerError, errors.CameraError,
+              errors.WriteDeferred,
               ClickFileError,
               InputError, PredictorUnavailable, QgisStartError]
 

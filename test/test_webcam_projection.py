@@ -174,3 +174,31 @@ def test_visible_cells_agree_with_an_independent_line_of_sight(ridge_scene):
     missed = (facing_seen & ~claimed).sum() / facing_seen.sum()
     assert hidden_claimed <= 0.01, hidden_claimed
     assert missed <= 0.02, missed
+
+
+def test_the_build_reports_its_progress_and_stops_when_the_callback_raises(tmp_path):
+    """build_projector's progress (the plugin's task bar and its cancel): rising fractions up to 1.0 on a
+    finished build; an exception from the callback ends the build there."""
+    import webcam_scene as scene
+
+    from avalanche_iseg_plugin.engine.webcam.finish_on_terrain import build_projector
+
+    path = scene.write_dem(tmp_path / "dem.tif")["path"]
+    seen = []
+    projector = build_projector(scene.camera(), path, progress=seen.append)
+    assert seen[-1] == 1.0 and seen == sorted(seen) and len(seen) >= 5 and 0.0 <= seen[0] < 0.5
+    assert projector.cells.size > 0
+
+    class Stop(Exception):
+        pass
+
+    calls = []
+
+    def stop_at_the_third(fraction):
+        calls.append(fraction)
+        if len(calls) == 3:
+            raise Stop
+
+    with pytest.raises(Stop):
+        build_projector(scene.camera(), path, progress=stop_at_the_third)
+    assert len(calls) == 3 and calls == seen[:3]

@@ -26,6 +26,7 @@ import os
 from collections import deque
 from dataclasses import dataclass, field
 
+from .errors import WriteDeferred
 from .protocol import (AddClick, Box, Close, Discard, ErrorReply, Finish, FinishedResult, PredictorKey, Preload,
                        SessionView, SetRaster, SetThreshold, StartFromPolygon, Undo)
 
@@ -232,6 +233,8 @@ class DigitisingModel:
         while self.unsaved:
             try:
                 write(self.unsaved[0])
+            except WriteDeferred as exc:     # kept, and written by the front end once it is ready
+                return _say(str(exc), INFO, 4)
             except ValueError as exc:
                 return _say(f"{exc} (The finished avalanche is kept: press Space to save it once this is fixed.)")
             self.unsaved.pop(0)

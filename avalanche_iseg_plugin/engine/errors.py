@@ -62,3 +62,8 @@ class EmptyMaskError(SessionError):
 class CameraError(AvalancheError):
     """A webcam camera cannot be fitted, loaded or used: too few or degenerate GCPs, a bad camera file,
     a photo of another size, a DEM that cannot be used, ..."""
+
+
+class WriteDeferred(AvalancheError):
+    """A finished avalanche cannot be written yet because something it needs is still being made in the
+    background (a webcam photo's terrain): it stays kept and unsaved, and is written once that is ready."""

@@ -119,9 +119,9 @@ class DigitisingController:
         self.link.factory = factory
 
     def wait_idle(self, timeout: float = 60.0) -> None:
-        """Waits (processing events) until every command has been answered and drawn."""
-        self.rasters.snapshots.wait(timeout)
-        self.worker.wait_idle(timeout)
+        """Waits (processing events) until every command has been answered and drawn, and the result hook is idle."""
+        for wait in (self.rasters.snapshots.wait, self.worker.wait_idle, getattr(self.result_hook, "wait_idle", None)):
+            wait is not None and wait(timeout)
 
     # ================================================================ messages, status, drawing
     def message(self, text: str, level=Qgis.Warning, duration: int = 8) -> None:

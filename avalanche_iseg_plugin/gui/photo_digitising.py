@@ -5,10 +5,13 @@ controller at that canvas and at the photo (``DigitisingController.use_canvas``)
 overlay, Space / Esc / Ctrl+Z work as on the map.  The photo's camera, once saved (or loaded), is
 registered with the controller's result hook (photo_projection.py), so Space writes the avalanche's
 outline on the terrain into the avalanche layer; a photo without a camera keeps its pixel outline.
+The terrain under the camera is prepared in the background as soon as the camera, the DEM and the ground
+resolution are known (terrain_preparation.py), so that Space does not wait for it.
 """
 from __future__ import annotations
 
 from qgis.core import Qgis
+from qgis.PyQt.QtCore import QTimer
 
 from ..layers.crs import crs_from
 from .map_tool import AvalancheMapTool
@@ -26,6 +29,10 @@ class PhotoDigitising:
         self.projection = digitiser.result_hook if isinstance(digitiser.result_hook, PhotoProjection) \
             else PhotoProjection()
         digitiser.result_hook = self.projection
+        self.projection.terrain.attach(digitiser, webcam.message)
+        self._resolution_timer = QTimer(self.panel)      # the ground resolution settles before a build starts
+        self._resolution_timer.setSingleShot(True)
+        self._resolution_timer.timeout.connect(self._prepare_terrain)
         self.projection.keep_pixel_outline = self.panel.pixel_check.isChecked()
         self.panel.digitiseToggled.connect(self.set_active)
         self.panel.pixelPolygonToggled.connect(self._on_pixel_outline)
@@ -51,6 +58,12 @@ class PhotoDigitising:
         crs_wkt = crs.toWkt() if crs.isValid() else w.camera_crs_wkt
         self.projection.register(layer.name(), PhotoCamera(w.camera, w.camera_path, w.dem_path(), crs_wkt,
                                                            w.photo_path.replace("\\", "/").split("/")[-1]))
+        self.projection.prepare(layer.name())
+
+    def _prepare_terrain(self) -> None:
+        layer = self.webcam.photo_layer()
+        if layer is not None:
+            self.projection.prepare(layer.name())
 
     def new_layer_crs(self):
         """'New…' while digitising on a photo that has a camera: the DEM's CRS (the outlines' CRS)."""
@@ -110,11 +123,14 @@ class PhotoDigitising:
 
     def _on_resolution(self, value: float) -> None:
         self.projection.resolution = float(value) if value > 0 else None
+        self._resolution_timer.start(600)
 
     def _on_pixel_outline(self, on: bool) -> None:
         self.projection.keep_pixel_outline = bool(on)
 
     def shutdown(self) -> None:
+        self._resolution_timer.stop()
+        self.projection.terrain.shutdown()
         if self.active:
             self.set_active(False)
         canvas = self.panel.photo_canvas

@@ -6,7 +6,8 @@ photo mask (pixel-centre rule, so a pixel-exact outline gives back exactly its m
 mask onto the DEM through the camera (terrain_projection.py: depth buffer, only visible ground is
 claimed) and returns the map polygons in the DEM's CRS with the attributes the avalanche layer gets
 on top of the usual ones (see ``WEBCAM_FIELDS``).  ``TerrainFinisher`` keeps one TerrainProjector per
-camera and DEM, so every avalanche of a photo after the first is projected at once.
+camera and DEM, so every avalanche of a photo after the first is projected at once; ``build_projector``
+is the expensive step on its own (the plugin runs it in the background, gui/terrain_preparation.py).
 """
 from __future__ import annotations
 
@@ -83,18 +84,37 @@ def finish_on_terrain(polygons_wkt, projector: TerrainProjector, photo_name: str
     return TerrainOutline(list(projected.polygons_wkt), projector.dem.crs_wkt, attributes)
 
 
+def projector_key(camera: Camera, dem_path: str, resolution: float | None = None) -> tuple:
+    """What a TerrainProjector depends on: the camera, the DEM file (and its modification time), the ground
+    resolution."""
+    stamp = os.path.getmtime(dem_path) if os.path.isfile(dem_path) else None
+    return (camera, os.path.abspath(dem_path), stamp, resolution)
+
+
+def build_projector(camera: Camera, dem_path: str, resolution: float | None = None,
+                    progress=None) -> TerrainProjector:
+    """The expensive part (seconds for a large DEM): reads the DEM and makes the camera's depth buffer on it.
+    Pure, so a front end may run it on a worker thread; ``progress(fraction)`` as in TerrainProjector."""
+    return TerrainProjector(camera, Dem.open(dem_path), resolution, progress=progress)
+
+
 class TerrainFinisher:
-    """One TerrainProjector per (camera, DEM file, ground resolution), made on first use."""
+    """One TerrainProjector per (camera, DEM file, ground resolution), made on first use (``projector``) or
+    made elsewhere, e.g. in the background, and handed in (``keep``)."""
 
     def __init__(self):
         self._key = None
         self._projector: TerrainProjector | None = None
 
+    def cached(self, key) -> TerrainProjector | None:
+        return self._projector if key == self._key else None
+
+    def keep(self, key, projector: TerrainProjector) -> None:
+        self._key, self._projector = key, projector
+
     def projector(self, camera: Camera, dem_path: str, resolution: float | None = None) -> TerrainProjector:
-        stamp = os.path.getmtime(dem_path) if os.path.isfile(dem_path) else None
-        key = (camera, os.path.abspath(dem_path), stamp, resolution)
+        key = projector_key(camera, dem_path, resolution)
         if key != self._key:
-            self._projector = None
-            self._projector = TerrainProjector(camera, Dem.open(dem_path), resolution)
-            self._key = key
+            self._key, self._projector = None, None
+            self.keep(key, build_projector(camera, dem_path, resolution))
         return self._projector

@@ -44,6 +44,7 @@ MAX_GRID_CELLS = 60_000_000
 NEAR_M = 1.0  # points closer than this to the camera are ignored
 MIN_SIN_INCIDENCE = 0.15  # grazing lines of sight: the depth tolerance stops growing here
 DEFAULT_MIN_CELLS = 2  # parts (and holes) smaller than this many grid cells are dropped (filled)
+PROGRESS = {"grid": 0.1, "projected": 0.25, "surface": 0.7, "near": 0.97}  # share of the build done after each step
 
 
 @dataclass
@@ -94,14 +95,18 @@ def _unit_normals(z: np.ndarray, cell: float) -> np.ndarray:
 
 
 class TerrainProjector:
-    def __init__(self, camera: Camera, dem: Dem, resolution: float | None = None):
+    def __init__(self, camera: Camera, dem: Dem, resolution: float | None = None, progress=None):
+        """``progress(fraction)``, when given, is called as the build goes on (0..1); an exception it raises
+        (a front end's cancel) ends the build."""
         self.camera, self.dem = camera, dem
+        self._progress = progress or (lambda _fraction: None)
         ground = float(dem.sample(camera.position[0], camera.position[1]))
         if np.isfinite(ground) and camera.position[2] < ground - 0.5:
             raise CameraError(f"The camera is {ground - camera.position[2]:.1f} m below the surface of the DEM "
                               f"'{dem.name}' at its position, so it would see nothing but terrain; refit it on "
                               "this DEM or use the DEM it was fitted on.")
         gt, x, y, z = _ground_grid(dem, resolution)
+        self._progress(PROGRESS["grid"])
         self.geotransform = gt
         self.resolution = float(gt[1])
         self.grid_shape = z.shape
@@ -113,7 +118,9 @@ class TerrainProjector:
         front = (depth > NEAR_M) & np.isfinite(col)
         vertex = np.full((3, z.size), np.nan)
         vertex[:, cells[front]] = col[front], row[front], depth[front]
+        self._progress(PROGRESS["projected"])
         zbuf = rasterise_surface(*(v.reshape(z.shape) for v in vertex), (w, h))
+        self._progress(PROGRESS["surface"])
         # ground near the camera (in every direction: a cell behind it may reach into the view) spans
         # too many pixels for one pair of triangles: it is resampled finer
         footprint = self.resolution * camera.focal_px / np.linalg.norm(pts[cells] - camera.position, axis=1)
@@ -135,6 +142,7 @@ class TerrainProjector:
         self.distance = distance[visible]
         self.z = pts[self.cells, 2]
         self.terrain_px = np.isfinite(zbuf).reshape(h, w)  # photo pixels that show terrain
+        self._progress(1.0)
 
     def _add_near_field(self, zbuf, points, footprint_px) -> None:
         """Ground points near the camera cover so many photo pixels that one pair of triangles is too
@@ -143,9 +151,12 @@ class TerrainProjector:
         one below the other with a row of gaps between them, so no triangle joins two cells)."""
         cam, res = self.camera, self.resolution
         m_all = np.minimum(np.ceil(footprint_px / SUBDIVIDE_PX), MAX_SUBDIVISION).astype(np.int64)
+        work, done = max(1, int(((m_all + 2) ** 2).sum())), 0      # sub-grid points, for the progress
+        start, span = PROGRESS["surface"], PROGRESS["near"] - PROGRESS["surface"]
         for m in np.unique(m_all):
             centres = points[m_all == m]
             for s in range(0, len(centres), max(1, NEAR_BATCH // int(m + 2) ** 2)):
+                self._progress(start + span * done / work)
                 part = centres[s:s + max(1, NEAR_BATCH // int(m + 2) ** 2)]
                 offsets = np.linspace(-0.5, 0.5, m + 1) * res
                 dx, dy = np.meshgrid(offsets, np.append(offsets, np.nan))  # (m + 2) × (m + 1), last row a gap
@@ -158,6 +169,8 @@ class TerrainProjector:
                 sub_buf = rasterise_surface(col.reshape(shape), row.reshape(shape), depth.reshape(shape),
                                             cam.image_size)
                 np.minimum(zbuf, sub_buf, out=zbuf)
+                done += len(part) * int(m + 2) ** 2
+        self._progress(PROGRESS["near"])
 
     def project(self, mask, min_area: float | None = None, simplify: float = 0.0) -> ProjectedObject:
         """The visible terrain under the True pixels of ``mask`` (the photo's size); ``min_area`` in map
