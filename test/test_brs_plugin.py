@@ -44,7 +44,7 @@ def test_digitising_model_key_and_status(qgis_app):
     assert model.predictor_key.brs_mode == "RGB-BRS" and model.status().brs_mode == "RGB-BRS"
     model.pending.append((0.0, 0.0, True))                         # an avalanche in progress
     model.session_key = PredictorKey("m.pth", "cpu", "NoBRS")
-    assert model.status().brs_mode == "NoBRS"                       # the one in progress keeps its mode
+    assert model.status().brs_mode == "NoBRS, then RGB-BRS"         # the one in progress keeps its mode
     assert [m.text for m in model.setting_changed("brs_mode").messages] == [NEW_MODEL_LATER]
 
 
@@ -125,3 +125,45 @@ def test_processing_algorithm_passes_the_refinement(qgis_processing, tmp_path):
     finally:
         SegmentFromPointsAlgorithm.predictor_factory = None
         QgsApplication.processingRegistry().removeProvider(provider)
+
+
+@pytest.fixture
+def digitiser(qgis_iface, qgis_new_project, tmp_path):
+    """The plugin on a real canvas; the stand-in predictor takes a refinement mode and records it."""
+    from qgis.core import QgsSettings
+
+    from canvas_driver import Digitiser
+    QgsSettings().remove("avalanche_iseg")
+    d = Digitiser(qgis_iface, tmp_path)
+    d.modes = []
+
+    def factory(checkpoint, device, threshold, brs_mode="NoBRS"):
+        d.modes.append(brs_mode)
+        return FakePredictor(threshold=threshold)
+
+    d.controller.predictor_factory = factory
+    yield d
+    d.close()
+    QgsSettings().remove("avalanche_iseg")
+
+
+def test_a_mode_chosen_mid_avalanche_keeps_the_clicks_and_the_status_line_names_both(digitiser, tmp_path):
+    from qgis.PyQt.QtCore import Qt
+
+    d = digitiser
+    dock = d.plugin.dock
+    assert d.controller.target.create(str(tmp_path / "avalanches.gpkg")) is not None
+    d.click(*d.info["lobe_xy"])
+    d.click(*d.info["outside_xy"], button=Qt.RightButton)
+    dock.refinement_combo.setCurrentIndex(dock.refinement_combo.findData("f-BRS-B"))
+    text = dock.status_label.text()
+    assert text.startswith("Clicks: 1 positive, 1 negative")
+    # the avalanche in progress keeps NoBRS; not "model: X, then X" as if another model were coming
+    assert "refinement: NoBRS, then f-BRS-B" in text and text.count(", then ") == 1, text
+    d.key(Qt.Key_Z, Qt.ControlModifier)
+    d.click(*d.info["outside_xy"], button=Qt.RightButton)
+    d.key(Qt.Key_Space)
+    assert d.warnings() == [] and d.modes == ["NoBRS"]
+    d.click(*d.info["lobe_xy"])                                   # the next avalanche: the new mode
+    assert d.modes == ["NoBRS", "f-BRS-B"]
+    assert "refinement: f-BRS-B · last click:" in dock.status_label.text()

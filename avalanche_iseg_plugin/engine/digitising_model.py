@@ -87,6 +87,10 @@ class Status:
     brs_mode: str = "NoBRS"
 
 
+def _model_of(key: PredictorKey | None):
+    return None if key is None else (key.checkpoint, key.device)
+
+
 def error_text(reply: ErrorReply) -> str:
     """The sentence the user sees: the plugin's own errors as they are, bugs as a pointer to the log."""
     if reply.kind == "MemoryError":
@@ -137,10 +141,12 @@ class DigitisingModel:
             ready = self._preloaded == self.predictor_key
             model += {None: " (loads on first click)", False: " (loading…)", True: " (ready)"}[
                 self._preload_done if ready else None]
-        elif self.view.model and chosen and self.session_key != self.predictor_key:
-            model += f", then {chosen}"
+        elif self.view.model and chosen and _model_of(self.session_key) != _model_of(self.predictor_key):
+            model += f", then {chosen}"                     # the refinement mode alone: said below
         device = self.view.device or self.settings.device   # where the model really runs, once loaded
         brs = (self.session_key if self.object_in_progress and self.session_key else self.predictor_key).brs_mode
+        if self.object_in_progress and self.session_key and brs != self.predictor_key.brs_mode:
+            brs += f", then {self.predictor_key.brs_mode}"    # a mode chosen mid-avalanche: the next one's
         return Status(n_pos, n_neg, model, device, self.view.latency_ms, brs)
 
     # ------------------------------------------------------------------ which raster
