@@ -167,3 +167,71 @@ def test_a_mode_chosen_mid_avalanche_keeps_the_clicks_and_the_status_line_names_
     d.click(*d.info["lobe_xy"])                                   # the next avalanche: the new mode
     assert d.modes == ["NoBRS", "f-BRS-B"]
     assert "refinement: f-BRS-B · last click:" in dock.status_label.text()
+
+
+def test_real_model_refinement_chosen_in_the_dock_fixes_a_violated_click_and_undo_is_exact(qgis_iface,
+                                                                                         qgis_new_project, tmp_path):
+    """The bundled model, clicked on the canvas: a negative click 3 m beside the positive one stays inside
+    NoBRS's polygon; with f-BRS-B chosen in the dock the next avalanche's predictor refines (several
+    objective evaluations) and leaves it out, Ctrl+Z gives back the refined mask bit for bit."""
+    import numpy as np
+    from osgeo import ogr
+    from qgis.core import QgsSettings
+    from qgis.PyQt.QtCore import Qt
+
+    from avalanche_iseg_plugin.engine.predictor_loader import make_predictor
+    from canvas_driver import Digitiser, read_gpkg
+    QgsSettings().remove("avalanche_iseg")
+    d = Digitiser(qgis_iface, tmp_path, fake=False)
+    try:
+        c, dock = d.controller, d.plugin.dock
+        dock.transport_combo.setCurrentIndex(dock.transport_combo.findData("thread"))
+        made = []
+
+        def factory(checkpoint, device, threshold, **kw):   # the real predictor, kept to look at its refiner
+            made.append((kw.get("brs_mode", "NoBRS"), make_predictor(checkpoint, device, threshold, **kw)))
+            return made[-1][1]
+
+        c.predictor_factory = factory
+        assert c.target.create(str(tmp_path / "avalanches.gpkg")) is not None
+        x, y = d.info["lobe_xy"]
+
+        def click(px, py, button=Qt.LeftButton):
+            d.click(px, py, button=button, wait=False)
+            c.wait_idle(300)
+
+        def two_clicks():
+            click(x, y)
+            click(x + 3.0, y, Qt.RightButton)               # 6 px east, on the lobe
+            return [(cx, cy) for cx, cy, _pos in c.state.clicks]
+
+        nobrs_clicks = two_clicks()
+        d.key(Qt.Key_Space)
+        dock.refinement_combo.setCurrentIndex(dock.refinement_combo.findData("f-BRS-B"))
+        brs_clicks = two_clicks()
+        assert [m for m, _p in made] == ["NoBRS", "f-BRS-B"]
+        refiner = made[1][1]._refiner
+        assert type(refiner).__name__ == "FeatureRefiner" and refiner.evaluations > 1   # it had work to do
+        assert "refinement: f-BRS-B · last click:" in dock.status_label.text()
+        refined = c.state.mask.copy()
+        click(x - 10.0, y + 10.0)
+        assert c.state.n_pos == 2 and not np.array_equal(c.state.mask, refined)
+        d.key(Qt.Key_Z, Qt.ControlModifier)
+        assert c.state.n_pos == 1 and c.state.n_neg == 1 and np.array_equal(c.state.mask, refined)
+        d.key(Qt.Key_Space)
+        assert d.warnings() == []
+
+        features, _srs = read_gpkg(tmp_path / "avalanches.gpkg")
+        assert len(features) == 2
+        (_f1, plain_attrs, plain), (_f2, brs_attrs, brs) = features
+        assert plain_attrs["n_neg"] == brs_attrs["n_neg"] == 1 and plain_attrs["n_pos"] == brs_attrs["n_pos"] == 1
+
+        def point(xy):
+            return ogr.CreateGeometryFromWkt(f"POINT ({xy[0]} {xy[1]})")
+
+        assert plain.Contains(point(nobrs_clicks[0])) and plain.Contains(point(nobrs_clicks[1]))   # violated
+        assert brs.Contains(point(brs_clicks[0])) and not brs.Contains(point(brs_clicks[1]))        # honoured
+        assert plain.SymDifference(brs).GetArea() > 1.0
+    finally:
+        d.close()
+        QgsSettings().remove("avalanche_iseg")
