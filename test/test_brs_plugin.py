@@ -235,3 +235,53 @@ def test_real_model_refinement_chosen_in_the_dock_fixes_a_violated_click_and_und
     finally:
         d.close()
         QgsSettings().remove("avalanche_iseg")
+
+
+def test_refinement_without_scipy_is_one_sentence_at_the_first_click(qgis_iface, qgis_new_project, tmp_path,
+                                                                      monkeypatch):
+    """SciPy (L-BFGS-B) is not among the packages the plugin installs: a QGIS Python without it hears so,
+    in a sentence that says what to do, when the refined avalanche starts, not a failed second click."""
+    import sys
+
+    from qgis.core import Qgis, QgsSettings
+    from qgis.PyQt.QtCore import Qt
+
+    from canvas_driver import Digitiser
+    QgsSettings().remove("avalanche_iseg")
+    d = Digitiser(qgis_iface, tmp_path, fake=False)
+    logged = []
+    try:
+        from qgis.core import QgsApplication
+        QgsApplication.messageLog().messageReceived.connect(lambda _text, tag, level: logged.append((tag, level)))
+        c, dock = d.controller, d.plugin.dock
+        dock.transport_combo.setCurrentIndex(dock.transport_combo.findData("thread"))
+        dock.refinement_combo.setCurrentIndex(dock.refinement_combo.findData("f-BRS-B"))
+        monkeypatch.setitem(sys.modules, "scipy", None)      # import scipy: ImportError, as where it is missing
+        monkeypatch.setitem(sys.modules, "scipy.optimize", None)
+        x, y = d.info["lobe_xy"]
+        for px, button in ((x, Qt.LeftButton), (x + 3.0, Qt.RightButton)):
+            d.click(px, y, button=button, wait=False)
+            c.wait_idle(300)
+        texts = d.warnings()
+        assert texts and texts[0].endswith("The refinement mode 'f-BRS-B' needs SciPy, which QGIS's Python does not "
+                                            "have: choose Refinement 'NoBRS', or install scipy for QGIS's Python."), texts
+        assert not [t for t in texts if "prediction failed" in t]
+        assert [tag for tag, level in logged if level == Qgis.Critical] == []     # no traceback logged
+    finally:
+        d.close()
+        QgsSettings().remove("avalanche_iseg")
+
+
+def test_segment_cli_refinement_without_scipy_exits_2_with_one_line(tmp_path, monkeypatch, qgis_app, capsys):
+    import sys
+
+    from avalanche_iseg_plugin.cli import segment
+    lobe = make_lobe_geotiff(tmp_path / "ortho.tif", size=(240, 320), pixel=1.25)
+    clicks = tmp_path / "c.json"
+    clicks.write_text(json.dumps([{"x": lobe["lobe_xy"][0], "y": lobe["lobe_xy"][1], "positive": True}]))
+    monkeypatch.setitem(sys.modules, "scipy", None)
+    monkeypatch.setitem(sys.modules, "scipy.optimize", None)
+    out = tmp_path / "o.gpkg"
+    assert segment.main(["--raster", lobe["path"], "--clicks", str(clicks), "--out", str(out), "--brs", "f-BRS-B"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'f-BRS-B' needs SciPy" in err[0] and not out.exists()

@@ -33,6 +33,11 @@ def make_predictor(checkpoint: Path, device: str, threshold: float, brs_mode: st
     """The real predictor, as the plugin makes it (core_model's fast inference copy of the model)."""
     from core_model.load_predictor import load_predictor
 
+    from ..engine.predictor_loader import PredictorUnavailable, refinement_problem
+
+    problem = refinement_problem(brs_mode, python="this Python", choose="use --brs NoBRS")
+    if problem:
+        raise PredictorUnavailable(problem)
     return load_predictor(checkpoint, device=device, threshold=threshold, brs_mode=brs_mode)
 
 

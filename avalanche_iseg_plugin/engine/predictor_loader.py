@@ -29,11 +29,27 @@ def keep_freed_buffers() -> bool:
     return tune_glibc_allocator()
 
 
+def refinement_problem(brs_mode: str, python: str = "QGIS's Python", choose: str = "choose Refinement 'NoBRS'"):
+    """Why ``brs_mode`` cannot run here, in one sentence (None when it can): the refiners' L-BFGS-B is
+    SciPy's (core_model.brs_objective), and SciPy is not among the packages the plugin installs."""
+    if brs_mode == "NoBRS":
+        return None
+    try:
+        import scipy.optimize  # noqa: F401
+    except ImportError:
+        return (f"The refinement mode '{brs_mode}' needs SciPy, which {python} does not have: {choose}, or install "
+                f"scipy for {python}.")
+    return None
+
+
 def make_predictor(checkpoint: str, device: str, threshold: float, brs_mode: str = "NoBRS"):
     """The real predictor (runs on the worker thread; imports torch only now); `brs_mode` is the
     refinement mode (core_model.brs: NoBRS, f-BRS-A/B/C, RGB-BRS, DistMap-BRS)."""
     if brs_mode not in BRS_MODES:
         raise PredictorUnavailable(f"Unknown refinement mode '{brs_mode}': choose one of {', '.join(BRS_MODES)}.")
+    problem = refinement_problem(brs_mode)
+    if problem:
+        raise PredictorUnavailable(problem)
     # Idle OpenMP threads sleep instead of spinning: QGIS's GUI thread shares the CPU with inference
     # (spinning threads made steps on a busy 2-core machine many times slower).  Only before torch loads.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
