@@ -21,6 +21,7 @@ from .errors import SessionError
 from .predictor_loader import make_predictor
 from .protocol import (AddClick, Box, Close, Discard, ErrorReply, Finish, FinishedResult, PredictorKey, Preload,
                        SessionView, SetRaster, SetThreshold, StartFromPolygon, Undo, WindowGeometry)
+from .target_rules import finished_units
 
 _PREDICTING = (AddClick, Box, StartFromPolygon, Undo)   # commands whose time the status line shows
 NO_RASTER = "No raster is open for digitising: click on the orthoimage or photo first."
@@ -85,6 +86,8 @@ class SessionServer:
             return self._view()
         self._session = None
         source = self._source if same_raster else RasterSource.open(command.path)
+        if command.crs_wkt and source.is_georeferenced:   # the file's own CRS, or the one QGIS gives it
+            source.crs_wkt = command.crs_wkt
         self._source = source
         key = command.predictor
         self._session = DigitisingSession(source, lambda: self._predictor_for(key), max_side=command.max_side,
@@ -124,7 +127,7 @@ class SessionServer:
         finished = avalanche_engine.finish_object(session, min_area=command.min_area, simplify=command.simplify)
         session.discard()
         attributes = {"source": finished.source_name, "n_pos": finished.n_pos, "n_neg": finished.n_neg,
-                      "model": finished.model, "threshold": finished.threshold}
+                      "model": finished.model, "threshold": finished.threshold, "units": finished_units(finished)}
         return FinishedResult(polygons_wkt=list(finished.polygons_wkt), attributes=attributes,
                               raster_crs_wkt=finished.raster_crs_wkt, is_correction=bool(finished.is_correction),
                               view=self._view())

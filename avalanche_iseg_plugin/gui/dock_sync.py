@@ -11,9 +11,19 @@ from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QColor
 
 from ..engine.target_rules import raster_units
+from ..engine.errors import AvalancheError
+from ..engine.raster_info import describe_raster
 from ..layers.crs import crs_from, is_defined, make_transform
 
 PICK_TOLERANCE_PX = 3
+
+
+def _has_geotransform(layer) -> bool:
+    """True for a raster file with a georeference (a GeoTIFF on a local grid, a world file), CRS or not."""
+    try:
+        return describe_raster(layer.source()).is_georeferenced
+    except (AvalancheError, RuntimeError):
+        return False
 
 
 class DockSync:
@@ -50,7 +60,7 @@ class DockSync:
         if isinstance(layer, QgsRasterLayer):
             crs = layer.crs()
             defined = is_defined(crs)
-            self.dock.set_units(raster_units(defined, defined, defined and crs.isGeographic()))
+            self.dock.set_units(raster_units(defined or _has_geotransform(layer), defined, defined and crs.isGeographic()))
 
     def shutdown(self) -> None:
         try:
