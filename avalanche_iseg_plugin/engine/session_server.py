@@ -86,7 +86,7 @@ class SessionServer:
             return self._view()
         self._session = None
         source = self._source if same_raster else RasterSource.open(command.path)
-        if command.crs_wkt and source.is_georeferenced:   # the file's own CRS, or the one QGIS gives it
+        if command.crs_wkt and source.is_georeferenced:   # a file without CRS: the one the user set in QGIS
             source.crs_wkt = command.crs_wkt
         self._source = source
         key = command.predictor

@@ -72,7 +72,7 @@ class RasterLayers:
             return False
         self.crs = _crs_of(layer, info)
         if self.crs.isValid() and not crs_from(info.crs_wkt).isValid():   # the layer's CRS for a file without one
-            info = dataclasses.replace(info, crs_wkt=self.crs.toWkt())
+            info = dataclasses.replace(info, assigned_crs_wkt=self.crs.toWkt())
         self.model.use_raster(raster, info)
         self.drawn_layer = None
         return True

@@ -160,9 +160,10 @@ def _geometry_in_layer_crs(layer: QgsVectorLayer, polygons_wkt, raster_crs, cont
         if raster_crs.isValid():
             raise LayerError(f"The layer '{layer.name()}' has no coordinate reference system, but the raster has "
                              f"{raster_crs.authid() or 'one'}; choose a georeferenced avalanche layer.")
-        raise LayerError(f"The raster has no CRS (its coordinates are pixels or local map units), so its polygons "
-                         f"cannot go into the layer '{layer.name()}' in {layer_crs.authid() or 'a map CRS'}; set the "
-                         "raster's CRS (Layer Properties > Source) or create a separate avalanche GeoPackage without CRS.")
+        raise LayerError(f"The raster has no georeference or no CRS (its coordinates are pixels or local map units), "
+                         f"so its polygons cannot go into the layer '{layer.name()}' in {layer_crs.authid() or 'a map CRS'}; "
+                         "create a separate avalanche GeoPackage without CRS (or, for a georeferenced raster, set its "
+                         "CRS in Layer Properties > Source).")
     transform = make_transform(raster_crs, layer_crs, context)
     if transform is not None:
         try:
