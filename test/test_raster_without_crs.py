@@ -157,3 +157,24 @@ def test_segment_cli_units_field(fake_segment, tmp_path, capsys, kind):
     assert attrs["units"] == units                                 # local was "px"
     assert attrs["area_m2"] == pytest.approx(info["area"], rel=1e-6) == pytest.approx(geometry.GetArea())
     assert_matches_lobe(geometry, info)
+
+
+# -- the Processing algorithm ---------------------------------------------------------------------------
+def test_processing_units_field(provider, tmp_path):
+    import processing
+    from qgis.core import QgsFeature, QgsGeometry, QgsPointXY, QgsVectorLayer
+
+    info = make_lobe_geotiff(tmp_path / "local.tif", crs=None, pixel=PIXEL, size=(120, 160))
+    raster = QgsRasterLayer(info["path"], "local")
+    points = QgsVectorLayer("Point", "clicks", "memory")            # no CRS either: the same map units
+    feature = QgsFeature(points.fields())
+    feature.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(*info["lobe_xy"])))
+    points.dataProvider().addFeatures([feature])
+    out = tmp_path / "points.gpkg"
+    processing.run("avalanche_iseg:segment_from_points", {
+        "RASTER": raster, "POINTS": points, "CHECKPOINT": str(tmp_path / "unused.pth"), "THRESHOLD": 0.49,
+        "OUTPUT": str(out)})
+    (_, attrs, geometry), = read_gpkg(out)[0]
+    assert_matches_lobe(geometry, info)
+    assert attrs["units"] == "u"                                   # was "px"
+    assert attrs["area_m2"] == pytest.approx(info["area"], rel=1e-6)
