@@ -101,9 +101,11 @@ def test_min_area_is_in_map_units(local_grid, tmp_path):
 def test_crs_set_in_qgis_is_used(local_grid, tmp_path):
     """The dock's advice followed: the layer's CRS set in QGIS (Layer Properties > Source) gives metres."""
     d = local_grid
-    d.raster.setCrs(QgsCoordinateReferenceSystem("EPSG:2056"))
-    d.controller.dock.raster_row.set_layer(None)
-    d.controller.dock.raster_row.set_layer(d.raster)
+    d.controller.target.create(str(tmp_path / "local.gpkg"))      # one avalanche before the CRS is set
+    d.click(*d.info["lobe_xy"])
+    d.key(Qt.Key_Space)
+    assert read_gpkg(tmp_path / "local.gpkg")[0][0][1]["units"] == "u"
+    d.raster.setCrs(QgsCoordinateReferenceSystem("EPSG:2056"))     # the dock follows at once
     assert (d.controller.dock.min_area_spin.suffix(), d.controller.dock.units_label.text()) == (" m²", "Map units: metres.")
     d.canvas.setDestinationCrs(d.raster.crs())
     d.canvas.setExtent(d.raster.extent())

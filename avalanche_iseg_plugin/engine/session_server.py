@@ -27,6 +27,12 @@ _PREDICTING = (AddClick, Box, StartFromPolygon, Undo)   # commands whose time th
 NO_RASTER = "No raster is open for digitising: click on the orthoimage or photo first."
 
 
+def _assign_crs(source, crs_wkt: str) -> None:
+    """A georeferenced file without CRS takes the one the user set in QGIS (``SetRaster.crs_wkt``)."""
+    if crs_wkt and source.is_georeferenced:
+        source.crs_wkt = crs_wkt
+
+
 class SessionServer:
     def __init__(self, predictor_factory=None):
         # predictor_factory(checkpoint, device, threshold) -> InteractivePredictor; tests pass a fake
@@ -80,14 +86,15 @@ class SessionServer:
 
         self.threshold = float(command.threshold)
         same_raster = self._source is not None and self._source.path == command.path
+        if same_raster:
+            _assign_crs(self._source, command.crs_wkt)
         if same_raster and self._session is not None and self._session_key == command.predictor:
             self._session.max_side = int(command.max_side)
             self._session.threshold = self.threshold
             return self._view()
         self._session = None
         source = self._source if same_raster else RasterSource.open(command.path)
-        if command.crs_wkt and source.is_georeferenced:   # a file without CRS: the one the user set in QGIS
-            source.crs_wkt = command.crs_wkt
+        _assign_crs(source, command.crs_wkt)
         self._source = source
         key = command.predictor
         self._session = DigitisingSession(source, lambda: self._predictor_for(key), max_side=command.max_side,

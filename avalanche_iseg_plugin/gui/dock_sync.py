@@ -33,6 +33,7 @@ class DockSync:
         self.row = self.dock.raster_row
         self._bands: dict[int, tuple] = {}          # id(UnsavedObject) -> (canvas, its dashed outline)
         self._last_active: str | None = None
+        self._crs_layer = None                      # the raster whose CRS changes the units follow
         controller.rasters.choice = self.current
         controller.iface.currentLayerChanged.connect(self._on_active)
         self.row.rasterChanged.connect(self._on_raster)
@@ -57,12 +58,29 @@ class DockSync:
             self.row.set_layer(layer)
 
     def _on_raster(self, layer) -> None:
+        self._follow_crs(layer)
         if isinstance(layer, QgsRasterLayer):
             crs = layer.crs()
             defined = is_defined(crs)
             self.dock.set_units(raster_units(defined or _has_geotransform(layer), defined, defined and crs.isGeographic()))
 
+    def _follow_crs(self, layer) -> None:
+        """The units follow a CRS set on the dock's raster in QGIS (Layer Properties > Source)."""
+        followed, self._crs_layer = self._crs_layer, layer if isinstance(layer, QgsRasterLayer) else None
+        if followed is not None and followed is not layer:
+            try:
+                followed.crsChanged.disconnect(self._on_crs)
+            except (TypeError, RuntimeError):     # already disconnected, or the layer was deleted
+                pass
+        if self._crs_layer is not None and followed is not layer:
+            self._crs_layer.crsChanged.connect(self._on_crs)
+
+    def _on_crs(self) -> None:
+        if self._crs_layer is not None and self._crs_layer is self.row.layer():
+            self._on_raster(self._crs_layer)
+
     def shutdown(self) -> None:
+        self._follow_crs(None)
         try:
             self.c.iface.currentLayerChanged.disconnect(self._on_active)
         except TypeError:
