@@ -157,6 +157,7 @@ def test_segment_cli_units_field(fake_segment, tmp_path, capsys, kind):
     assert len(features) == 1
     _fid, attrs, geometry = features[0]
     assert attrs["units"] == units                                 # local was "px"
+    assert ("-a_srs" in captured.out) == (kind == "local")         # how to give the file its CRS
     assert attrs["area_m2"] == pytest.approx(info["area"], rel=1e-6) == pytest.approx(geometry.GetArea())
     assert_matches_lobe(geometry, info)
 
