@@ -123,6 +123,35 @@ def test_crs_set_in_qgis_is_used(local_grid, tmp_path):
     assert features[0][1]["units"] == "m" and features[0][1]["area_m2"] == pytest.approx(d.info["area"], rel=1e-6)
 
 
+def test_photo_and_projected_raster_keep_their_units(local_grid, tmp_path):
+    """Unchanged: a photo without georeference is in pixels, a raster with a CRS in metres."""
+    d = local_grid
+    dock = d.controller.dock
+    info = make_photo_png(tmp_path / "webcam.png")
+    photo = QgsRasterLayer(info["path"], "webcam")
+    QgsProject.instance().addMapLayer(photo)
+    d.iface.setActiveLayer(photo)
+    dock.raster_row.set_layer(photo)
+    assert (dock.min_area_spin.suffix(), dock.simplify_spin.suffix()) == (" px²", " px")
+    assert "Photo without georeference" in dock.units_label.text()
+    d.canvas.setExtent(photo.extent())
+    d.canvas.refresh()
+    QTest.qWait(20)
+    d.info = info
+    path = tmp_path / "webcam.gpkg"
+    d.controller.target.create(str(path))
+    d.click(*info["lobe_xy"])
+    d.key(Qt.Key_Space)
+    features, _ = read_gpkg(path)
+    assert d.warnings() == []
+    assert len(features) == 1 and features[0][1]["units"] == "px"
+    assert features[0][1]["area_m2"] == pytest.approx(info["area"], rel=0.01)       # pixel²
+    lv95 = QgsRasterLayer(make_lobe_geotiff(tmp_path / "lv95.tif", size=(120, 160))["path"], "lv95")
+    QgsProject.instance().addMapLayer(lv95)
+    dock.raster_row.set_layer(lv95)
+    assert (dock.min_area_spin.suffix(), dock.units_label.text()) == (" m²", "Map units: metres.")
+
+
 # -- the headless segmenter -------------------------------------------------------------------------------
 @pytest.fixture
 def fake_segment(monkeypatch, tmp_path, qgis_app):
