@@ -380,7 +380,7 @@ def test_target_rules_remembered_target_and_units():
     assert gone is None and "/data/avalanches.gpkg" in text and "no longer in the project" in text
     assert tr.resolve_remembered(None, {}) == (None, None)
     assert tr.raster_units(False, False) == "px" and tr.raster_units(True, True) == "m"
-    assert tr.raster_units(True, True, crs_geographic=True) == "°" and tr.raster_units(True, False) == "px"
+    assert tr.raster_units(True, True, crs_geographic=True) == "°" and tr.raster_units(True, False) == "u"
     assert tr.unit_suffixes("px") == (" px²", " px") and tr.unit_suffixes("m") == (" m²", " m")
     assert tr.units_field(True) == "m" and tr.units_field(False) == "px"
     assert "pixel units" in tr.units_note("px")

@@ -66,7 +66,8 @@ def test_click_to_finished_polygon(send, lobe):
     result = send(server, Finish(None, None))
     truth = shapely_wkt.loads(lobe["outline_wkt"])
     assert _polygon(result).symmetric_difference(truth).area == pytest.approx(0.0, abs=1e-6)
-    assert result.attributes == {"source": "lobe", "n_pos": 1, "n_neg": 0, "model": "fake", "threshold": 0.49}
+    assert result.attributes == {"source": "lobe", "n_pos": 1, "n_neg": 0, "model": "fake", "threshold": 0.49,
+                                 "units": "m"}
     assert result.raster_crs_wkt == lobe["crs_wkt"] and not result.is_correction
     # finishing ends the object: the view that comes with the result is empty, the model stays named
     assert result.view.window is None and result.view.clicks == [] and result.view.model == "fake"

@@ -60,7 +60,8 @@ def _describe_raster(source) -> str:
         return f"{source.width}×{source.height} px, no georeference (pixel units)"
     if not source.crs_wkt:
         return (f"{source.width}×{source.height} px, a geotransform but no CRS: areas and lengths are in its map "
-                f"units, {source.pixel_size[0]:g} map units pixels")
+                f"units (units 'u'), {source.pixel_size[0]:g} map units pixels; give the file its CRS (gdal_edit.py "
+                "-a_srs EPSG:xxxx) to measure in metres")
     from qgis.core import QgsUnitTypes
 
     from ..layers.crs import crs_from
@@ -81,7 +82,7 @@ def _open_layer(out: Path, layer_name: str, source):
         raise InputError(f"The layer '{layer_name}' in '{out.name}' has no CRS, but the raster is in "
                          f"{raster_crs.authid() or 'a map CRS'}; write to another GeoPackage or --layer-name.")
     if layer_crs.isValid() and not raster_crs.isValid():
-        raise InputError(f"The raster '{source.name}' has no georeference (pixel coordinates), but the layer "
+        raise InputError(f"The raster '{source.name}' has no CRS (pixel or local map coordinates), but the layer "
                          f"'{layer_name}' in '{out.name}' is in {layer_crs.authid() or 'a map CRS'}; write to "
                          "another GeoPackage or --layer-name.")
     return layer

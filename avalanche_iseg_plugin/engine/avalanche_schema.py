@@ -40,7 +40,8 @@ FIELDS = (
     FieldSpec("threshold", "real"),
     FieldSpec("created_utc", "text", 25),
     FieldSpec("method", "text", 20),
-    FieldSpec("units", "text", 2),   # "m" (area_m2 in m², perimeter_m in m) or "px" (pixel² / pixels: photos)
+    FieldSpec("units", "text", 2),   # "m" (area_m2 in m², perimeter_m in m), "u" (map units² / map units:
+    #                                   a georeferenced raster without CRS) or "px" (pixel² / pixels: photos)
 )
 #: the avalanche itself, as the analyst records it (allowed values: engine.avalanche_form)
 INVENTORY_FIELDS = (

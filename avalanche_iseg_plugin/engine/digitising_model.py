@@ -175,7 +175,8 @@ class DigitisingModel:
     def _start_object(self) -> SetRaster:
         self.session_key = self.predictor_key
         s = self.settings
-        return SetRaster(self.raster_info.path, int(s.max_side), self.session_key, float(s.threshold))
+        return SetRaster(self.raster_info.path, int(s.max_side), self.session_key, float(s.threshold),
+                         getattr(self.raster_info, "assigned_crs_wkt", ""))
 
     # ------------------------------------------------------------------ user actions
     def click(self, x: float, y: float, is_positive: bool) -> Outcome:

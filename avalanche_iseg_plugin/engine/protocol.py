@@ -38,6 +38,7 @@ class SetRaster:
     max_side: int
     predictor: PredictorKey
     threshold: float
+    crs_wkt: str = ""           # the CRS the user set in QGIS for a georeferenced file without one
 
 
 @dataclass(frozen=True)

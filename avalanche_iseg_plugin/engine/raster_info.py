@@ -15,6 +15,7 @@ class RasterInfo:
     geotransform: tuple
     is_georeferenced: bool
     crs_wkt: str
+    assigned_crs_wkt: str = ""     # the CRS the user set in QGIS for a georeferenced file without one
 
     def contains(self, x: float, y: float) -> bool:
         """True when the raster-CRS point lies on the raster (same rule as RasterSource.contains)."""

@@ -21,9 +21,16 @@ from .errors import SessionError
 from .predictor_loader import make_predictor
 from .protocol import (AddClick, Box, Close, Discard, ErrorReply, Finish, FinishedResult, PredictorKey, Preload,
                        SessionView, SetRaster, SetThreshold, StartFromPolygon, Undo, WindowGeometry)
+from .target_rules import finished_units
 
 _PREDICTING = (AddClick, Box, StartFromPolygon, Undo)   # commands whose time the status line shows
 NO_RASTER = "No raster is open for digitising: click on the orthoimage or photo first."
+
+
+def _assign_crs(source, crs_wkt: str) -> None:
+    """A georeferenced file without CRS takes the one the user set in QGIS (``SetRaster.crs_wkt``)."""
+    if crs_wkt and source.is_georeferenced:
+        source.crs_wkt = crs_wkt
 
 
 class SessionServer:
@@ -79,12 +86,15 @@ class SessionServer:
 
         self.threshold = float(command.threshold)
         same_raster = self._source is not None and self._source.path == command.path
+        if same_raster:
+            _assign_crs(self._source, command.crs_wkt)
         if same_raster and self._session is not None and self._session_key == command.predictor:
             self._session.max_side = int(command.max_side)
             self._session.threshold = self.threshold
             return self._view()
         self._session = None
         source = self._source if same_raster else RasterSource.open(command.path)
+        _assign_crs(source, command.crs_wkt)
         self._source = source
         key = command.predictor
         self._session = DigitisingSession(source, lambda: self._predictor_for(key), max_side=command.max_side,
@@ -124,7 +134,7 @@ class SessionServer:
         finished = avalanche_engine.finish_object(session, min_area=command.min_area, simplify=command.simplify)
         session.discard()
         attributes = {"source": finished.source_name, "n_pos": finished.n_pos, "n_neg": finished.n_neg,
-                      "model": finished.model, "threshold": finished.threshold}
+                      "model": finished.model, "threshold": finished.threshold, "units": finished_units(finished)}
         return FinishedResult(polygons_wkt=list(finished.polygons_wkt), attributes=attributes,
                               raster_crs_wkt=finished.raster_crs_wkt, is_correction=bool(finished.is_correction),
                               view=self._view())

@@ -6,8 +6,10 @@
 * The remembered target belongs to the project: its layer id and source. When the project no longer has
   a layer with that id and source, the memory is dropped with a message (``resolve_remembered``).
 * A correction writes into the corrected polygon's own layer and leaves the target as it is.
-* Units follow the raster: metres for a projected raster, degrees for a geographic one, pixels for a
-  photo without georeference (``raster_units``); the ``units`` field says ``m`` or ``px``.
+* Units follow the raster: metres for a projected raster, degrees for a geographic one, the map units
+  of its geotransform ("u") for a raster with a georeference but no CRS (a local grid, a world file
+  without .prj), pixels for a photo without georeference (``raster_units``); the ``units`` field says
+  ``m`` (m², m), ``u`` (map units², map units) or ``px`` (pixel², pixels) (``units_field``).
 """
 from __future__ import annotations
 
@@ -94,13 +96,16 @@ def resolve_remembered(remembered: RememberedTarget | None, layers: dict) -> tup
 
 
 # ---------------------------------------------------------------- units
-UNITS_METRES, UNITS_PIXELS, UNITS_DEGREES = "m", "px", "°"
+UNITS_METRES, UNITS_PIXELS, UNITS_DEGREES, UNITS_MAP = "m", "px", "°", "u"
 
 
 def raster_units(is_georeferenced: bool, crs_valid: bool, crs_geographic: bool = False) -> str:
-    """The unit of the raster's coordinates: px for a photo, ° for a geographic CRS, else m."""
-    if not is_georeferenced or not crs_valid:
+    """The unit of the raster's coordinates: px for a photo (no geotransform), u (the geotransform's map
+    units) for a georeferenced raster without CRS, ° for a geographic CRS, else m."""
+    if not is_georeferenced:
         return UNITS_PIXELS
+    if not crs_valid:
+        return UNITS_MAP
     return UNITS_DEGREES if crs_geographic else UNITS_METRES
 
 
@@ -111,14 +116,26 @@ def unit_suffixes(units: str) -> tuple[str, str]:
     return f" {units}²", f" {units}"
 
 
-def units_field(layer_crs_valid: bool) -> str:
-    """The ``units`` value of a feature: m for a layer with a CRS (areas measured in m²), px without."""
-    return UNITS_METRES if layer_crs_valid else UNITS_PIXELS
+def units_field(layer_crs_valid: bool, raster_georeferenced: bool = False) -> str:
+    """The ``units`` value of a feature: m for a layer with a CRS (areas measured in m²); without one,
+    u (map units) for polygons from a georeferenced raster, px for a photo's."""
+    if layer_crs_valid:
+        return UNITS_METRES
+    return UNITS_MAP if raster_georeferenced else UNITS_PIXELS
+
+
+def finished_units(finished) -> str:
+    """The ``units`` value of a ``FinishedObject``'s features when written in its raster's CRS."""
+    source = finished.window.source
+    return units_field(bool(finished.raster_crs_wkt), bool(getattr(source, "is_georeferenced", True)))
 
 
 def units_note(units: str) -> str:
     if units == UNITS_PIXELS:
         return "Photo without georeference: digitised in pixel units (px², px)."
+    if units == UNITS_MAP:
+        return ("The raster has a georeference but no CRS: Min area, Simplify and the areas written are in its "
+                "map units (u², u); set its CRS (Layer Properties > Source) to work in metres.")
     if units == UNITS_DEGREES:
         return "The raster is in degrees: Min area and Simplify are in degrees; areas are written in m²."
     return "Map units: metres."

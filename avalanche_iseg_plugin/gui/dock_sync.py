@@ -11,9 +11,19 @@ from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QColor
 
 from ..engine.target_rules import raster_units
+from ..engine.errors import AvalancheError
+from ..engine.raster_info import describe_raster
 from ..layers.crs import crs_from, is_defined, make_transform
 
 PICK_TOLERANCE_PX = 3
+
+
+def _has_geotransform(layer) -> bool:
+    """True for a raster file with a georeference (a GeoTIFF on a local grid, a world file), CRS or not."""
+    try:
+        return describe_raster(layer.source()).is_georeferenced
+    except (AvalancheError, RuntimeError):
+        return False
 
 
 class DockSync:
@@ -23,6 +33,7 @@ class DockSync:
         self.row = self.dock.raster_row
         self._bands: dict[int, tuple] = {}          # id(UnsavedObject) -> (canvas, its dashed outline)
         self._last_active: str | None = None
+        self._crs_layer = None                      # the raster whose CRS changes the units follow
         controller.rasters.choice = self.current
         controller.iface.currentLayerChanged.connect(self._on_active)
         self.row.rasterChanged.connect(self._on_raster)
@@ -47,12 +58,29 @@ class DockSync:
             self.row.set_layer(layer)
 
     def _on_raster(self, layer) -> None:
+        self._follow_crs(layer)
         if isinstance(layer, QgsRasterLayer):
             crs = layer.crs()
             defined = is_defined(crs)
-            self.dock.set_units(raster_units(defined, defined, defined and crs.isGeographic()))
+            self.dock.set_units(raster_units(defined or _has_geotransform(layer), defined, defined and crs.isGeographic()))
+
+    def _follow_crs(self, layer) -> None:
+        """The units follow a CRS set on the dock's raster in QGIS (Layer Properties > Source)."""
+        followed, self._crs_layer = self._crs_layer, layer if isinstance(layer, QgsRasterLayer) else None
+        if followed is not None and followed is not layer:
+            try:
+                followed.crsChanged.disconnect(self._on_crs)
+            except (TypeError, RuntimeError):     # already disconnected, or the layer was deleted
+                pass
+        if self._crs_layer is not None and followed is not layer:
+            self._crs_layer.crsChanged.connect(self._on_crs)
+
+    def _on_crs(self) -> None:
+        if self._crs_layer is not None and self._crs_layer is self.row.layer():
+            self._on_raster(self._crs_layer)
 
     def shutdown(self) -> None:
+        self._follow_crs(None)
         try:
             self.c.iface.currentLayerChanged.disconnect(self._on_active)
         except TypeError:

@@ -7,15 +7,23 @@ drawn by QGIS at the start of each avalanche (gui/raster_snapshots.py: what the 
 at the canvas's resolution, in the canvas's CRS); the click waits and is replayed once it is drawn."""
 from __future__ import annotations
 
+import dataclasses
+
 from qgis.core import QgsCoordinateReferenceSystem, QgsProject, QgsRasterLayer
 
 from ..engine.digitising_model import LAYER_CRS_PROJECT, LAYER_CRS_RASTER, RasterRef
 from ..engine.errors import RasterError
 from ..engine.raster_info import describe_raster
 from ..engine.session import DEFAULT_MARGIN_PX
-from ..layers.crs import canvas_to_raster
+from ..layers.crs import canvas_to_raster, crs_from
 from ..layers.rendered_raster import LOOK_RAW, plan_for_canvas, reads_through_qgis
 from .raster_snapshots import RasterSnapshots
+
+
+def _crs_of(layer, info) -> QgsCoordinateReferenceSystem:
+    """The CRS of a raster file read by GDAL: the layer's (the file's, or one set in QGIS for a georeferenced
+    file without CRS); none for a photo (pixel units)."""
+    return crs_from(layer.crs()) if info.is_georeferenced else QgsCoordinateReferenceSystem()
 
 
 def _ref(layer) -> RasterRef | None:
@@ -50,7 +58,8 @@ class RasterLayers:
         # photos (the webcam panel's, or without CRS) are always read by GDAL in pixel units
         drawn = (reads_through_qgis(layer, getattr(self.model.settings, "raster_look", LOOK_RAW))
                  and self.pinned is None and layer.crs().isValid())
-        if self.model.knows(raster) and (drawn == (self.drawn_layer == raster.layer_id)):
+        if self.model.knows(raster) and (drawn == (self.drawn_layer == raster.layer_id)) and (
+                drawn or self.model.object_in_progress or self.crs == _crs_of(layer, self.model.raster_info)):
             if not drawn or self.model.object_in_progress or self._fresh or (retry is None and not canvas_points):
                 self._fresh = False
                 return True
@@ -61,8 +70,10 @@ class RasterLayers:
         except RasterError as exc:
             self.say(str(exc))
             return False
+        self.crs = _crs_of(layer, info)
+        if self.crs.isValid() and not crs_from(info.crs_wkt).isValid():   # the layer's CRS for a file without one
+            info = dataclasses.replace(info, assigned_crs_wkt=self.crs.toWkt())
         self.model.use_raster(raster, info)
-        self.crs = layer.crs() if info.is_georeferenced else QgsCoordinateReferenceSystem()
         self.drawn_layer = None
         return True
 

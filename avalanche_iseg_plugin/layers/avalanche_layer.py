@@ -31,7 +31,7 @@ from ..engine.avalanche_schema import (INVENTORY_NAMES, METHOD_CORRECTED, METHOD
                                        SHAPEFILE_NAMES, object_attributes, utc_now_iso)
 from .attribute_form import set_up_avalanche_layer
 from ..engine.errors import LayerError
-from ..engine.target_rules import units_field
+from ..engine.target_rules import UNITS_PIXELS, finished_units, units_field
 
 DEFAULT_LAYER_NAME = "avalanches"
 #: commits retried while another writer holds the GeoPackage's lock (about 10 s in all)
@@ -160,9 +160,10 @@ def _geometry_in_layer_crs(layer: QgsVectorLayer, polygons_wkt, raster_crs, cont
         if raster_crs.isValid():
             raise LayerError(f"The layer '{layer.name()}' has no coordinate reference system, but the raster has "
                              f"{raster_crs.authid() or 'one'}; choose a georeferenced avalanche layer.")
-        raise LayerError(f"The image has no georeference (its coordinates are pixels), so its polygons cannot go "
-                         f"into the layer '{layer.name()}' in {layer_crs.authid() or 'a map CRS'}; "
-                         "create a separate avalanche GeoPackage without CRS for this photo.")
+        raise LayerError(f"The raster has no georeference or no CRS (its coordinates are pixels or local map units), "
+                         f"so its polygons cannot go into the layer '{layer.name()}' in {layer_crs.authid() or 'a map CRS'}; "
+                         "create a separate avalanche GeoPackage without CRS (or, for a georeferenced raster, set its "
+                         "CRS in Layer Properties > Source).")
     transform = make_transform(raster_crs, layer_crs, context)
     if transform is not None:
         try:
@@ -242,8 +243,9 @@ def add_object(layer: QgsVectorLayer, polygons_wkt, raster_crs, attrs: dict | No
         return _add_object(layer, polygons_wkt, raster_crs, attrs, transform_context, field_map)
 
 
-def _units(layer: QgsVectorLayer) -> str:
-    return units_field(is_defined(layer.crs()))
+def _units(layer: QgsVectorLayer, values: dict) -> str:
+    """m in a layer with a CRS; without one, px unless ``values['units']`` (the object's) says map units."""
+    return units_field(is_defined(layer.crs()), values.get("units", UNITS_PIXELS) != UNITS_PIXELS)
 
 
 def _add_object(layer: QgsVectorLayer, polygons_wkt, raster_crs, attrs, transform_context, field_map=None) -> int:
@@ -259,7 +261,7 @@ def _add_object(layer: QgsVectorLayer, polygons_wkt, raster_crs, attrs, transfor
         feature = QgsFeature(layer.fields())
         feature.setGeometry(g)
         area, perimeter = measure(g, crs_from(layer.crs()), context)
-        row = {**values, "id": first_id + i, "area_m2": area, "perimeter_m": perimeter, "units": _units(layer)}
+        row = {**values, "id": first_id + i, "area_m2": area, "perimeter_m": perimeter, "units": _units(layer, values)}
         set_attributes(feature, field_map.apply(row) if field_map is not None else row)
         features.append(feature)
     largest = max(range(len(geoms)), key=lambda i: geoms[i].area())
@@ -293,7 +295,7 @@ def _fid_by_id(layer: QgsVectorLayer, value: int) -> int:
 
 def add_finished(layer: QgsVectorLayer, finished, extra: dict | None = None, transform_context=None) -> int:
     """``add_object`` for a ``session.FinishedObject`` (source, clicks, model, threshold filled)."""
-    attrs = object_attributes(finished)
+    attrs = {**object_attributes(finished), "units": finished_units(finished)}
     attrs.update(extra or {})
     return add_object(layer, finished.polygons_wkt, finished.raster_crs_wkt, attrs, transform_context)
 
@@ -315,8 +317,9 @@ def replace_geometry(layer: QgsVectorLayer, fid: int, polygons_wkt, raster_crs, 
         raise LayerError(f"The corrected avalanche has {len(geoms)} separate parts, but the layer "
                          f"'{layer.name()}' holds single polygons; remove the extra parts with negative clicks.")
     area, perimeter = measure(geoms[0], crs_from(layer.crs()), context)
-    values = {"area_m2": area, "perimeter_m": perimeter, "method": METHOD_CORRECTED, "units": _units(layer)}
+    values = {"area_m2": area, "perimeter_m": perimeter, "method": METHOD_CORRECTED}
     values.update({k: v for k, v in (attrs or {}).items() if k not in INVENTORY_NAMES})
+    values["units"] = _units(layer, attrs or {})
     values["corrected_utc"] = utc_now_iso()
     if field_map is not None:
         values = field_map.apply(values)

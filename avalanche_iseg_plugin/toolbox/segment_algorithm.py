@@ -112,6 +112,8 @@ class SegmentFromPointsAlgorithm(QgsProcessingAlgorithm):
         from ..engine.raster_window import RasterSource
         from ..engine.session import DigitisingSession
         from ..layers.avalanche_fields import avalanche_fields, set_attributes
+        from ..engine.target_rules import units_field
+        from ..layers.crs import is_defined
         from ..layers.measure import area_units, measure
 
         raster = self.parameterAsRasterLayer(parameters, self.RASTER, context)
@@ -189,7 +191,7 @@ class SegmentFromPointsAlgorithm(QgsProcessingAlgorithm):
             feature.setGeometry(geometry)
             set_attributes(feature, attributes_of(finished, feature_id=written + 1, area=area, perimeter=perimeter,
                                                   method=METHOD_POINTS,
-                                                  units="m" if area_units(raster_crs) == "m²" else "px"))
+                                                  units=units_field(is_defined(raster_crs), source.is_georeferenced)))
             sink.addFeature(feature, QgsFeatureSink.FastInsert)
             written += 1
             feedback.pushInfo(f"{label}: {len(finished.polygons_wkt)} part(s), {area:.0f} "
