@@ -192,3 +192,23 @@ def test_cli_and_processing_give_the_same_polygons(provider, tmp_path, monkeypat
         assert (a["method"], b["method"]) == ("interactive", "points")
     assert_matches_lobe(by_cli[0][2], info)
     assert by_cli[1][1]["area_m2"] < 20.0          # the stand-in's small blob at the dark click
+
+
+def test_a_run_without_checkpoint_uses_the_docks_model(provider, tmp_path):
+    """Processing models, scripts and qgis_process leave optional inputs out: the checkpoint is then the one
+    the dock uses (the bundled model unless the analyst chose another), not 'Incorrect parameter value'."""
+    import processing
+    from avalanche_iseg_plugin.layers.settings import PluginSettings, default_checkpoint_path
+
+    used = []
+    SegmentFromPointsAlgorithm.predictor_factory = staticmethod(
+        lambda c, d, t: used.append(c) or FakePredictor(threshold=t))
+    info = make_lobe_geotiff(tmp_path / "ortho.tif")
+    raster = QgsRasterLayer(info["path"], "ortho")
+    points = _points(info, [(info["lobe_xy"], None, None)])
+    processing.run("avalanche_iseg:segment_from_points", {"RASTER": raster, "POINTS": points,
+                                                          "OUTPUT": str(tmp_path / "a.gpkg")})
+    processing.run("avalanche_iseg:segment_from_points", {"RASTER": raster, "POINTS": points, "CHECKPOINT": "",
+                                                          "OUTPUT": str(tmp_path / "b.gpkg")})
+    assert used == [PluginSettings.load().checkpoint] * 2 and used[0] == default_checkpoint_path()
+    assert len(read_gpkg(tmp_path / "a.gpkg")[0]) == len(read_gpkg(tmp_path / "b.gpkg")[0]) == 1

@@ -21,6 +21,7 @@ from qgis.PyQt.QtGui import QIcon
 from ..engine.click_groups import click_sign, group_clicks
 from ..engine.errors import AvalancheError
 from ..engine.predictor_loader import BRS_MODES
+from ..layers.settings import PluginSettings
 
 ICON_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "icon.png")
 
@@ -68,8 +69,6 @@ class SegmentFromPointsAlgorithm(QgsProcessingAlgorithm):
         return QIcon(ICON_PATH)
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        from ..layers.settings import PluginSettings
-
         settings = PluginSettings.load()
         self.addParameter(QgsProcessingParameterRasterLayer(self.RASTER, "Raster (orthoimage or photo)"))
         self.addParameter(QgsProcessingParameterFeatureSource(self.POINTS, "Click points",
@@ -78,8 +77,10 @@ class SegmentFromPointsAlgorithm(QgsProcessingAlgorithm):
                                                       parentLayerParameterName=self.POINTS, optional=True))
         self.addParameter(QgsProcessingParameterField(self.GROUP_FIELD, "Avalanche field (groups points)",
                                                       parentLayerParameterName=self.POINTS, optional=True))
-        self.addParameter(QgsProcessingParameterFile(self.CHECKPOINT, "Model checkpoint (.pth)",
-                                                     extension="pth", defaultValue=settings.checkpoint or None))
+        # Optional: left out (a model, a script, qgis_process) or empty, it is the model the dock uses.
+        self.addParameter(QgsProcessingParameterFile(self.CHECKPOINT, "Model checkpoint (.pth; empty: the dock's model)",
+                                                     extension="pth", defaultValue=settings.checkpoint or None,
+                                                     optional=True))
         self.addParameter(QgsProcessingParameterEnum(self.DEVICE, "Device", options=["CPU", "CUDA (GPU)"],
                                                      defaultValue=0))
         self.addParameter(QgsProcessingParameterNumber(self.THRESHOLD, "Threshold",
@@ -122,7 +123,7 @@ class SegmentFromPointsAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException("Choose a raster layer and a point layer.")
         sign_field = self.parameterAsString(parameters, self.SIGN_FIELD, context)
         group_field = self.parameterAsString(parameters, self.GROUP_FIELD, context)
-        checkpoint = self.parameterAsFile(parameters, self.CHECKPOINT, context)
+        checkpoint = self.parameterAsFile(parameters, self.CHECKPOINT, context) or PluginSettings.load().checkpoint
         device = self.DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)]
         from ..engine.devices import device_problem
 
