@@ -23,6 +23,20 @@ def shared():
     return shared_path
 
 
+@pytest.fixture
+def digitiser(qgis_iface, qgis_new_project, tmp_path):
+    """The plugin on a real canvas with the stand-in predictor (test/canvas_driver.py), fresh settings.
+    Test files that need another set-up define their own ``digitiser``."""
+    from qgis.core import QgsSettings
+
+    from canvas_driver import Digitiser
+    QgsSettings().remove("avalanche_iseg")
+    d = Digitiser(qgis_iface, tmp_path)
+    yield d
+    d.close()
+    QgsSettings().remove("avalanche_iseg")
+
+
 @pytest.fixture(autouse=True)
 def _collect_qgis_objects():
     """Destroy Qt/QGIS objects left in reference cycles while QGIS is still up (not at interpreter exit,

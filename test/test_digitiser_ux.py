@@ -55,15 +55,6 @@ def project_with_inventory(qgis_iface, qgis_new_project, tmp_path):
     QgsSettings().remove("avalanche_iseg")
 
 
-@pytest.fixture
-def digitiser(qgis_iface, qgis_new_project, tmp_path):
-    QgsSettings().remove("avalanche_iseg")
-    d = Digitiser(qgis_iface, tmp_path)
-    yield d
-    d.close()
-    QgsSettings().remove("avalanche_iseg")
-
-
 def _pick_in_combo(combo, layer):
     """Pick ``layer`` in a layer combo box with the keyboard, as a user does (arrow keys -> activated)."""
     combo.setFocus()

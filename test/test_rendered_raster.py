@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from osgeo import gdal, ogr, osr
 from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsProject, QgsRasterLayer,
-                       QgsRectangle, QgsSettings)
+                       QgsRectangle)
 from qgis.PyQt.QtCore import Qt
 
-from canvas_driver import Digitiser, read_gpkg
+from canvas_driver import read_gpkg
 from gis_fixtures import make_lobe_geotiff
 
 from avalanche_iseg_plugin.engine.errors import RasterError
@@ -81,15 +81,6 @@ def show(d, layer, info, canvas_crs="EPSG:2056"):
     d.canvas.setExtent(d.to_canvas.transformBoundingBox(QgsRectangle(xmin - pad, ymin - pad, xmax + pad, ymax + pad)))
     d.canvas.refresh()
     d.canvas.waitWhileRendering()
-
-
-@pytest.fixture
-def digitiser(qgis_iface, qgis_new_project, tmp_path):
-    QgsSettings().remove("avalanche_iseg")
-    d = Digitiser(qgis_iface, tmp_path)
-    yield d
-    d.close()
-    QgsSettings().remove("avalanche_iseg")
 
 
 @pytest.fixture
