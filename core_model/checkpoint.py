@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from .errors import CheckpointError
 from .checkpoint_file import cap, load_untrusted, quote
 from .checkpoint_values import KNOWN_PARAMS, param_value, predictor_hints, state_dict  # noqa: F401 - API
 from .inference_speedups import InferenceHRNetModel
@@ -33,10 +34,6 @@ _NORM_LAYER_NAME = "torch.nn.modules.batchnorm.BatchNorm2d"
 MAX_MODEL_PARAMETERS = 150_000_000
 
 PREDICTOR_SETTINGS_KEY = "predictor_settings"
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be used; the message is one sentence naming the file and the reason."""
 
 
 def _fail(path, reason: str) -> CheckpointError:

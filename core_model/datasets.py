@@ -21,16 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import DatasetError
+
 LAYOUTS = {"davis": ("img", "gt"), "grabcut": ("data_GT", "boundary_GT")}
 LAYOUT_ALIASES = {"ritm": "davis"}
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 MASK_EXTS = {"davis": (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff"), "grabcut": (".bmp", ".png")}
 OBJECT, BACKGROUND, IGNORE = 1, 0, -1
 GRABCUT_IGNORE_VALUE = 128
-
-
-class DatasetError(ValueError):
-    """A dataset folder or file that cannot be used; the message is one sentence."""
 
 
 @dataclass

@@ -9,11 +9,9 @@ from typing import Callable
 
 import torch
 
+from ..errors import CliError
+
 EXIT_BAD_INPUT = 2
-
-
-class CliError(Exception):
-    """Bad input; the message is one sentence shown as-is."""
 
 
 class ArgumentParser(argparse.ArgumentParser):
