@@ -31,8 +31,8 @@ def _raster(path, overviews: bool):
 
 def _box_read(source):
     """A box of 3200 × 3200 native px: downsampled by 2 to 1600 px."""
-    x0, y0 = source.xy_of(400, 400)
-    x1, y1 = source.xy_of(3600, 3600)
+    x0, y0 = source.grid.xy_of(400, 400)
+    x1, y1 = source.grid.xy_of(3600, 3600)
     window = RasterWindow.from_box(source, x0, y0, x1, y1, 0, 1600)
     assert window.image_shape == (1600, 1600)
     return window.read_rgb()
@@ -47,6 +47,6 @@ def test_downsampled_window_reads_the_overview(tmp_path):
 
 def test_first_click_window_is_native_and_small(tmp_path):
     source = _raster(tmp_path / "ovr.tif", True)
-    window = RasterWindow.around(source, [source.xy_of(2000.5, 2000.5)], 256, 1600)
+    window = RasterWindow.around(source, [source.grid.xy_of(2000.5, 2000.5)], 256, 1600)
     assert window.native_box == (1744, 1744, 513, 513) and window.image_shape == (513, 513)
     assert np.all(window.read_rgb() == 50)       # native pixels, not the overview's

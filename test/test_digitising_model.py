@@ -9,13 +9,14 @@ from avalanche_iseg_plugin.engine.digitising_model import DigitisingModel, Messa
 from avalanche_iseg_plugin.engine.protocol import (AddClick, Box, Close, Discard, ErrorReply, Finish, FinishedResult,
                                                    PredictorKey, SessionView, SetRaster, SetThreshold,
                                                    StartFromPolygon, Undo, WindowGeometry)
+from avalanche_iseg_plugin.engine.grid import Grid
 from avalanche_iseg_plugin.engine.raster_info import RasterInfo
 
 ORTHO = RasterRef("ortho_id", "Ortho 2026")
 WEBCAM = RasterRef("webcam_id", "Webcam")
-ORTHO_INFO = RasterInfo("/data/ortho.tif", "ortho", 800, 600, (2600000.0, 0.5, 0.0, 1200000.0, 0.0, -0.5), True,
-                        "PROJCS[...]")
-WINDOW = WindowGeometry((2600100.0, 0.5, 0.0, 1199900.0, 0.0, -0.5), (100, 100), (100, 100))
+ORTHO_INFO = RasterInfo("/data/ortho.tif", "ortho", Grid.of((2600000.0, 0.5, 0.0, 1200000.0, 0.0, -0.5), 600, 800),
+                        True, "PROJCS[...]")
+WINDOW = WindowGeometry(Grid.of((2600100.0, 0.5, 0.0, 1199900.0, 0.0, -0.5), 100, 100), (100, 100))
 INSIDE = (2600200.0, 1199850.0)
 
 

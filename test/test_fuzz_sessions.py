@@ -45,7 +45,7 @@ def assert_own_error(exc: BaseException) -> None:
 
 # -- click files ----------------------------------------------------------------------------------------
 def random_number(rng: random.Random, src: RasterSource):
-    xmin, ymin, xmax, ymax = src.extent
+    xmin, ymin, xmax, ymax = src.grid.extent
     return rng.choice([
         lambda: rng.uniform(xmin - 20, xmax + 20), lambda: rng.uniform(ymin - 20, ymax + 20),
         lambda: rng.randint(-5, 200), lambda: rng.uniform(-1e308, 1e308), lambda: 0, lambda: -0.0,
@@ -119,7 +119,7 @@ def test_fuzz_click_files(source, tmp_path):
         for clicks in objects:
             assert clicks and any(c.is_positive for c in clicks)
             for c in clicks:
-                assert math.isfinite(c.x) and math.isfinite(c.y) and src.contains(c.x, c.y)
+                assert math.isfinite(c.x) and math.isfinite(c.y) and src.grid.contains(c.x, c.y)
     assert accepted > 100 and refused > 1000                                  # the generator reaches both sides
     print(f"click-file fuzz: {accepted} accepted, {refused} refused")
     assert time.monotonic() - started < 30
@@ -140,7 +140,7 @@ def random_point(rng: random.Random, src: RasterSource, info: dict):
     roll = rng.random()
     if roll < 0.3:
         return info["lobe_xy"]
-    xmin, ymin, xmax, ymax = src.extent
+    xmin, ymin, xmax, ymax = src.grid.extent
     if roll < 0.95:
         return rng.uniform(xmin, xmax - 1e-6), rng.uniform(ymin + 1e-6, ymax)
     return rng.uniform(xmin - 50, xmax + 50), rng.uniform(ymin - 50, ymax + 50)   # often outside

@@ -69,7 +69,7 @@ def test_geographic_crs_with_projected_coordinates_is_refused_at_open(tmp_path):
 def test_geographic_crs_in_degrees_still_opens(tmp_path):
     info = make_lobe_geotiff(tmp_path / "wgs84.tif", crs="EPSG:4326", size=SIZE, pixel=1e-5, origin=(10.2, 46.9))
     source = RasterSource.open(info["path"])
-    assert source.extent[0] == pytest.approx(10.2) and source.extent[3] == pytest.approx(46.9)
+    assert source.grid.extent[0] == pytest.approx(10.2) and source.grid.extent[3] == pytest.approx(46.9)
 
 
 def test_geographic_crs_with_projected_coordinates_writes_nothing(tmp_path, fake_segment, capsys):
@@ -116,13 +116,13 @@ def test_all_nan_raster_refuses_the_click(tmp_path, fake_segment, capsys):
 def test_windows_need_valid_pixels_under_the_clicks(tmp_path):
     info = make_lobe_geotiff(tmp_path / "strip.tif", size=SIZE, nodata=0, nodata_cols=40)
     source = RasterSource.open(info["path"])
-    on_strip, on_lobe = source.xy_of(60.5, 10.5), info["lobe_xy"]
+    on_strip, on_lobe = source.grid.xy_of(60.5, 10.5), info["lobe_xy"]
     with pytest.raises(RasterError, match="hold no data"):
         RasterWindow.around(source, [on_strip], 8)
     assert RasterWindow.around(source, [on_strip, on_lobe], 8).contains(*on_lobe)   # one valid click is enough
     with pytest.raises(RasterError, match="box covers only pixels"):
-        RasterWindow.from_box(source, *source.xy_of(10, 2), *source.xy_of(100, 30))
-    assert RasterWindow.from_box(source, *source.xy_of(10, 2), *source.xy_of(100, 60)).width == 58
+        RasterWindow.from_box(source, *source.grid.xy_of(10, 2), *source.grid.xy_of(100, 30))
+    assert RasterWindow.from_box(source, *source.grid.xy_of(10, 2), *source.grid.xy_of(100, 60)).width == 58
 
 
 # -- D11: a geotransform but no CRS: map units, not pixels -------------------------------------------------

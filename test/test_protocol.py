@@ -9,12 +9,13 @@ import pytest
 
 from avalanche_iseg_plugin.engine import protocol as p
 from avalanche_iseg_plugin.engine.errors import RasterError, SessionError
+from avalanche_iseg_plugin.engine.grid import Grid
 from avalanche_iseg_plugin.engine.predictor_loader import PredictorUnavailable
 from avalanche_iseg_plugin.engine.session_server import SessionServer
 from gis_fixtures import FakePredictor, make_lobe_geotiff
 
 KEY = p.PredictorKey("/models/avalanche.pth", "cpu")
-WINDOW = p.WindowGeometry((2600000.0, 0.5, 0.0, 1200000.0, 0.0, -0.5), (120, 160), (240, 320))
+WINDOW = p.WindowGeometry(Grid.of((2600000.0, 0.5, 0.0, 1200000.0, 0.0, -0.5), 120, 160), (240, 320))
 MASK = np.zeros((120, 160), bool)
 MASK[10:40, 20:90] = True
 VIEW = p.SessionView(mask=MASK, window=WINDOW, clicks=[(2600010.25, 1199990.75, True), (2600011.0, 1199991.0, False)],
@@ -60,9 +61,10 @@ def test_views_compare_masks_by_value():
 
 
 def test_window_geometry_is_plain_numbers():
-    assert WINDOW.image_to_xy(0, 0) == (2600000.0, 1200000.0)
-    assert WINDOW.image_to_xy(120, 160) == (2600080.0, 1199940.0)
-    assert WINDOW.extent == (2600000.0, 1199940.0, 2600080.0, 1200000.0)
+    assert WINDOW.grid.xy_of(0, 0) == (2600000.0, 1200000.0)
+    assert WINDOW.grid.xy_of(120, 160) == (2600080.0, 1199940.0)
+    assert WINDOW.grid.extent == (2600000.0, 1199940.0, 2600080.0, 1200000.0)
+    assert WINDOW.image_shape == (120, 160) and pickle.loads(pickle.dumps(WINDOW)) == WINDOW
     assert (WINDOW.height, WINDOW.width) == (240, 320)
 
 
@@ -88,7 +90,8 @@ PLAIN = (type(None), bool, int, float, str, np.bool_, np.integer, np.floating)
 
 
 def _assert_plain(value, where="reply"):
-    """Every value reachable from ``value`` is a plain value, a numpy array of numbers, or a protocol dataclass."""
+    """Every value reachable from ``value`` is a plain value, a numpy array of numbers, or a protocol dataclass
+    (the engine's Grid among them)."""
     if isinstance(value, PLAIN):
         return
     if isinstance(value, np.ndarray):
@@ -103,7 +106,8 @@ def _assert_plain(value, where="reply"):
             _assert_plain(key, f"{where} key")
             _assert_plain(item, f"{where}[{key!r}]")
         return
-    assert dataclasses.is_dataclass(value) and type(value).__module__ == p.__name__, f"{where}: {type(value)!r}"
+    assert dataclasses.is_dataclass(value) and type(value).__module__ in (p.__name__, Grid.__module__), \
+        f"{where}: {type(value)!r}"
     assert not isinstance(value, (types.MethodType, types.FunctionType))
     for f in dataclasses.fields(value):
         _assert_plain(getattr(value, f.name), f"{where}.{f.name}")

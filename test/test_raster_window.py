@@ -7,7 +7,8 @@ import pytest
 from osgeo import gdal
 
 from avalanche_iseg_plugin.engine.errors import RasterError
-from avalanche_iseg_plugin.engine.raster_window import PHOTO_GEOTRANSFORM, RasterSource, RasterWindow
+from avalanche_iseg_plugin.engine.grid import PHOTO_GEOTRANSFORM
+from avalanche_iseg_plugin.engine.raster_window import RasterSource, RasterWindow
 from gis_fixtures import make_lobe_geotiff, make_photo_png, xy_transformer
 
 SIZE = (120, 160)  # small rasters keep the tests fast
@@ -25,14 +26,14 @@ def test_open_georeferenced_geotiff(tif8):
     assert src.is_georeferenced
     assert src.geotransform == (2600000.0, 0.5, 0.0, 1200000.0, 0.0, -0.5)
     assert 'ID["EPSG",2056]' in src.crs_wkt or 'AUTHORITY["EPSG","2056"]' in src.crs_wkt
-    assert src.extent == (2600000.0, 1200000.0 - 60.0, 2600000.0 + 80.0, 1200000.0)
+    assert src.grid.extent == (2600000.0, 1200000.0 - 60.0, 2600000.0 + 80.0, 1200000.0)
     # corners and centres map both ways
-    assert src.xy_of(0, 0) == (2600000.0, 1200000.0)
-    assert src.xy_of(10, 20) == (2600010.0, 1199995.0)
-    assert src.pixel_of(2600010.25, 1199994.75) == (10.5, 20.5)
-    assert src.contains(2600000.0, 1200000.0)
-    assert not src.contains(2600080.0, 1199990.0)  # right edge is outside (half-open)
-    assert not src.contains(2599999.9, 1199990.0)
+    assert src.grid.xy_of(0, 0) == (2600000.0, 1200000.0)
+    assert src.grid.xy_of(10, 20) == (2600010.0, 1199995.0)
+    assert src.grid.pixel_of(2600010.25, 1199994.75) == (10.5, 20.5)
+    assert src.grid.contains(2600000.0, 1200000.0)
+    assert not src.grid.contains(2600080.0, 1199990.0)  # right edge is outside (half-open)
+    assert not src.grid.contains(2599999.9, 1199990.0)
 
 
 def test_window_reads_native_block_exactly(tif8):
@@ -59,16 +60,16 @@ def test_window_is_clipped_to_raster(tif8):
 
 def test_around_and_from_box(tif8):
     src = RasterSource.open(tif8["path"])
-    x, y = src.xy_of(50.5, 60.5)
+    x, y = src.grid.xy_of(50.5, 60.5)
     win = RasterWindow.around(src, [(x, y)], margin_px=10)
     assert win.native_box == (40, 50, 21, 21)
-    x2, y2 = src.xy_of(70.5, 100.5)
+    x2, y2 = src.grid.xy_of(70.5, 100.5)
     win2 = RasterWindow.around(src, [(x, y), (x2, y2)], margin_px=5)
     assert win2.native_box == (45, 55, 31, 51)
     # margin clipped at the raster border
-    win3 = RasterWindow.around(src, [src.xy_of(1.5, 1.5)], margin_px=10)
+    win3 = RasterWindow.around(src, [src.grid.xy_of(1.5, 1.5)], margin_px=10)
     assert win3.native_box == (0, 0, 12, 12)
-    box = RasterWindow.from_box(src, *src.xy_of(30, 40), *src.xy_of(20.2, 10.7), margin_px=2)
+    box = RasterWindow.from_box(src, *src.grid.xy_of(30, 40), *src.grid.xy_of(20.2, 10.7), margin_px=2)
     assert box.native_box == (18, 8, 14, 34)
     assert win.union(win2).native_box == (40, 50, 36, 56)
     with pytest.raises(RasterError, match="outside the raster"):
@@ -84,8 +85,8 @@ def test_downsampling_keeps_exact_corners(tif8):
     rgb = win.read_rgb()
     assert rgb.shape == (30, 40, 3)
     # corners of the image are the corners of the window
-    assert win.image_to_xy(0, 0) == src.xy_of(0, 0)
-    assert win.image_to_xy(30, 40) == src.xy_of(120, 160)
+    assert win.image_to_xy(0, 0) == src.grid.xy_of(0, 0)
+    assert win.image_to_xy(30, 40) == src.grid.xy_of(120, 160)
     assert win.geotransform[1] == 2.0 and win.geotransform[5] == -2.0
     # averaging: a downsampled pixel is the mean of its 4×4 native block (GDAL average resampling)
     native = tif8["data"][0][8:12, 20:24].astype(float).mean()
@@ -180,9 +181,9 @@ def test_photo_uses_qgis_pixel_geotransform(tmp_path, qgis_app):
     layer = QgsRasterLayer(info["path"], "cam")
     assert layer.isValid()
     ext = layer.extent()
-    assert (ext.xMinimum(), ext.yMinimum(), ext.xMaximum(), ext.yMaximum()) == src.extent == (0.0, -48.0, 64.0, 0.0)
+    assert (ext.xMinimum(), ext.yMinimum(), ext.xMaximum(), ext.yMaximum()) == src.grid.extent == (0.0, -48.0, 64.0, 0.0)
     # map units are pixels: x = column, y = -row
-    assert src.pixel_of(10.5, -3.5) == (3.5, 10.5)
+    assert src.grid.pixel_of(10.5, -3.5) == (3.5, 10.5)
     rgb = RasterWindow(src, 0, 0, 48, 64).read_rgb()
     np.testing.assert_array_equal(rgb, info["rgb"])
 
@@ -192,11 +193,11 @@ def test_click_in_web_mercator_hits_the_right_pixel(tif8, qgis_app):
 
     src = RasterSource.open(tif8["path"])
     row, col = tif8["lobe_pixel"]
-    x, y = src.xy_of(row + 0.5, col + 0.5)
+    x, y = src.grid.xy_of(row + 0.5, col + 0.5)
     mx, my = xy_transformer("EPSG:2056", "EPSG:3857")(x, y)
     rx, ry = canvas_to_raster(mx, my, "EPSG:3857", src.crs_wkt)
     assert math.hypot(rx - x, ry - y) < 0.01
-    pr, pc = src.pixel_of(rx, ry)
+    pr, pc = src.grid.pixel_of(rx, ry)
     assert (math.floor(pr), math.floor(pc)) == (row, col)
     bx, by = transform_point(x, y, src.crs_wkt, "EPSG:3857")
     assert math.hypot(bx - mx, by - my) < 0.01

@@ -17,7 +17,7 @@ from canvas_driver import read_gpkg
 from gis_fixtures import make_lobe_geotiff
 
 from avalanche_iseg_plugin.engine.errors import RasterError
-from avalanche_iseg_plugin.engine.raster_snapshot import SnapshotGrid, write_snapshot
+from avalanche_iseg_plugin.engine.raster_snapshot import grid_covering, write_snapshot
 from avalanche_iseg_plugin.engine.raster_window import RasterSource
 
 HALF_WORLD = 20037508.342789244
@@ -186,13 +186,14 @@ def test_as_displayed_reads_the_renderer_on_the_native_grid(digitiser, tmp_path)
 
 # ------------------------------------------------------------------------------------------ pure parts
 def test_snapshot_grid_and_file(tmp_path):
-    grid = SnapshotGrid.covering(10.2, 20.1, 30.9, 25.0, 0.5, 1000)
-    assert (grid.x0, grid.y0, grid.width, grid.height) == (10.0, 25.0, 42, 10)
-    assert grid.contains_box(10.2, 20.1, 30.9, 25.0)
-    coarse = SnapshotGrid.covering(0, 0, 1000, 10, 0.5, 100)
-    assert coarse.resolution == 10.0 and coarse.width == 100
-    aligned = SnapshotGrid.covering(3.3, 0, 9, 4, 1.0, 100, origin=(0.25, 10.75))
-    assert aligned.x0 == 3.25 and aligned.y0 == 4.75
+    grid = grid_covering(10.2, 20.1, 30.9, 25.0, 0.5, 1000)
+    assert (grid.xy_of(0, 0), grid.width, grid.height) == ((10.0, 25.0), 42, 10)
+    gx0, gy0, gx1, gy1 = grid.extent
+    assert gx0 <= 10.2 and gy0 <= 20.1 and 30.9 <= gx1 and 25.0 <= gy1
+    coarse = grid_covering(0, 0, 1000, 10, 0.5, 100)
+    assert coarse.pixel_size == (10.0, 10.0) and coarse.width == 100
+    aligned = grid_covering(3.3, 0, 9, 4, 1.0, 100, origin=(0.25, 10.75))
+    assert aligned.xy_of(0, 0) == (3.25, 4.75)
     rgba = np.zeros((grid.height, grid.width, 4), np.uint8)
     with pytest.raises(RasterError, match="drew nothing"):
         write_snapshot(str(tmp_path / "s.tif"), rgba, grid, "", "x")

@@ -65,7 +65,7 @@ def test_window_grows_and_clicks_are_replayed(lobe):
     part = shapely_wkt.loads(session.finish().multipolygon_wkt)
     # a second positive click on the upper part of the lobe, outside the first window
     src = lobe["source"]
-    top_xy = src.xy_of(60.5, 160.5)
+    top_xy = src.grid.xy_of(60.5, 160.5)
     assert not small.contains(*top_xy)
     session.add_click(*top_xy, True)
     grown = session.window
@@ -78,14 +78,14 @@ def test_window_grows_and_clicks_are_replayed(lobe):
     assert whole.area > 2 * part.area
     assert whole.contains(part.buffer(-0.01))
     # a click inside the grown window (away from its edges) does not re-read the image
-    session.add_click(*src.xy_of(100.5, 160.5), False)
+    session.add_click(*src.grid.xy_of(100.5, 160.5), False)
     assert pred.n_set_image == 2 and session.n_neg == 1
 
 
 def test_window_around_all_known_clicks_is_read_once(lobe):
     """Headless use: the window opened around every click in advance needs no growth and no replay."""
     src = lobe["source"]
-    top_xy = src.xy_of(60.5, 160.5)
+    top_xy = src.grid.xy_of(60.5, 160.5)
     pred = FakePredictor()
     session = DigitisingSession(src, pred, margin_px=20)
     session.open_window_around([lobe["lobe_xy"], top_xy])
@@ -188,7 +188,7 @@ def test_correct_existing_polygon(lobe):
 def test_correct_polygon_partly_beyond_raster_keeps_outside_part(lobe):
     src = lobe["source"]
     session = DigitisingSession(src, FakePredictor())
-    xmin, ymin, xmax, ymax = src.extent
+    xmin, ymin, xmax, ymax = src.grid.extent
     poly = shapely_box(xmin - 10, ymin + 10, xmin + 10, ymin + 20)  # half outside the raster's left edge
     session.start_from_polygon(poly.wkt)
     got = _shape(session.finish(min_area=0))
@@ -245,7 +245,7 @@ def test_real_interactive_predictor_fits_the_session(lobe):
     probs = session.add_click(*lobe["lobe_xy"], True)
     assert probs.shape == session.window.image_shape and probs.dtype == np.float32
     assert ((probs >= 0) & (probs <= 1)).all()
-    top_xy = lobe["source"].xy_of(40.5, 160.5)
+    top_xy = lobe["source"].grid.xy_of(40.5, 160.5)
     probs = session.add_click(*top_xy, False)
     win = session.window
     assert probs.shape == win.image_shape and max(win.image_shape) == 64 < max(win.height, win.width)

@@ -60,7 +60,7 @@ def _describe_raster(source) -> str:
         return f"{source.width}×{source.height} px, no georeference (pixel units)"
     if not source.crs_wkt:
         return (f"{source.width}×{source.height} px, a geotransform but no CRS: areas and lengths are in its map "
-                f"units (units 'u'), {source.pixel_size[0]:g} map units pixels; give the file its CRS (gdal_edit.py "
+                f"units (units 'u'), {source.grid.pixel_size[0]:g} map units pixels; give the file its CRS (gdal_edit.py "
                 "-a_srs EPSG:xxxx) to measure in metres")
     from qgis.core import QgsUnitTypes
 
@@ -68,7 +68,7 @@ def _describe_raster(source) -> str:
     crs = crs_from(source.crs_wkt)
     name = (crs.authid() or crs.description() or "CRS without EPSG code") if crs.isValid() else "no CRS"
     unit = {QgsUnitTypes.DistanceMeters: " m", QgsUnitTypes.DistanceDegrees: "°"}.get(crs.mapUnits(), " map units")
-    return f"{source.width}×{source.height} px, {name}, {source.pixel_size[0]:g}{unit} pixels"
+    return f"{source.width}×{source.height} px, {name}, {source.grid.pixel_size[0]:g}{unit} pixels"
 
 
 def _open_layer(out: Path, layer_name: str, source):

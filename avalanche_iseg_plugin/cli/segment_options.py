@@ -95,15 +95,9 @@ def check_options(args) -> None:
     if not args.layer_name.strip():
         raise InputError("--layer-name cannot be empty.")
     if getattr(args, "dem", None) is not None:
-        from osgeo import gdal
+        from ..engine.gdal_open import open_quietly
 
-        gdal.PushErrorHandler("CPLQuietErrorHandler")
-        try:
-            readable = args.dem.is_file() and gdal.OpenEx(str(args.dem), gdal.OF_RASTER) is not None
-        except RuntimeError:
-            readable = False
-        finally:
-            gdal.PopErrorHandler()
+        readable = args.dem.is_file() and open_quietly(args.dem)[0] is not None
         if not readable:
             raise InputError(f"The DEM '{args.dem}' {'cannot be read as a raster' if args.dem.is_file() else 'does not exist'}"
                              "; pass --dem with an elevation GeoTIFF (or any GDAL raster).")

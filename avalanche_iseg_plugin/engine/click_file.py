@@ -123,11 +123,11 @@ def _parse_click(item, where: str, source: RasterSource) -> SessionClick:
         if not (0 <= row < source.height and 0 <= col < source.width):
             raise ClickFileError(f"{where} (row {row}, col {col}) is outside the raster '{source.name}', "
                                  f"which has rows 0-{source.height - 1} and columns 0-{source.width - 1}.")
-        x, y = source.xy_of(row + 0.5, col + 0.5)
+        x, y = source.grid.xy_of(row + 0.5, col + 0.5)
         return SessionClick(float(x), float(y), positive)
     x, y = float(item["x"]), float(item["y"])
-    if not source.contains(x, y):
-        xmin, ymin, xmax, ymax = source.extent
+    if not source.grid.contains(x, y):
+        xmin, ymin, xmax, ymax = source.grid.extent
         units = "its CRS" if source.is_georeferenced else "pixel units, y = -row"
         raise ClickFileError(f"{where} at ({_coordinate(x)}, {_coordinate(y)}) is outside the raster '{source.name}', which "
                              f"covers x {xmin:.2f} to {xmax:.2f} and y {ymin:.2f} to {ymax:.2f} ({units}); "

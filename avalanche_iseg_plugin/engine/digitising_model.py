@@ -182,7 +182,7 @@ class DigitisingModel:
     def click(self, x: float, y: float, is_positive: bool) -> Outcome:
         """A click in raster CRS on the raster chosen by raster_for_click / use_raster."""
         info = self.raster_info
-        if not info.contains(x, y):
+        if not info.grid.contains(x, y):
             return _say(f"The click is outside the raster '{info.name}': click on the image.")
         commands = [] if self.object_in_progress else [self._start_object()]
         click = (float(x), float(y), bool(is_positive))
@@ -192,7 +192,7 @@ class DigitisingModel:
     def box(self, x0: float, y0: float, x1: float, y1: float) -> Outcome:
         info = self.raster_info
         cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0
-        if not info.contains(cx, cy):
+        if not info.grid.contains(cx, cy):
             return _say(f"The centre of the box is outside the raster '{info.name}': draw the box over the image.")
         if self.view.clicks or self.pending:
             return _say(BOX_NEEDS_NEW_OBJECT, INFO)

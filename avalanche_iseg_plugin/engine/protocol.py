@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from .errors import AvalancheError
+from .grid import Grid
 from .predictor_loader import PredictorUnavailable
 
 
@@ -116,17 +117,23 @@ def _fields_equal(a, b, skip=()) -> bool:
 
 @dataclass(frozen=True)
 class WindowGeometry:
-    """The working window as plain numbers: the model image's grid (``geotransform``, GDAL order, raster
-    CRS) and its ``image_shape`` (rows, cols), plus the window's size in native pixels."""
-    geotransform: tuple
-    image_shape: tuple
+    """The working window as plain numbers: the model image's ``grid`` (raster CRS; its shape is the
+    model image's (rows, cols)) and the window's size in native pixels."""
+    grid: Grid
     native_shape: tuple
 
     @classmethod
     def of(cls, window) -> "WindowGeometry":
         """From an engine.raster_window.RasterWindow."""
-        return cls(tuple(float(v) for v in window.geotransform), tuple(int(v) for v in window.image_shape),
-                   (int(window.height), int(window.width)))
+        return cls(window.grid, (int(window.height), int(window.width)))
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        return self.grid.shape
+
+    @property
+    def geotransform(self) -> tuple:
+        return self.grid.geotransform
 
     @property
     def height(self) -> int:
@@ -135,19 +142,6 @@ class WindowGeometry:
     @property
     def width(self) -> int:
         return self.native_shape[1]
-
-    def image_to_xy(self, row: float, col: float) -> tuple[float, float]:
-        """Model-image (row, col) -> raster-CRS point; integers are pixel corners."""
-        gt = self.geotransform
-        return gt[0] + col * gt[1], gt[3] + row * gt[5]
-
-    @property
-    def extent(self) -> tuple[float, float, float, float]:
-        """(xmin, ymin, xmax, ymax) in raster-CRS coordinates."""
-        h, w = self.image_shape
-        xa, ya = self.image_to_xy(0, 0)
-        xb, yb = self.image_to_xy(h, w)
-        return min(xa, xb), min(ya, yb), max(xa, xb), max(ya, yb)
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,7 +1,7 @@
 """A raster that only QGIS can draw (a WMS/WMTS/XYZ service, a virtual raster, a layer read "as displayed"
 with its renderer and contrast stretch) turned into pixels the engine reads like any raster file.
 
-QGIS draws the layer on a north-up pixel grid (``SnapshotGrid``) in the CRS the outline is wanted in; the
+QGIS draws the layer on a north-up pixel grid (``grid_covering``) in the CRS the outline is wanted in; the
 drawn RGBA pixels and that grid's geotransform are written by ``write_snapshot`` as a small tiled RGBA
 GeoTIFF. ``RasterSource.open`` then reads it as any other raster: alpha 0 (no tile, outside the data) is
 no data, the window rules and the outline's georeference are the file raster's. The snapshot records
@@ -11,61 +11,38 @@ which becomes the source's name and so the ``source`` attribute of the avalanche
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-
 import numpy as np
 from osgeo import gdal
 
 from .errors import RasterError
+from .grid import Grid
 
 #: GeoTIFF metadata item holding the name the source (and the avalanche's ``source`` attribute) gets
 SNAPSHOT_NAME_KEY = "AVALANCHE_ISEG_SOURCE"
 _CREATION = ["TILED=YES", "COMPRESS=DEFLATE", "PREDICTOR=2", "ALPHA=YES"]
 
 
-@dataclass(frozen=True)
-class SnapshotGrid:
-    """A north-up grid of ``width`` × ``height`` pixels of ``resolution`` map units, top-left ``(x0, y0)``."""
-    x0: float
-    y0: float
-    resolution: float
-    width: int
-    height: int
-
-    @classmethod
-    def covering(cls, xmin: float, ymin: float, xmax: float, ymax: float, resolution: float,
-                 max_side: int, origin: tuple[float, float] | None = None) -> "SnapshotGrid":
-        """The grid covering the box at ``resolution`` (coarser when the box would need more than
-        ``max_side`` pixels along a side). Pixel edges lie on ``origin`` + k × resolution (default: multiples
-        of the resolution), so that grids of the same layer line up."""
-        if not (resolution > 0 and math.isfinite(resolution)):
-            raise RasterError(f"The ground resolution to read the layer at is not a positive number ({resolution}).")
-        if not (xmax > xmin and ymax > ymin):
-            raise RasterError("The area to read the layer in is empty: click on the layer where it shows the image.")
-        longest = max(xmax - xmin, ymax - ymin)
-        if longest / resolution > max_side:
-            resolution = longest / max_side
-            origin = None   # a coarser grid cannot line up with the native one
-        ox, oy = origin if origin is not None else (0.0, 0.0)
-        col0 = math.floor((xmin - ox) / resolution + 1e-9)
-        col1 = math.ceil((xmax - ox) / resolution - 1e-9)
-        row0 = math.floor((oy - ymax) / resolution + 1e-9)
-        row1 = math.ceil((oy - ymin) / resolution - 1e-9)
-        return cls(ox + col0 * resolution, oy - row0 * resolution, float(resolution),
-                   max(1, col1 - col0), max(1, row1 - row0))
-
-    @property
-    def geotransform(self) -> tuple[float, float, float, float, float, float]:
-        return (self.x0, self.resolution, 0.0, self.y0, 0.0, -self.resolution)
-
-    @property
-    def extent(self) -> tuple[float, float, float, float]:
-        """(xmin, ymin, xmax, ymax)."""
-        return (self.x0, self.y0 - self.height * self.resolution, self.x0 + self.width * self.resolution, self.y0)
-
-    def contains_box(self, xmin: float, ymin: float, xmax: float, ymax: float) -> bool:
-        gx0, gy0, gx1, gy1 = self.extent
-        return gx0 <= xmin and gy0 <= ymin and xmax <= gx1 and ymax <= gy1
+def grid_covering(xmin: float, ymin: float, xmax: float, ymax: float, resolution: float,
+                  max_side: int, origin: tuple[float, float] | None = None) -> Grid:
+    """The north-up grid covering the box at ``resolution`` (coarser when the box would need more than
+    ``max_side`` pixels along a side). Pixel edges lie on ``origin`` + k × resolution (default: multiples
+    of the resolution), so that grids of the same layer line up."""
+    if not (resolution > 0 and math.isfinite(resolution)):
+        raise RasterError(f"The ground resolution to read the layer at is not a positive number ({resolution}).")
+    if not (xmax > xmin and ymax > ymin):
+        raise RasterError("The area to read the layer in is empty: click on the layer where it shows the image.")
+    longest = max(xmax - xmin, ymax - ymin)
+    if longest / resolution > max_side:
+        resolution = longest / max_side
+        origin = None   # a coarser grid cannot line up with the native one
+    ox, oy = origin if origin is not None else (0.0, 0.0)
+    col0 = math.floor((xmin - ox) / resolution + 1e-9)
+    col1 = math.ceil((xmax - ox) / resolution - 1e-9)
+    row0 = math.floor((oy - ymax) / resolution + 1e-9)
+    row1 = math.ceil((oy - ymin) / resolution - 1e-9)
+    resolution = float(resolution)
+    return Grid((ox + col0 * resolution, resolution, 0.0, oy - row0 * resolution, 0.0, -resolution),
+                max(1, row1 - row0), max(1, col1 - col0))
 
 
 def snapshot_name(layer_name: str, resolution: float, unit: str) -> str:
@@ -73,7 +50,7 @@ def snapshot_name(layer_name: str, resolution: float, unit: str) -> str:
     return f"{layer_name} (rendered at {resolution:.3g} {unit}/px)"
 
 
-def write_snapshot(path: str, rgba: np.ndarray, grid: SnapshotGrid, crs_wkt: str, name: str,
+def write_snapshot(path: str, rgba: np.ndarray, grid: Grid, crs_wkt: str, name: str,
                    layer_name: str | None = None) -> None:
     """Write the H×W×4 uint8 RGBA pixels drawn on ``grid`` (in CRS ``crs_wkt``) as an RGBA GeoTIFF that
     RasterSource reads with ``name`` as its name. RasterError (naming ``layer_name``) when every pixel is

@@ -32,7 +32,7 @@ def _crs_label(srs: osr.SpatialReference) -> str:
 
 def check_georeference(source) -> None:
     """RasterError (one sentence) when the raster's extent is impossible in its CRS (see the module doc)."""
-    xmin, ymin, xmax, ymax = source.extent
+    xmin, ymin, xmax, ymax = source.grid.extent
     if not all(math.isfinite(v) for v in (xmin, ymin, xmax, ymax)):
         raise RasterError(f"The raster '{source.name}' has an extent that is not finite (its pixel size or origin "
                           "is absurd); fix its georeference first.")
@@ -42,8 +42,8 @@ def check_georeference(source) -> None:
     if srs.ImportFromWkt(source.crs_wkt) != 0 or not srs.IsGeographic():
         return
     # GeoTIFF and GDAL geotransforms put longitude on x, latitude on y (traditional GIS order)
-    slack_x = DEGREE_SLACK + source.pixel_size[0] / 2
-    slack_y = DEGREE_SLACK + source.pixel_size[1] / 2
+    slack_x = DEGREE_SLACK + source.grid.pixel_size[0] / 2
+    slack_y = DEGREE_SLACK + source.grid.pixel_size[1] / 2
     if xmin < -360 - slack_x or xmax > 360 + slack_x or ymin < -90 - slack_y or ymax > 90 + slack_y:
         raise RasterError(f"The raster '{source.name}' declares the geographic CRS {_crs_label(srs)} (degrees), but "
                           f"its extent (x {xmin:.6g} to {xmax:.6g}, y {ymin:.6g} to {ymax:.6g}) is impossible in "
@@ -88,5 +88,5 @@ def has_valid_pixels(source, row0: int, col0: int, height: int, width: int) -> b
 
 def valid_at(source, x: float, y: float) -> bool:
     """True when the native pixel under the raster-CRS point (on the raster) holds data."""
-    row, col = source.pixel_of(x, y)
+    row, col = source.grid.pixel_of(x, y)
     return has_valid_pixels(source, int(math.floor(row)), int(math.floor(col)), 1, 1)

@@ -29,24 +29,14 @@ import numpy as np
 from osgeo import gdal
 
 from .errors import RasterError
+from .gdal_open import open_quietly
+from .grid import PHOTO_GEOTRANSFORM, Grid
 from .raster_snapshot import SNAPSHOT_NAME_KEY
 from .raster_validity import check_georeference, has_valid_pixels, valid_at
 from .stretch import BandPlan, band_plan, compute_cuts, read_rgb
 from core_model.raster_rgb import model_image_shape
 
-#: Geotransform QGIS uses for an image without georeference (map units = pixels, y up).
-PHOTO_GEOTRANSFORM = (0.0, 1.0, 0.0, 0.0, 0.0, -1.0)
 DEFAULT_MAX_SIDE = 1600
-
-
-def _open_quietly(path: str):
-    gdal.PushErrorHandler("CPLQuietErrorHandler")
-    try:
-        ds = gdal.Open(str(path), gdal.GA_ReadOnly)
-        message = gdal.GetLastErrorMsg()
-    finally:
-        gdal.PopErrorHandler()
-    return ds, message
 
 
 class RasterSource:
@@ -56,14 +46,13 @@ class RasterSource:
         self.path = str(path)
         # a snapshot drawn by QGIS names the layer and resolution it came from (engine.raster_snapshot)
         self.name = ds.GetMetadataItem(SNAPSHOT_NAME_KEY) or os.path.splitext(os.path.basename(self.path))[0]
-        self.width = ds.RasterXSize
-        self.height = ds.RasterYSize
         self.band_count = ds.RasterCount
         self.data_type = gdal.GetDataTypeName(ds.GetRasterBand(1).DataType)
         self.crs_wkt = ds.GetProjection() or ""
         gt = ds.GetGeoTransform(can_return_null=True)
         self.is_georeferenced = gt is not None
-        self.geotransform = tuple(float(v) for v in gt) if gt is not None else PHOTO_GEOTRANSFORM
+        self.grid = Grid.of(gt if gt is not None else PHOTO_GEOTRANSFORM, ds.RasterYSize, ds.RasterXSize)
+        self.width, self.height = self.grid.width, self.grid.height
         self._plan: BandPlan = band_plan(ds)
         self._cuts = None
         self._cuts_done = False
@@ -76,9 +65,9 @@ class RasterSource:
         name = os.path.basename(path)
         if not os.path.exists(path):
             raise RasterError(f"The raster file '{path}' does not exist.")
-        ds, message = _open_quietly(path)
+        ds, message = open_quietly(path)
         if ds is None:
-            reason = f" ({message.strip()})" if message else ""
+            reason = f" ({message})" if message else ""
             raise RasterError(f"GDAL cannot read '{name}' as a raster{reason}; choose a GeoTIFF, JPEG or PNG image.")
         if ds.RasterCount == 0:
             raise RasterError(f"The raster '{name}' has no bands (it may be a container of sub-datasets); "
@@ -100,37 +89,15 @@ class RasterSource:
 
     # -- dataset, opened per read ------------------------------------------------------------------
     def _dataset(self) -> gdal.Dataset:
-        ds, message = _open_quietly(self.path)
+        ds, message = open_quietly(self.path)
         if ds is None:
-            raise RasterError(f"The raster '{self.name}' can no longer be read ({message.strip()}).")
+            raise RasterError(f"The raster '{self.name}' can no longer be read ({message}).")
         return ds
 
-    # -- geometry --------------------------------------------------------------------------------
+    # -- geometry (the grid's) -------------------------------------------------------------------
     @property
-    def pixel_size(self) -> tuple[float, float]:
-        """(x size, y size) of one native pixel in raster-CRS units, both positive."""
-        return abs(self.geotransform[1]), abs(self.geotransform[5])
-
-    @property
-    def extent(self) -> tuple[float, float, float, float]:
-        """(xmin, ymin, xmax, ymax) of the whole raster in raster-CRS coordinates."""
-        x0, y0 = self.xy_of(0, 0)
-        x1, y1 = self.xy_of(self.height, self.width)
-        return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
-
-    def pixel_of(self, x: float, y: float) -> tuple[float, float]:
-        """Raster-CRS point -> (row, col) as floats (fractional position inside the pixel)."""
-        gt = self.geotransform
-        return (y - gt[3]) / gt[5], (x - gt[0]) / gt[1]
-
-    def xy_of(self, row: float, col: float) -> tuple[float, float]:
-        """(row, col) -> raster-CRS point; integer values are pixel corners."""
-        gt = self.geotransform
-        return gt[0] + col * gt[1], gt[3] + row * gt[5]
-
-    def contains(self, x: float, y: float) -> bool:
-        row, col = self.pixel_of(x, y)
-        return 0 <= row < self.height and 0 <= col < self.width
+    def geotransform(self) -> tuple:
+        return self.grid.geotransform
 
     # -- reading ---------------------------------------------------------------------------------
     @property
@@ -202,13 +169,13 @@ class RasterWindow:
         if not points_xy:
             raise ValueError("RasterWindow.around needs at least one point.")
         for x, y in points_xy:
-            if not source.contains(x, y):
+            if not source.grid.contains(x, y):
                 raise RasterError(f"The point ({x:.2f}, {y:.2f}) is outside the raster '{source.name}'.")
         if not any(valid_at(source, x, y) for x, y in points_xy):
             what = "click lies" if len(points_xy) == 1 else "clicks lie"
             raise RasterError(f"The {what} on pixels of '{source.name}' that hold no data (nodata or NaN); "
                               "click where the image shows the terrain.")
-        pix = [source.pixel_of(x, y) for x, y in points_xy]
+        pix = [source.grid.pixel_of(x, y) for x, y in points_xy]
         rows = [math.floor(r) for r, _ in pix]
         cols = [math.floor(c) for _, c in pix]
         m = int(margin_px)
@@ -220,8 +187,8 @@ class RasterWindow:
     def from_box(cls, source: RasterSource, x0: float, y0: float, x1: float, y1: float,
                  margin_px: int = 0, max_side: int = DEFAULT_MAX_SIDE) -> "RasterWindow":
         """The window covering the box (raster-CRS corners, any order) plus ``margin_px``, clipped."""
-        ra, ca = source.pixel_of(x0, y0)
-        rb, cb = source.pixel_of(x1, y1)
+        ra, ca = source.grid.pixel_of(x0, y0)
+        rb, cb = source.grid.pixel_of(x1, y1)
         m = int(margin_px)
         r0 = math.floor(min(ra, rb)) - m
         r1 = math.ceil(max(ra, rb)) + m
@@ -249,26 +216,29 @@ class RasterWindow:
         return self.row0, self.col0, self.height, self.width
 
     @property
+    def grid(self) -> Grid:
+        """The model image's pixel grid (raster CRS)."""
+        return self.source.grid.window(self.row0, self.col0, self.height, self.width, *self.image_shape)
+
+    @property
     def geotransform(self) -> tuple[float, float, float, float, float, float]:
         """GDAL geotransform of the model image's pixel grid (raster CRS)."""
-        gt = self.source.geotransform
-        x0, y0 = self.source.xy_of(self.row0, self.col0)
-        return (x0, gt[1] * self.col_step, 0.0, y0, 0.0, gt[5] * self.row_step)
+        return self.grid.geotransform
 
     @property
     def extent(self) -> tuple[float, float, float, float]:
         """(xmin, ymin, xmax, ymax) of the window in raster-CRS coordinates."""
-        xa, ya = self.source.xy_of(self.row0, self.col0)
-        xb, yb = self.source.xy_of(self.row0 + self.height, self.col0 + self.width)
+        xa, ya = self.source.grid.xy_of(self.row0, self.col0)
+        xb, yb = self.source.grid.xy_of(self.row0 + self.height, self.col0 + self.width)
         return min(xa, xb), min(ya, yb), max(xa, xb), max(ya, yb)
 
     def contains(self, x: float, y: float) -> bool:
-        row, col = self.source.pixel_of(x, y)
+        row, col = self.source.grid.pixel_of(x, y)
         return (self.row0 <= row < self.row0 + self.height) and (self.col0 <= col < self.col0 + self.width)
 
     def to_image_float(self, x: float, y: float) -> tuple[float, float]:
         """Raster-CRS point -> fractional (row, col) in the model image."""
-        row, col = self.source.pixel_of(x, y)
+        row, col = self.source.grid.pixel_of(x, y)
         return (row - self.row0) / self.row_step, (col - self.col0) / self.col_step
 
     def to_image(self, x: float, y: float) -> tuple[int, int]:
@@ -279,14 +249,14 @@ class RasterWindow:
 
     def image_to_xy(self, row: float, col: float) -> tuple[float, float]:
         """Model-image (row, col) -> raster-CRS point; integers are pixel corners."""
-        return self.source.xy_of(self.row0 + row * self.row_step, self.col0 + col * self.col_step)
+        return self.source.grid.xy_of(self.row0 + row * self.row_step, self.col0 + col * self.col_step)
 
     def near_inner_edge(self, x: float, y: float, edge_px: int) -> bool:
         """True when the point is outside the window, or closer than ``edge_px`` native pixels to an edge
         of it that is not the raster's edge (the window should grow to take it in)."""
         if not self.contains(x, y):
             return True
-        row, col = self.source.pixel_of(x, y)
+        row, col = self.source.grid.pixel_of(x, y)
         bottom, right = self.row0 + self.height, self.col0 + self.width
         return ((row - self.row0 < edge_px and self.row0 > 0) or (col - self.col0 < edge_px and self.col0 > 0)
                 or (bottom - row < edge_px and bottom < self.source.height)

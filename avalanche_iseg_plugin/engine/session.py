@@ -204,8 +204,8 @@ class DigitisingSession:
         cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0
         self._check_inside(cx, cy, what="The centre of the box")
         self.discard()
-        ra, ca = self.source.pixel_of(x0, y0)
-        rb, cb = self.source.pixel_of(x1, y1)
+        ra, ca = self.source.grid.pixel_of(x0, y0)
+        rb, cb = self.source.grid.pixel_of(x1, y1)
         side = max(abs(ra - rb), abs(ca - cb))
         if side < MIN_BOX_PX:
             return self.add_click(cx, cy, True)
@@ -220,13 +220,13 @@ class DigitisingSession:
         if geom is None or geom.IsEmpty():
             raise SessionError("The selected feature has no polygon geometry to correct.")
         xmin, xmax, ymin, ymax = geom.GetEnvelope()
-        sxmin, symin, sxmax, symax = self.source.extent
+        sxmin, symin, sxmax, symax = self.source.grid.extent
         if xmax <= sxmin or xmin >= sxmax or ymax <= symin or ymin >= symax:
             raise RasterError(f"The selected polygon lies outside the raster '{self.source.name}'; "
                               "activate the raster it was digitised on.")
         self.discard()
-        ra, ca = self.source.pixel_of(xmin, ymax)
-        rb, cb = self.source.pixel_of(xmax, ymin)
+        ra, ca = self.source.grid.pixel_of(xmin, ymax)
+        rb, cb = self.source.grid.pixel_of(xmax, ymin)
         side = max(abs(ra - rb), abs(ca - cb))
         margin = max(16, int(math.ceil(CORRECTION_MARGIN * side)))
         window = RasterWindow.from_box(self.source, xmin, ymin, xmax, ymax, margin, self.max_side)
@@ -275,7 +275,7 @@ class DigitisingSession:
 
     # -- internals -------------------------------------------------------------------------------
     def _check_inside(self, x, y, what="The click"):
-        if not self.source.contains(x, y):
+        if not self.source.grid.contains(x, y):
             raise RasterError(f"{what} at ({x:.2f}, {y:.2f}) is outside the raster '{self.source.name}'; "
                               "click on the image.")
 

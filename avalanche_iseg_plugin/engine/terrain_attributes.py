@@ -25,6 +25,8 @@ import numpy as np
 from osgeo import gdal, ogr, osr
 
 from .avalanche_schema import TERRAIN_NAMES
+from .gdal_open import open_quietly
+from .grid import Grid
 
 
 @dataclass(frozen=True)
@@ -65,14 +67,18 @@ def _geometry(polygons_wkt) -> ogr.Geometry:
     return multi
 
 
+def _grid_of(ds) -> Grid:
+    return Grid.of(ds.GetGeoTransform(), ds.RasterYSize, ds.RasterXSize)
+
+
 def _cell_size_in(ds, dem_srs, work_srs) -> float:
     """The DEM's cell size at its centre, measured in ``work_srs`` units."""
-    gt = ds.GetGeoTransform()
-    cx, cy = gt[0] + gt[1] * ds.RasterXSize / 2, gt[3] + gt[5] * ds.RasterYSize / 2
+    grid = _grid_of(ds)
+    row, col = grid.height / 2, grid.width / 2
     to_work = osr.CoordinateTransformation(dem_srs, work_srs)
-    x0, y0, _ = to_work.TransformPoint(cx, cy)
-    x1, y1, _ = to_work.TransformPoint(cx + gt[1], cy)
-    x2, y2, _ = to_work.TransformPoint(cx, cy + gt[5])
+    x0, y0, _ = to_work.TransformPoint(*grid.xy_of(row, col))
+    x1, y1, _ = to_work.TransformPoint(*grid.xy_of(row, col + 1))
+    x2, y2, _ = to_work.TransformPoint(*grid.xy_of(row + 1, col))
     return (math.hypot(x1 - x0, y1 - y0) + math.hypot(x2 - x0, y2 - y0)) / 2
 
 
@@ -81,12 +87,12 @@ def _same_coordinates(dem_srs, work_srs, ds) -> bool:
     CRS, written differently (e.g. a .prj's WKT and a GeoTIFF's)."""
     if work_srs.IsSame(dem_srs):
         return True
-    gt = ds.GetGeoTransform()
+    grid = _grid_of(ds)
     to_work = osr.CoordinateTransformation(dem_srs, work_srs)
-    for col, row in ((0, 0), (ds.RasterXSize, 0), (0, ds.RasterYSize), (ds.RasterXSize, ds.RasterYSize)):
-        x, y = gt[0] + col * gt[1], gt[3] + row * gt[5]
+    for row, col in ((0, 0), (0, grid.width), (grid.height, 0), (grid.height, grid.width)):
+        x, y = grid.xy_of(row, col)
         tx, ty, _ = to_work.TransformPoint(x, y)
-        if math.hypot(tx - x, ty - y) > 0.01 * abs(gt[1]):
+        if math.hypot(tx - x, ty - y) > 0.01 * grid.pixel_size[0]:
             return False
     return True
 
@@ -111,13 +117,7 @@ def terrain_attributes(dem_path: str, polygons_wkt, crs_wkt: str, dem_name: str 
     """Terrain of the polygon(s) ``polygons_wkt`` (WKT, CRS ``crs_wkt``) on the DEM ``dem_path``;
     ``dem_crs_wkt``: the DEM's CRS where its file has none (e.g. set on the QGIS layer)."""
     name = dem_name or os.path.basename(str(dem_path))
-    gdal.PushErrorHandler("CPLQuietErrorHandler")
-    try:
-        ds = gdal.Open(str(dem_path))
-    except RuntimeError:
-        ds = None
-    finally:
-        gdal.PopErrorHandler()
+    ds, _message = open_quietly(dem_path)
     if ds is None or ds.RasterCount < 1:
         return _empty(f"The DEM '{name}' cannot be read as a raster; the terrain fields are left empty.")
     poly_srs, dem_srs = _srs(crs_wkt), _srs(ds.GetProjection() or dem_crs_wkt)
@@ -131,10 +131,10 @@ def terrain_attributes(dem_path: str, polygons_wkt, crs_wkt: str, dem_name: str 
     geom = _geometry(polygons_wkt)
     if not work_srs.IsSame(poly_srs):
         geom.Transform(osr.CoordinateTransformation(poly_srs, work_srs))
-    gt = ds.GetGeoTransform()
+    grid = _grid_of(ds)
     same = _same_coordinates(dem_srs, work_srs, ds)
-    res = abs(gt[1]) if same else _cell_size_in(ds, dem_srs, work_srs)
-    ox, oy = (gt[0], gt[3]) if same else (0.0, 0.0)
+    res = grid.pixel_size[0] if same else _cell_size_in(ds, dem_srs, work_srs)
+    ox, oy = grid.xy_of(0, 0) if same else (0.0, 0.0)
     xmin, xmax, ymin, ymax = geom.GetEnvelope()
     x0 = ox + (math.floor((xmin - ox) / res) - 2) * res
     x1 = ox + (math.ceil((xmax - ox) / res) + 2) * res

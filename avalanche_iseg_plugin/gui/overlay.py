@@ -94,7 +94,7 @@ class DigitisingOverlay:
 
         if window is not None and mask is not None and np.asarray(mask).any():
             h, w = window.image_shape
-            corners = [to_canvas(*window.image_to_xy(r, c)) for r, c in ((0, 0), (0, w), (h, w), (h, 0))]
+            corners = [to_canvas(*window.grid.xy_of(r, c)) for r, c in ((0, 0), (0, w), (h, w), (h, 0))]
             if self.mask_item is None:
                 self.mask_item = MaskItem(self.canvas)
             self.mask_item.set_opacity(self.opacity)
@@ -149,7 +149,7 @@ class DigitisingOverlay:
             self.window_band.reset(QgsWkbTypes.LineGeometry)
             return
         h, w = window.image_shape
-        ring = [to_canvas(*window.image_to_xy(r, c)) for r, c in ((0, 0), (0, w), (h, w), (h, 0), (0, 0))]
+        ring = [to_canvas(*window.grid.xy_of(r, c)) for r, c in ((0, 0), (0, w), (h, w), (h, 0), (0, 0))]
         self.window_band.setToGeometry(QgsGeometry.fromPolylineXY(ring), None)
 
     def _draw_clicks(self, points) -> None:

@@ -105,7 +105,7 @@ class RasterLayers:
             self.say(str(exc))
             return None, refused
         info = self.model.raster_info
-        if self.drawn_layer == raster.layer_id and not any(info.contains(*p) for p in converted):
+        if self.drawn_layer == raster.layer_id and not any(info.grid.contains(*p) for p in converted):
             self.say(f"The click is outside the part of '{raster.name}' read for this avalanche (what the canvas "
                      "showed at its first click): finish it (Space) or discard it (Esc), zoom out until the whole "
                      "avalanche is on the canvas and start again.")

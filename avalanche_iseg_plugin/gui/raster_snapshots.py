@@ -50,7 +50,7 @@ class RasterSnapshots:
         self._job = job
         g = plan.grid
         self._status = self.iface.messageBar().createMessage(
-            TITLE, f"Reading '{layer.name()}' through QGIS ({g.width} × {g.height} px at {g.resolution:.3g} "
+            TITLE, f"Reading '{layer.name()}' through QGIS ({g.width} × {g.height} px at {g.pixel_size[0]:.3g} "
             f"map units/px): loading tiles…")
         self.iface.messageBar().pushWidget(self._status, Qgis.Info, 0)
         self._clock.start()

@@ -3,7 +3,7 @@
 File rasters (the 'gdal' provider) are read by the engine with GDAL at native resolution — unless the user
 chose to read them "as displayed" (the layer's renderer and contrast stretch). Every other provider (WMS,
 WMTS, XYZ, WCS, virtual rasters ...) is drawn by QGIS: ``plan_for_canvas`` / ``plan_around`` choose the
-north-up grid (``engine.raster_snapshot.SnapshotGrid``) in the CRS the outline gets — the canvas's for a
+north-up grid (``engine.raster_snapshot.grid_covering``) in the CRS the outline gets — the canvas's for a
 service, the layer's own for a file read as displayed (on its native pixel grid) — and ``map_settings``
 describes the drawing for a QgsMapRenderer job. ``render_now`` draws synchronously (Processing's thread);
 the GUI runs the same map settings in a QgsMapRendererParallelJob (gui/raster_snapshots.py).
@@ -21,7 +21,8 @@ from qgis.PyQt.QtCore import QSize
 from qgis.PyQt.QtGui import QColor, QImage, QPainter
 
 from ..engine.errors import RasterError
-from ..engine.raster_snapshot import SnapshotGrid, snapshot_name, write_snapshot
+from ..engine.grid import Grid
+from ..engine.raster_snapshot import grid_covering, snapshot_name, write_snapshot
 
 LOOK_RAW, LOOK_DISPLAYED = "raw", "displayed"
 #: a drawn snapshot is at most this many times "Window max side" pixels along a side
@@ -38,7 +39,7 @@ def reads_through_qgis(layer, look: str = LOOK_RAW) -> bool:
 class RenderPlan:
     """What to draw: the layer, the grid, the grid's CRS and the name the snapshot gets."""
     layer_id: str
-    grid: SnapshotGrid
+    grid: Grid
     crs: QgsCoordinateReferenceSystem
     name: str
     layer_name: str = ""
@@ -86,8 +87,8 @@ def _plan(layer, crs, box, resolution, max_side, origin=None) -> RenderPlan:
         xmax, ymax = min(xmax, bounds[2]), min(ymax, bounds[3])
     if not (xmax > xmin and ymax > ymin):
         raise RasterError(f"The click is outside the layer '{layer.name()}': click where it shows the image.")
-    grid = SnapshotGrid.covering(xmin, ymin, xmax, ymax, resolution, SNAPSHOT_SIDE_FACTOR * int(max_side), origin)
-    return RenderPlan(layer.id(), grid, crs, snapshot_name(layer.name(), grid.resolution, _unit(crs)), layer.name())
+    grid = grid_covering(xmin, ymin, xmax, ymax, resolution, SNAPSHOT_SIDE_FACTOR * int(max_side), origin)
+    return RenderPlan(layer.id(), grid, crs, snapshot_name(layer.name(), grid.pixel_size[0], _unit(crs)), layer.name())
 
 
 def native_resolution(layer) -> float | None:

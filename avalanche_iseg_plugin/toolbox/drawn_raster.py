@@ -4,9 +4,11 @@ other), and for each avalanche a snapshot drawn around its clicks (layers/render
 engine reads like a file raster, in the layer's CRS."""
 from __future__ import annotations
 
+import math
 import tempfile
 
 from ..engine.errors import RasterError
+from ..engine.grid import Grid
 from ..engine.raster_window import RasterSource
 from ..engine.session import DEFAULT_MARGIN_PX
 from ..layers.rendered_raster import native_resolution, plan_around, render_now, save_snapshot
@@ -25,19 +27,13 @@ class DrawnRaster:
                               "give the ground resolution to read it at.")
         self.resolution, self.max_side = float(resolution), int(max_side)
         extent = layer.extent()
-        self.extent = extent
-        self.geotransform = (extent.xMinimum(), self.resolution, 0.0, extent.yMaximum(), 0.0, -self.resolution)
+        rows = math.ceil(extent.height() / self.resolution)
+        cols = math.ceil(extent.width() / self.resolution)
+        self.grid = Grid((extent.xMinimum(), self.resolution, 0.0, extent.yMaximum(), 0.0, -self.resolution),
+                         rows, cols)
         self.is_georeferenced = True
         self._folder = tempfile.TemporaryDirectory(prefix="avalanche_iseg_drawn_")
         self._count = 0
-
-    def contains(self, x: float, y: float) -> bool:
-        e = self.extent
-        return e.xMinimum() <= x < e.xMaximum() and e.yMinimum() < y <= e.yMaximum()
-
-    def pixel_of(self, x: float, y: float) -> tuple[float, float]:
-        gt = self.geotransform
-        return (y - gt[3]) / gt[5], (x - gt[0]) / gt[1]
 
     def source_around(self, clicks) -> RasterSource:
         """A snapshot around the clicks [(x, y, positive)] with the session's margin, opened for the engine."""

@@ -148,7 +148,7 @@ class SegmentFromPointsAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException(str(exc)) from exc
         raster_crs = raster.crs() if source.is_georeferenced else QgsCoordinateReferenceSystem()
         clicks, skipped = self._read_points(points, sign_field, group_field, raster_crs, source, context, feedback)
-        groups, without_positive = group_clicks(clicks, by_field=bool(group_field), pixel_of=source.pixel_of)
+        groups, without_positive = group_clicks(clicks, by_field=bool(group_field), pixel_of=source.grid.pixel_of)
         for key in without_positive:
             feedback.reportError(f"Avalanche {key!r} has no positive point; skipped.")
         if not groups:
@@ -235,7 +235,7 @@ class SegmentFromPointsAlgorithm(QgsProcessingAlgorithm):
             key = feature[group_field] if group_field else feature.id()
             for part in geometry.constParts():
                 x, y = part.x(), part.y()
-                if not source.contains(x, y):
+                if not source.grid.contains(x, y):
                     feedback.reportError(f"Point {feature.id()} lies outside the raster '{source.name}'; skipped.")
                     skipped += 1
                     continue

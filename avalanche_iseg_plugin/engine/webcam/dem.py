@@ -12,6 +12,8 @@ import numpy as np
 from osgeo import gdal
 
 from ..errors import CameraError
+from ..gdal_open import open_quietly
+from ..grid import Grid
 
 
 class Dem:
@@ -23,7 +25,7 @@ class Dem:
             raise CameraError(f"The DEM '{name}' is not a north-up grid (pixel size {gt[1]:g}, {gt[5]:g}); "
                               "warp it to a north-up grid first.")
         self.z = np.asarray(heights, dtype=np.float64)
-        self.geotransform = gt
+        self.grid = Grid(gt, *self.z.shape)
         self.crs_wkt = crs_wkt or ""
         self.name = name
 
@@ -33,12 +35,7 @@ class Dem:
         name = os.path.basename(path)
         if not os.path.isfile(path):
             raise CameraError(f"The DEM '{path}' does not exist.")
-        gdal.PushErrorHandler("CPLQuietErrorHandler")
-        try:
-            ds = gdal.Open(path, gdal.GA_ReadOnly)
-            message = gdal.GetLastErrorMsg().strip()
-        finally:
-            gdal.PopErrorHandler()
+        ds, message = open_quietly(path)
         if ds is None:
             reason = f" ({message})" if message else ""
             raise CameraError(f"GDAL cannot read the DEM '{name}' as a raster{reason}; give a GeoTIFF or ESRI ASCII grid.")
@@ -55,32 +52,33 @@ class Dem:
             raise CameraError(f"The DEM '{name}' has no valid height (every cell is nodata).")
         return cls(heights, gt, ds.GetProjection() or "", os.path.splitext(name)[0])
 
-    # -- geometry ----------------------------------------------------------------------------------
+    # -- geometry (the grid's) ----------------------------------------------------------------------
+    @property
+    def geotransform(self) -> tuple:
+        return self.grid.geotransform
+
     @property
     def shape(self) -> tuple[int, int]:
-        return self.z.shape
+        return self.grid.shape
 
     @property
     def cell_size(self) -> float:
-        return float(min(self.geotransform[1], -self.geotransform[5]))
+        return float(min(self.grid.pixel_size))
 
     @property
     def extent(self) -> tuple[float, float, float, float]:
         """(xmin, ymin, xmax, ymax) of the grid's outer edges."""
-        gt, (rows, cols) = self.geotransform, self.z.shape
-        return gt[0], gt[3] + rows * gt[5], gt[0] + cols * gt[1], gt[3]
+        return self.grid.extent
 
     def contains(self, x, y) -> np.ndarray:
+        """Where map points lie within the grid's outer edges (edges included)."""
         xmin, ymin, xmax, ymax = self.extent
         x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
         return (x >= xmin) & (x <= xmax) & (y >= ymin) & (y <= ymax)
 
     def cell_centres(self) -> tuple[np.ndarray, np.ndarray]:
         """(x, y) of every cell centre, each of the grid's shape."""
-        gt, (rows, cols) = self.geotransform, self.z.shape
-        xs = gt[0] + (np.arange(cols) + 0.5) * gt[1]
-        ys = gt[3] + (np.arange(rows) + 0.5) * gt[5]
-        return np.meshgrid(xs, ys)
+        return self.grid.cell_centres()
 
     # -- heights -----------------------------------------------------------------------------------
     def sample(self, x, y) -> np.ndarray:
@@ -88,9 +86,9 @@ class Dem:
         Points within half a cell of the outer edge take the edge cells' heights."""
         x = np.asarray(x, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
-        gt, (rows, cols) = self.geotransform, self.z.shape
-        fc = (x - gt[0]) / gt[1] - 0.5
-        fr = (y - gt[3]) / gt[5] - 0.5
+        rows, cols = self.z.shape
+        fr, fc = self.grid.pixel_of(x, y)
+        fr, fc = fr - 0.5, fc - 0.5
         inside = (fc >= -0.5) & (fc <= cols - 0.5) & (fr >= -0.5) & (fr <= rows - 0.5)
         fc = np.clip(np.where(inside, fc, 0.0), 0.0, cols - 1.0)
         fr = np.clip(np.where(inside, fr, 0.0), 0.0, rows - 1.0)

@@ -19,7 +19,7 @@ import numpy as np
 from osgeo import ogr
 
 from ..errors import CameraError
-from ..raster_window import PHOTO_GEOTRANSFORM
+from ..grid import PHOTO_GEOTRANSFORM
 from ..vectorize import rasterize_polygons
 from .camera import Camera
 from .dem import Dem

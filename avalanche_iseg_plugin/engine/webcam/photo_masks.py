@@ -3,7 +3,7 @@ onto the whole photo's pixel grid.
 
 A mask image (PNG, TIFF, any GDAL raster) has the photo's size; a pixel is in the mask when any of its
 colour bands is not 0 (nor the band's nodata value) and its alpha, if it has one, is not 0.  Photo-space polygons are in the coordinates QGIS
-gives a photo without georeference (x = col, y = -row, see raster_window.PHOTO_GEOTRANSFORM); a pixel
+gives a photo without georeference (x = col, y = -row, see grid.PHOTO_GEOTRANSFORM); a pixel
 is in when its centre is inside.
 """
 from __future__ import annotations
@@ -14,7 +14,8 @@ import numpy as np
 from osgeo import gdal
 
 from ..errors import CameraError
-from ..raster_window import PHOTO_GEOTRANSFORM
+from ..gdal_open import open_quietly
+from ..grid import PHOTO_GEOTRANSFORM
 from ..vectorize import rasterize_polygons
 
 
@@ -24,11 +25,7 @@ def read_mask(path) -> np.ndarray:
     name = os.path.basename(path)
     if not os.path.isfile(path):
         raise CameraError(f"The mask '{path}' does not exist.")
-    gdal.PushErrorHandler("CPLQuietErrorHandler")
-    try:
-        ds = gdal.Open(path, gdal.GA_ReadOnly)
-    finally:
-        gdal.PopErrorHandler()
+    ds, _message = open_quietly(path)
     if ds is None or ds.RasterCount == 0:
         raise CameraError(f"GDAL cannot read the mask '{name}' as an image; give a PNG or TIFF of the photo's size.")
     mask = np.zeros((ds.RasterYSize, ds.RasterXSize), dtype=bool)
@@ -52,11 +49,7 @@ def image_size_of(path) -> tuple[int, int]:
     path = str(path)
     if not os.path.isfile(path):
         raise CameraError(f"The photo '{path}' does not exist.")
-    gdal.PushErrorHandler("CPLQuietErrorHandler")
-    try:
-        ds = gdal.Open(path, gdal.GA_ReadOnly)
-    finally:
-        gdal.PopErrorHandler()
+    ds, _message = open_quietly(path)
     if ds is None:
         raise CameraError(f"GDAL cannot read the photo '{os.path.basename(path)}' as an image; give a JPEG, PNG or TIFF.")
     return ds.RasterXSize, ds.RasterYSize

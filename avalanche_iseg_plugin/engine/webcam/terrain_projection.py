@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import CameraError
+from ..grid import Grid
 from ..vectorize import mask_to_polygons, total_area
 from .camera import Camera
 from .dem import Dem
@@ -68,12 +69,12 @@ class ProjectedObject:
 
 
 def _ground_grid(dem: Dem, resolution: float | None):
-    """(geotransform, x, y, z) of the ground grid (2-D arrays)."""
-    square = math.isclose(dem.geotransform[1], -dem.geotransform[5], rel_tol=1e-9)
+    """(grid, x, y, z) of the ground grid (x, y, z: 2-D arrays of its cell centres and heights)."""
+    square = math.isclose(*dem.grid.pixel_size, rel_tol=1e-9)
     if resolution is None and square or resolution is not None and square and \
             math.isclose(resolution, dem.cell_size, rel_tol=1e-9):
         x, y = dem.cell_centres()
-        return dem.geotransform, x, y, dem.z
+        return dem.grid, x, y, dem.z
     resolution = dem.cell_size if resolution is None else float(resolution)
     if not resolution > 0:
         raise CameraError(f"The ground resolution must be positive, not {resolution:g}.")
@@ -82,9 +83,9 @@ def _ground_grid(dem: Dem, resolution: float | None):
     if cols * rows > MAX_GRID_CELLS:
         raise CameraError(f"A ground resolution of {resolution:g} gives {cols}×{rows} cells over the DEM; choose a "
                           f"coarser one (at least {math.sqrt((xmax - xmin) * (ymax - ymin) / MAX_GRID_CELLS):.2f}).")
-    gt = (xmin, resolution, 0.0, ymax, 0.0, -resolution)
-    x, y = np.meshgrid(xmin + (np.arange(cols) + 0.5) * resolution, ymax - (np.arange(rows) + 0.5) * resolution)
-    return gt, x, y, dem.sample(x, y)
+    grid = Grid((xmin, resolution, 0.0, ymax, 0.0, -resolution), rows, cols)
+    x, y = grid.cell_centres()
+    return grid, x, y, dem.sample(x, y)
 
 
 def _unit_normals(z: np.ndarray, cell: float) -> np.ndarray:
@@ -105,11 +106,9 @@ class TerrainProjector:
             raise CameraError(f"The camera is {ground - camera.position[2]:.1f} m below the surface of the DEM "
                               f"'{dem.name}' at its position, so it would see nothing but terrain; refit it on "
                               "this DEM or use the DEM it was fitted on.")
-        gt, x, y, z = _ground_grid(dem, resolution)
+        self.grid, x, y, z = _ground_grid(dem, resolution)
         self._progress(PROGRESS["grid"])
-        self.geotransform = gt
-        self.resolution = float(gt[1])
-        self.grid_shape = z.shape
+        self.resolution = self.grid.pixel_size[0]
         normals = _unit_normals(z, self.resolution).reshape(-1, 3)
         pts = np.column_stack([x.ravel(), y.ravel(), z.ravel()])
         cells = np.flatnonzero(np.isfinite(pts[:, 2]))
@@ -182,11 +181,11 @@ class TerrainProjector:
         n_mask = int(mask.sum())
         n_sky = int((mask & ~self.terrain_px).sum())
         claimed = mask.ravel()[self.pixels]
-        grid = np.zeros(self.grid_shape[0] * self.grid_shape[1], dtype=bool)
+        grid = np.zeros(self.grid.height * self.grid.width, dtype=bool)
         grid[self.cells[claimed]] = True
         if min_area is None:
-            min_area = DEFAULT_MIN_CELLS * self.resolution * abs(self.geotransform[5])
-        polygons = mask_to_polygons(grid.reshape(self.grid_shape), self.geotransform, min_area=min_area,
+            min_area = DEFAULT_MIN_CELLS * self.resolution * self.grid.pixel_size[1]
+        polygons = mask_to_polygons(grid.reshape(self.grid.shape), self.grid.geotransform, min_area=min_area,
                                     simplify=simplify) if claimed.any() else []
         z = self.z[claimed]
         return ProjectedObject(polygons_wkt=polygons, n_mask_px=n_mask, n_sky_px=n_sky, n_cells=int(claimed.sum()),
