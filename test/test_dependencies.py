@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from avalanche_iseg_plugin import dependencies as deps
-from avalanche_iseg_plugin import dependency_install as installer
+from avalanche_iseg_plugin.dependencies import check as deps
+from avalanche_iseg_plugin.dependencies import install as installer
 
 REPO = Path(__file__).resolve().parents[1]
 HIDER = str(REPO / "test" / "hidden_modules.py")

@@ -11,8 +11,8 @@ import pytest
 from avalanche_iseg_plugin.engine.protocol import (AddClick, Box, Finish, FinishedResult, PredictorKey,
                                                    SessionView, SetRaster)
 from avalanche_iseg_plugin.engine.session_server import SessionServer
-from avalanche_iseg_plugin.gui.process_transport import ProcessTransport
-from avalanche_iseg_plugin.gui.worker_transport import WorkerTransport
+from avalanche_iseg_plugin.gui.transport.process_transport import ProcessTransport
+from avalanche_iseg_plugin.gui.transport.worker_transport import WorkerTransport
 from gis_fixtures import make_lobe_geotiff
 from process_fakes import fake_factory
 
