@@ -49,6 +49,15 @@ def process(qgis_app):
     transport.stop()
 
 
+def test_the_child_starts_beside_the_plugin_package():
+    """The child process runs in (and imports from) the folder that holds avalanche_iseg_plugin/."""
+    from pathlib import Path
+
+    from avalanche_iseg_plugin.gui.transport import process_transport
+
+    assert (Path(process_transport.PLUGIN_PARENT) / "avalanche_iseg_plugin" / "__init__.py").is_file()
+
+
 def test_process_gives_the_same_replies_as_the_thread(lobe, process):
     thread = WorkerTransport(SessionServer(fake_factory))
     by_thread = _scenario(thread, lobe, Recorder(thread))
