@@ -28,8 +28,8 @@ _use_bundled_core_model()
 
 def _use_private_dependencies() -> None:
     """PyTorch/OpenCV installed by the plugin's dependency step (a folder in the QGIS profile) become
-    importable, after QGIS's own folders (see dependency_folder.py)."""
-    from .dependency_folder import add_private_dir_to_path
+    importable, after QGIS's own folders (see dependencies/folder.py)."""
+    from .dependencies.folder import add_private_dir_to_path
 
     add_private_dir_to_path()
 

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .hrnet import BasicBlock, Bottleneck, HighResolutionNet
-from .inference_speedups import _MKLDNN_CONV, PointwiseConv, _is_pointwise
+from .pointwise_conv import MKLDNN_CONV, PointwiseConv, is_pointwise
 
 _ACTS = {nn.ReLU: "relu", nn.LeakyReLU: "leaky_relu"}
 
@@ -51,8 +51,8 @@ class FusedConv(nn.Module):
         self.stride, self.padding, self.dilation = list(conv.stride), list(conv.padding), list(conv.dilation)
         self.groups = conv.groups
         self.act, self.slope = act, float(slope)
-        self.pointwise = _is_pointwise(conv)
-        self.use_mkldnn = self.pointwise and _MKLDNN_CONV
+        self.pointwise = is_pointwise(conv)
+        self.use_mkldnn = self.pointwise and MKLDNN_CONV
 
     def extra_repr(self) -> str:
         return f"{self.weight.shape[1]}, {self.weight.shape[0]}, kernel={tuple(self.weight.shape[2:])}, " \
@@ -63,7 +63,7 @@ class FusedConv(nn.Module):
                 and not (torch.is_grad_enabled() and x.requires_grad))
 
     def _conv(self, x):
-        # The unfused ops of the inference copy exactly (core_model.inference_speedups.PointwiseConv for
+        # The unfused ops of the inference copy exactly (core_model.pointwise_conv.PointwiseConv for
         # 1×1 convs), so that a gradient path gives what it gave before fusion.
         if self.pointwise:
             return PointwiseConv.forward(self, x)
@@ -119,7 +119,7 @@ class FusedHighResolutionNet(HighResolutionNet):
 
 def _worth_fusing(conv: nn.Conv2d) -> bool:
     """1×1 convs of very few input channels stay one matrix product (PointwiseConv)."""
-    return not (_is_pointwise(conv) and conv.in_channels < 8)
+    return not (is_pointwise(conv) and conv.in_channels < 8)
 
 
 def _fuse_sequential(seq: nn.Sequential) -> int:

@@ -61,8 +61,8 @@ def main() -> int:
     from gis_fixtures import make_lobe_geotiff
 
     from avalanche_iseg_plugin.engine.session_server import SessionServer
-    from avalanche_iseg_plugin.gui.process_transport import ProcessTransport
-    from avalanche_iseg_plugin.gui.worker_transport import WorkerTransport
+    from avalanche_iseg_plugin.gui.transport.process_transport import ProcessTransport
+    from avalanche_iseg_plugin.gui.transport.worker_transport import WorkerTransport
 
     app = QCoreApplication.instance() or QCoreApplication([])  # noqa: F841
     folder = tempfile.mkdtemp(prefix="bench_transport_")

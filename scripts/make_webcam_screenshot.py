@@ -26,7 +26,7 @@ import webcam_real_scene as rs
 from gis_fixtures import FakePredictor
 from avalanche_iseg_plugin.engine.webcam.dem import Dem
 from avalanche_iseg_plugin.gui.plugin import AvalancheIsegPlugin
-from avalanche_iseg_plugin.gui.gcp_picker import PickedGcp
+from avalanche_iseg_plugin.gui.webcam.gcp_picker import PickedGcp
 from avalanche_iseg_plugin.layers import avalanche_layer
 
 SH = Path(REPO).parent / "shared" / "gis" / "avaframe_alr"

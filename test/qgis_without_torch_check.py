@@ -5,7 +5,7 @@ import importlib.util
 
 from qgis.PyQt.QtWidgets import QApplication
 
-from avalanche_iseg_plugin.gui.dependency_dialog import DependencyDialog
+from avalanche_iseg_plugin.gui.setup.dependency_dialog import DependencyDialog
 from avalanche_iseg_plugin.gui.plugin import AvalancheIsegPlugin
 
 

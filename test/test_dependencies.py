@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from avalanche_iseg_plugin import dependencies as deps
-from avalanche_iseg_plugin import dependency_install as installer
+from avalanche_iseg_plugin.dependencies import check as deps
+from avalanche_iseg_plugin.dependencies import install as installer
 
 REPO = Path(__file__).resolve().parents[1]
 HIDER = str(REPO / "test" / "hidden_modules.py")
@@ -122,3 +122,11 @@ def test_private_folder_is_in_the_qgis_profile_and_goes_last_on_sys_path(tmp_pat
     os.makedirs(folder)
     monkeypatch.setattr(sys, "path", list(sys.path))
     assert deps.add_private_dir_to_path(folder) == folder and sys.path[-1] == folder
+
+
+def test_the_default_plugin_folder_is_the_plugin_package():
+    """The private folder follows the plugin package's folder (in QGIS: <profile>/python/plugins/<plugin>),
+    not the dependencies package inside it."""
+    from avalanche_iseg_plugin.dependencies import folder
+
+    assert Path(folder.PLUGIN_DIR) == REPO / "avalanche_iseg_plugin"

@@ -7,7 +7,7 @@ import time
 from qgis.core import QgsApplication
 from qgis.PyQt.QtCore import QCoreApplication
 
-from avalanche_iseg_plugin.gui.dependency_dialog import DependencyDialog, log_path
+from avalanche_iseg_plugin.gui.setup.dependency_dialog import DependencyDialog, log_path
 
 
 def _wait(dialog, timeout=240):

@@ -32,8 +32,9 @@ def test_zip_layout_and_metadata(built_zip):
         names = set(zf.namelist())
         metadata = zf.read(f"{PACKAGE}/metadata.txt").decode("utf-8")
     # every plugin module and every core_model module is in the zip, in one plugin folder
-    for path in (REPO / PACKAGE).glob("*.py"):
-        assert f"{PACKAGE}/{path.name}" in names
+    for path in (REPO / PACKAGE).rglob("*.py"):        # sub-packages too (gui/webcam, dependencies, ...)
+        if "__pycache__" not in path.parts:
+            assert f"{PACKAGE}/{path.relative_to(REPO / PACKAGE).as_posix()}" in names
     for path in (REPO / "core_model").rglob("*.py"):
         if "__pycache__" not in path.parts:
             assert f"{PACKAGE}/core_model/{path.relative_to(REPO / 'core_model').as_posix()}" in names

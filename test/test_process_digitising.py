@@ -9,8 +9,8 @@ import pytest
 from qgis.core import QgsSettings
 from qgis.PyQt.QtCore import Qt
 
-from avalanche_iseg_plugin.gui.process_transport import ProcessTransport
-from avalanche_iseg_plugin.gui.worker_transport import WorkerTransport
+from avalanche_iseg_plugin.gui.transport.process_transport import ProcessTransport
+from avalanche_iseg_plugin.gui.transport.worker_transport import WorkerTransport
 from canvas_driver import Digitiser, read_gpkg
 from process_fakes import fake_factory
 

@@ -11,8 +11,8 @@ import pytest
 from avalanche_iseg_plugin.engine.protocol import (AddClick, Box, Finish, FinishedResult, PredictorKey,
                                                    SessionView, SetRaster)
 from avalanche_iseg_plugin.engine.session_server import SessionServer
-from avalanche_iseg_plugin.gui.process_transport import ProcessTransport
-from avalanche_iseg_plugin.gui.worker_transport import WorkerTransport
+from avalanche_iseg_plugin.gui.transport.process_transport import ProcessTransport
+from avalanche_iseg_plugin.gui.transport.worker_transport import WorkerTransport
 from gis_fixtures import make_lobe_geotiff
 from process_fakes import fake_factory
 
@@ -47,6 +47,15 @@ def process(qgis_app):
     transport = ProcessTransport("process_fakes:fake_factory")
     yield transport
     transport.stop()
+
+
+def test_the_child_starts_beside_the_plugin_package():
+    """The child process runs in (and imports from) the folder that holds avalanche_iseg_plugin/."""
+    from pathlib import Path
+
+    from avalanche_iseg_plugin.gui.transport import process_transport
+
+    assert (Path(process_transport.PLUGIN_PARENT) / "avalanche_iseg_plugin" / "__init__.py").is_file()
 
 
 def test_process_gives_the_same_replies_as_the_thread(lobe, process):

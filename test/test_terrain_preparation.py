@@ -1,4 +1,4 @@
-"""The webcam photo's terrain projector is built in the background (gui/terrain_preparation.py): a real QGIS
+"""The webcam photo's terrain projector is built in the background (gui/webcam/terrain_preparation.py): a real QGIS
 (pytest-qgis, offscreen), the synthetic valley scene of test_webcam_panel.py, real key and mouse events.
 
 The build is made slow with a gate: ``TerrainProjector`` (what the engine's build_projector constructs)

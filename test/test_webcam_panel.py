@@ -23,7 +23,7 @@ import webcam_scene as scene
 from canvas_driver import read_gpkg
 from gis_fixtures import FakePredictor
 
-from avalanche_iseg_plugin.gui.gcp_table import COL_LOO, COL_RESIDUAL
+from avalanche_iseg_plugin.gui.webcam.gcp_table import COL_LOO, COL_RESIDUAL
 from avalanche_iseg_plugin.gui.plugin import AvalancheIsegPlugin
 from avalanche_iseg_plugin.layers import avalanche_layer, camera_registry
 

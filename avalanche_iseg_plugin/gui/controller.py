@@ -18,8 +18,8 @@ from .overlay import DigitisingOverlay
 from .dock_sync import DockSync
 from .raster_layers import RasterLayers
 from .target_layer import TargetLayer
-from .transports import THREAD
-from .worker_link import WorkerLink
+from .transport.transports import THREAD
+from .transport.worker_link import WorkerLink
 
 MESSAGE_TITLE = "Avalanche digitiser"
 LEVELS = {INFO: Qgis.Info, WARNING: Qgis.Warning, SUCCESS: Qgis.Success}

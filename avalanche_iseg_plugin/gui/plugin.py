@@ -150,7 +150,7 @@ class AvalancheIsegPlugin:
 
     def show_dependencies(self):
         """The dependency dialog (install / repair / remove PyTorch and OpenCV)."""
-        from .dependency_dialog import DependencyDialog
+        from .setup.dependency_dialog import DependencyDialog
 
         if self.dependency_dialog is None:
             self.dependency_dialog = DependencyDialog(self.iface.mainWindow())
@@ -160,7 +160,7 @@ class AvalancheIsegPlugin:
 
     def _offer_dependencies(self):
         """On first use: when PyTorch or OpenCV is missing, the dialog offers to install them."""
-        from ..dependencies import missing
+        from ..dependencies.check import missing
 
         if not self._dependencies_offered:
             self._dependencies_offered = True
@@ -188,9 +188,9 @@ class AvalancheIsegPlugin:
         """Opens the webcam panel (the 'Webcam camera…' action); the digitiser's dock opens with it."""
         self._ensure_ui()
         if self.webcam_panel is None:
-            from .photo_digitising import PhotoDigitising
-            from .webcam_controller import WebcamController
-            from .webcam_panel import WebcamPanel
+            from .webcam.photo_digitising import PhotoDigitising
+            from .webcam.webcam_controller import WebcamController
+            from .webcam.webcam_panel import WebcamPanel
 
             window = self.iface.mainWindow()
             self.webcam_panel = WebcamPanel(window)

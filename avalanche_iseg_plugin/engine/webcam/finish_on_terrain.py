@@ -7,7 +7,7 @@ mask onto the DEM through the camera (terrain_projection.py: depth buffer, only 
 claimed) and returns the map polygons in the DEM's CRS with the attributes the avalanche layer gets
 on top of the usual ones (see ``WEBCAM_FIELDS``).  ``TerrainFinisher`` keeps one TerrainProjector per
 camera and DEM, so every avalanche of a photo after the first is projected at once; ``build_projector``
-is the expensive step on its own (the plugin runs it in the background, gui/terrain_preparation.py).
+is the expensive step on its own (the plugin runs it in the background, gui/webcam/terrain_preparation.py).
 """
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from qgis.core import QgsTask
 from qgis.PyQt.QtCore import pyqtSignal
 
-from .. import dependency_install
+from ...dependencies import install as dependency_install
 
 # rough progress per pip stage (pip gives no overall percentage)
 _STAGES = (("Collecting", 5.0, 40.0), ("Downloading", 10.0, 70.0), ("Installing collected packages", 80.0, 80.0),

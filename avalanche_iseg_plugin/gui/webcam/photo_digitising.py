@@ -13,8 +13,8 @@ from __future__ import annotations
 from qgis.core import Qgis
 from qgis.PyQt.QtCore import QTimer
 
-from ..layers.crs import crs_from
-from .map_tool import AvalancheMapTool
+from ...layers.crs import crs_from
+from ..map_tool import AvalancheMapTool
 from .photo_projection import PhotoCamera, PhotoProjection
 
 

@@ -6,7 +6,7 @@
 
 status prints one line per dependency (its version, or what is wrong) and exits 0 when all are usable,
 3 when something is missing or broken. install runs pip into the plugin-private folder (default: the
-one in the QGIS profile; see dependencies.private_dir) and exits 0, or 1 with one sentence on stderr.
+one in the QGIS profile; see folder.private_dir) and exits 0, or 1 with one sentence on stderr.
 """
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import argparse
 import os
 import sys
 
-from .. import dependencies as deps
-from .. import dependency_install
+from . import check as deps
+from . import install as dependency_install
 
 MISSING_EXIT = 3
 

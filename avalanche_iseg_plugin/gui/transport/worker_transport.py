@@ -17,7 +17,7 @@ import time
 
 from qgis.PyQt.QtCore import QCoreApplication, QEventLoop, QThread, pyqtSignal
 
-from ..engine.protocol import ErrorReply
+from ...engine.protocol import ErrorReply
 
 _STOP = object()
 

@@ -14,8 +14,8 @@ from qgis.core import Qgis, QgsCoordinateReferenceSystem, QgsProject, QgsRasterL
 from qgis.PyQt.QtCore import QObject, Qt, pyqtSignal
 from qgis.PyQt.QtWidgets import QApplication
 
-from ..engine.errors import AvalancheError
-from ..layers import camera_registry
+from ...engine.errors import AvalancheError
+from ...layers import camera_registry
 from . import camera_files
 from .gcp_markers import GcpMarkerSet
 from .gcp_picker import GcpPicker, PickedGcp
@@ -202,7 +202,7 @@ class WebcamController(QObject):
 
     def open_dem(self):
         """The engine's Dem of the chosen DEM layer; None + message when none can be used."""
-        from ..engine.webcam.dem import Dem
+        from ...engine.webcam.dem import Dem
 
         dem = self.panel.dem_layer()
         if dem is None:
@@ -231,8 +231,8 @@ class WebcamController(QObject):
 
     # ================================================================ fit
     def fit_camera(self) -> bool:
-        from ..engine.webcam.camera_fit import fit_camera, minimum_gcps
-        from ..engine.webcam.gcp_file import GroundControlPoints
+        from ...engine.webcam.camera_fit import fit_camera, minimum_gcps
+        from ...engine.webcam.gcp_file import GroundControlPoints
 
         if self.photo_layer() is None:
             self.message("Open a photo first.")

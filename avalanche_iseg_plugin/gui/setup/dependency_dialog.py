@@ -11,8 +11,8 @@ from qgis.PyQt.QtGui import QDesktopServices
 from qgis.PyQt.QtWidgets import (QButtonGroup, QDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton,
                                  QRadioButton, QVBoxLayout)
 
-from .. import dependencies as deps
-from .. import dependency_install
+from ...dependencies import check as deps
+from ...dependencies import install as dependency_install
 from .dependency_task import DependencyInstallTask
 
 TITLE = "Avalanche digitiser — install Python dependencies"

@@ -24,8 +24,8 @@ import traceback
 from qgis.core import Qgis, QgsApplication, QgsMessageLog, QgsTask
 from qgis.PyQt.QtCore import QCoreApplication, QEventLoop
 
-from ..engine.errors import AvalancheError, WriteDeferred
-from ..engine.webcam import finish_on_terrain
+from ...engine.errors import AvalancheError, WriteDeferred
+from ...engine.webcam import finish_on_terrain
 
 LOG_TITLE = "Avalanche digitiser"
 

@@ -1,5 +1,5 @@
 """The controller's line to the session server: one transport at a time (a child process or a worker
-thread, gui/transports.py), replaced when the model factory changes or when the child process cannot
+thread, gui/transport/transports.py), replaced when the model factory changes or when the child process cannot
 start — then the thread takes over the same commands, after a message."""
 from __future__ import annotations
 

@@ -13,12 +13,12 @@ import os
 from qgis.core import Qgis, QgsProject, QgsRasterLayer
 from qgis.PyQt.QtWidgets import QFileDialog
 
-from ..engine.errors import AvalancheError
-from ..layers import camera_registry
+from ...engine.errors import AvalancheError
+from ...layers import camera_registry
 
 
 def save_camera(w, path: str) -> bool:
-    from ..engine.webcam import camera_file
+    from ...engine.webcam import camera_file
 
     if w.camera is None:
         w.message("There is no camera to save: fit one first.")
@@ -41,7 +41,7 @@ def save_camera(w, path: str) -> bool:
 
 
 def load_camera(w, path: str, quiet: bool = False) -> bool:
-    from ..engine.webcam import camera_file
+    from ...engine.webcam import camera_file
 
     if w.photo_layer() is None:
         w.message("Open a photo first, then load its camera.")

@@ -7,7 +7,7 @@ installed into — plain Python, no QGIS, so it also runs as a command line:
 The private folder lives in the QGIS profile (``<profile>/avalanche_iseg_deps/py3.X``, one per Python
 version), never in QGIS's own site-packages; ``add_private_dir_to_path`` puts it on sys.path at plugin
 start (after QGIS's own folders, so QGIS's numpy and GDAL always win). numpy is QGIS's: it is checked,
-never installed or upgraded (see dependency_install.py).
+never installed or upgraded (see install.py).
 """
 from __future__ import annotations
 
@@ -15,11 +15,10 @@ import importlib
 import importlib.metadata
 import importlib.util
 import os
-import sys
 from dataclasses import dataclass
 
-from .dependency_folder import (FOLDER_NAME, TARGET_ENV, add_private_dir_to_path, private_dir,  # noqa: F401
-                                profile_dir, python_executable, python_tag)
+from .folder import (FOLDER_NAME, TARGET_ENV, add_private_dir_to_path, private_dir,  # noqa: F401
+                     profile_dir, python_executable, python_tag)
 
 
 @dataclass(frozen=True)
@@ -150,9 +149,3 @@ def nvidia_driver() -> str:
             return "NVIDIA driver: " + f.readline().strip()
     except OSError:
         return ""
-
-
-if __name__ == "__main__":
-    from .cli.dependencies import main
-
-    sys.exit(main())

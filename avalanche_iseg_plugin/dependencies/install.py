@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from .dependency_folder import python_executable
+from .folder import python_executable
 
 PYTORCH_INDEX = "https://download.pytorch.org/whl/"
 

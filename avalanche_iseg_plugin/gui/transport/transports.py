@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib
 
-from ..engine.session_server import SessionServer
+from ...engine.session_server import SessionServer
 from .process_transport import ProcessTransport
 from .worker_transport import WorkerTransport
 

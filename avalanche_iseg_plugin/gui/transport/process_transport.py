@@ -21,15 +21,15 @@ from collections import deque
 
 from qgis.PyQt.QtCore import QObject, pyqtSignal
 
-from ..dependency_folder import python_executable
+from ...dependencies.folder import python_executable
 from .worker_transport import wait_until_answered
-from ..engine.protocol import (AddClick, Box, Close, Discard, ErrorReply, Finish, SetRaster, SetThreshold,
+from ...engine.protocol import (AddClick, Box, Close, Discard, ErrorReply, Finish, SetRaster, SetThreshold,
                                StartFromPolygon, Undo)
-from ..engine.server_process import read_message, unpack_reply, write_message
+from ...engine.server_process import read_message, unpack_reply, write_message
 
 _OBJECT_COMMANDS = (AddClick, Box, StartFromPolygon, Undo)
 _MAX_RESTARTS_PER_COMMAND = 2
-PLUGIN_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PLUGIN_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 class ProcessTransport(QObject):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from ..layers.crs import crs_from
+from ...layers.crs import crs_from
 
 
 @dataclass(frozen=True)
@@ -60,8 +60,8 @@ class PhotoProjection:
         return self.photos.get(str(result.attributes.get("source", "")))
 
     def __call__(self, item, layer):
-        from ..engine.webcam.finish_on_terrain import PIXEL_FIELD, WEBCAM_FIELDS, finish_on_terrain
-        from ..layers.webcam_fields import add_missing_fields
+        from ...engine.webcam.finish_on_terrain import PIXEL_FIELD, WEBCAM_FIELDS, finish_on_terrain
+        from ...layers.webcam_fields import add_missing_fields
 
         photo = self.applies_to(item, layer)
         if photo is None:

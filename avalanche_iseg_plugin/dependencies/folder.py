@@ -7,7 +7,7 @@ import importlib
 import os
 import sys
 
-PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
+PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # avalanche_iseg_plugin/
 TARGET_ENV = "AVALANCHE_ISEG_DEPS_DIR"      # overrides the private folder (tests, managed installs)
 FOLDER_NAME = "avalanche_iseg_deps"
 
