@@ -12,10 +12,6 @@ import os
 import sys
 
 PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
-# OpenMP threads that wait sleep instead of spinning; read once, when torch loads, and the dock's device
-# list may load torch in QGIS before the model does. With the default policy clicks took 2-7 s instead of
-# 0.3-0.5 s on a busy 2-core machine (scripts/measure_click_latency.py --omp-default, docs/click_latency.md).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def _use_bundled_core_model() -> None:
@@ -24,6 +20,16 @@ def _use_bundled_core_model() -> None:
 
 
 _use_bundled_core_model()
+
+
+def _passive_openmp() -> None:
+    """The dock's device list may load torch in QGIS before the model does (core_model.openmp)."""
+    from core_model.openmp import passive_openmp
+
+    passive_openmp()
+
+
+_passive_openmp()
 
 
 def _use_private_dependencies() -> None:

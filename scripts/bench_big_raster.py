@@ -191,7 +191,7 @@ def main(argv=None) -> int:
         disk_mib = sum(p.stat().st_size for p in folder.iterdir()) / 2**20
         print(f"rasters made in {made_s:.0f} s, {disk_mib:.0f} MiB on disk", flush=True)
         server = SessionServer(predictor_factory=_factory(args.fake))
-        from avalanche_iseg_plugin.layers.settings import default_checkpoint_path
+        from avalanche_iseg_plugin.engine.plugin_settings import default_checkpoint_path
         key = PredictorKey(default_checkpoint_path(), "cpu")
         first_click(server, key, rasters["small"], 100, 100, 2000)   # loads the model (untimed)
         times = {name: [] for name in rasters}

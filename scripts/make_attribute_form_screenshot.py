@@ -28,7 +28,7 @@ from qgis.core import QgsProject, QgsRasterLayer, QgsVectorLayer  # noqa: E402
 from qgis.PyQt.QtCore import QDate, QTimer  # noqa: E402
 from qgis.utils import iface  # noqa: E402
 
-from avalanche_iseg_plugin.engine.digitising_model import UnsavedObject  # noqa: E402
+from avalanche_iseg_plugin.engine.digitising_rules import UnsavedObject  # noqa: E402
 from avalanche_iseg_plugin.engine.protocol import FinishedResult  # noqa: E402
 from avalanche_iseg_plugin.gui.plugin import AvalancheIsegPlugin  # noqa: E402
 
@@ -67,7 +67,7 @@ def finish():
     wkt = feature.GetGeometryRef().ExportToWkt()
     result = FinishedResult([wkt], {"source": "hillshade", "n_pos": 3, "n_neg": 1, "model": "avalanche_iseg_default",
                                     "threshold": 0.49}, layer.GetSpatialRef().ExportToWkt(), False)
-    controller.model.unsaved.append(UnsavedObject(result, None))
+    controller.rules.unsaved.append(UnsavedObject(result, None))
     controller._save_unsaved()
     target = controller.target.layer()
     extent = target.extent()

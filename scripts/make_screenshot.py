@@ -63,7 +63,7 @@ def main(argv=None) -> int:
     from avalanche_iseg_plugin.gui.controller import DigitisingController
     from avalanche_iseg_plugin.gui.dock import AvalancheDock
     from avalanche_iseg_plugin.gui.map_tool import AvalancheMapTool
-    from avalanche_iseg_plugin.layers.settings import PluginSettings
+    from avalanche_iseg_plugin.engine.plugin_settings import PluginSettings
     from gis_fixtures import FakePredictor, make_lobe_geotiff
 
     tmp = Path(tempfile.mkdtemp(prefix="avalanche_screenshot_"))

@@ -75,7 +75,7 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     from avalanche_iseg_plugin.engine.protocol import AddClick, Discard, PredictorKey, Preload, SetRaster
     from avalanche_iseg_plugin.engine.session_server import SessionServer
-    from avalanche_iseg_plugin.layers.settings import default_checkpoint_path
+    from avalanche_iseg_plugin.engine.plugin_settings import default_checkpoint_path
 
     folder = tempfile.mkdtemp()
     raster = hillshade(folder)

@@ -125,7 +125,7 @@ def wait_for_mask():
 
 
 def wait_for_written():
-    result["kept_unsaved"] = max(result["kept_unsaved"], len(plugin.controller.model.unsaved))
+    result["kept_unsaved"] = max(result["kept_unsaved"], len(plugin.controller.rules.unsaved))
     if target.featureCount() < 1 and time.perf_counter() - result["t_space"] < 120:
         QTimer.singleShot(5, wait_for_written)
         return

@@ -60,7 +60,8 @@ def _read_back(path, layer_name="avalanches"):
 def test_create_add_and_read_back_from_disk(tmp_path, lobe):
     from qgis.core import QgsWkbTypes
 
-    from avalanche_iseg_plugin.layers.avalanche_layer import add_finished, area_units, create_avalanche_layer
+    from avalanche_iseg_plugin.layers.avalanche_layer import add_finished, create_avalanche_layer
+    from avalanche_iseg_plugin.layers.measure import area_units
 
     path = tmp_path / "inventory.gpkg"
     layer = create_avalanche_layer(path, "EPSG:2056")
@@ -111,7 +112,8 @@ def test_layer_in_other_crs_gets_transformed_coordinates(tmp_path, lobe):
 
 
 def test_photo_layer_without_crs_in_pixel_units(tmp_path):
-    from avalanche_iseg_plugin.layers.avalanche_layer import (add_finished, area_units, create_avalanche_layer)
+    from avalanche_iseg_plugin.layers.avalanche_layer import add_finished, create_avalanche_layer
+    from avalanche_iseg_plugin.layers.measure import area_units
 
     info = make_photo_png(tmp_path / "cam.png", size=(120, 160))
     session = DigitisingSession(RasterSource.open(info["path"]), FakePredictor(), margin_px=100)
@@ -215,7 +217,8 @@ def test_bad_layers_and_paths(tmp_path):
 
 
 def test_export_shapefile_and_geopackage(tmp_path, lobe):
-    from avalanche_iseg_plugin.layers.avalanche_layer import add_finished, create_avalanche_layer, export_layer
+    from avalanche_iseg_plugin.layers.avalanche_layer import add_finished, create_avalanche_layer
+    from avalanche_iseg_plugin.layers.export import export_layer
 
     layer = create_avalanche_layer(tmp_path / "inv.gpkg", "EPSG:2056")
     add_finished(layer, lobe["finished"])

@@ -40,8 +40,8 @@ def _settings(mode, **kw):
 
 
 def test_modes_and_limits():
-    from avalanche_iseg_plugin.engine.predictor_loader import BRS_MODES
-    assert BRS_MODES == brs.BRS_MODES            # the plugin's copy (it cannot import torch at start-up)
+    from core_model.brs_modes import BRS_MODES   # the front ends' list, torch-free
+    assert BRS_MODES is brs.BRS_MODES            # one definition
     assert [brs.brs_net_clicks_limit(m) for m in brs.BRS_MODES] == [None, 8, 8, 8, 5, 5]
     assert brs_objective.LBFGS_PARAMS == dict(m=20, factr=0, pgtol=1e-8, maxfun=20, maxiter=40)
     with pytest.raises(ValueError, match="Unknown refinement mode 'x-BRS'; choose one of NoBRS"):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from avalanche_iseg_plugin.engine.digitising_model import NEW_MODEL_LATER, DigitisingModel
+from avalanche_iseg_plugin.engine.digitising_rules import NEW_MODEL_LATER, DigitisingRules
 from avalanche_iseg_plugin.engine.protocol import AddClick, PredictorKey, SetRaster
 from avalanche_iseg_plugin.engine.session_server import SessionServer
 from gis_fixtures import FakePredictor, make_lobe_geotiff
@@ -34,11 +34,11 @@ def test_server_builds_the_predictor_with_the_mode_and_reloads_on_a_new_mode(tmp
     assert factory.calls[1] == ("m.pth", "cpu", {})                 # NoBRS: the three-argument call
 
 
-def test_digitising_model_key_and_status(qgis_app):
-    from avalanche_iseg_plugin.layers.settings import PluginSettings
+def test_digitising_rules_key_and_status(qgis_app):
+    from avalanche_iseg_plugin.engine.plugin_settings import PluginSettings
     settings = PluginSettings(checkpoint="m.pth")
     assert settings.brs_mode == "NoBRS"
-    model = DigitisingModel(settings)
+    model = DigitisingRules(settings)
     assert model.predictor_key == PredictorKey("m.pth", "cpu", "NoBRS")
     settings.brs_mode = "RGB-BRS"
     assert model.predictor_key.brs_mode == "RGB-BRS" and model.status().brs_mode == "RGB-BRS"
@@ -50,7 +50,7 @@ def test_digitising_model_key_and_status(qgis_app):
 
 def test_dock_refinement_choice_and_status_line(qgis_app, qgis_new_project):
     from avalanche_iseg_plugin.gui.dock import AvalancheDock
-    from avalanche_iseg_plugin.layers.settings import PluginSettings
+    from avalanche_iseg_plugin.engine.plugin_settings import PluginSettings
     settings = PluginSettings(checkpoint="m.pth")
     settings.save = lambda: None
     dock = AvalancheDock(settings)

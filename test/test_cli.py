@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from conftest import REPO, shared_path
-from core_model.benchmark import synthetic_scene
+from core_model.cli.benchmark import synthetic_scene
 from core_model.default_model import DEFAULT_CHECKPOINT
 
 

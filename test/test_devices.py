@@ -12,7 +12,8 @@ from avalanche_iseg_plugin.engine.predictor_loader import PredictorUnavailable, 
 from avalanche_iseg_plugin.engine.protocol import AddClick, PredictorKey, SetRaster
 from avalanche_iseg_plugin.engine.session_server import SessionServer
 from avalanche_iseg_plugin.gui.dock import AvalancheDock
-from avalanche_iseg_plugin.layers.settings import PREFIX, PluginSettings
+from avalanche_iseg_plugin.engine.plugin_settings import PluginSettings
+from avalanche_iseg_plugin.layers.settings import PREFIX, load_settings
 from avalanche_iseg_plugin.toolbox.provider import AvalancheProvider
 from avalanche_iseg_plugin.toolbox.segment_algorithm import SegmentFromPointsAlgorithm
 from gis_fixtures import FakePredictor, make_lobe_geotiff
@@ -51,7 +52,7 @@ def clean_settings():
 
 def test_dock_lists_the_gpus_and_corrects_a_stored_cuda_without_gpu(qgis_iface, clean_settings):
     QgsSettings().setValue(PREFIX + "device", "cuda")
-    settings = PluginSettings.load()
+    settings = load_settings()
     assert settings.device == "cuda"
     dock = AvalancheDock(settings)
     changed = []
@@ -60,14 +61,14 @@ def test_dock_lists_the_gpus_and_corrects_a_stored_cuda_without_gpu(qgis_iface, 
     assert "not available" in message and "runs on the CPU instead" in message
     assert [dock.device_combo.itemData(i) for i in range(dock.device_combo.count())] == ["cpu"]
     assert dock.device_combo.currentData() == "cpu"
-    assert settings.device == "cpu" and PluginSettings.load().device == "cpu" and changed == ["device"]
+    assert settings.device == "cpu" and load_settings().device == "cpu" and changed == ["device"]
     # with GPUs: each one by name, the stored one chosen
     settings.device = "cuda:1"
     assert dock.refresh_devices(TWO_GPUS) == ""
     assert [dock.device_combo.itemText(i) for i in range(3)] == ["CPU", "GPU 0: Test A", "GPU 1: Test B"]
     assert dock.device_combo.currentData() == "cuda:1"
     dock.device_combo.setCurrentIndex(0)
-    assert PluginSettings.load().device == "cpu"
+    assert load_settings().device == "cpu"
     dock.deleteLater()
 
 

@@ -35,7 +35,8 @@ def _square(info):
 
 
 def test_shapefile_export_round_trips_every_field(tmp_path):
-    from avalanche_iseg_plugin.layers.avalanche_layer import add_object, create_avalanche_layer, export_layer
+    from avalanche_iseg_plugin.layers.avalanche_layer import add_object, create_avalanche_layer
+    from avalanche_iseg_plugin.layers.export import export_layer
 
     info = make_lobe_geotiff(tmp_path / "lobe.tif")
     layer = create_avalanche_layer(tmp_path / "inv.gpkg", "EPSG:2056")
@@ -59,8 +60,8 @@ def test_shapefile_export_round_trips_every_field(tmp_path):
 
 def test_exported_shapefile_as_target_is_filled_by_its_short_names(tmp_path):
     from avalanche_iseg_plugin.layers.attribute_form import apply_form
-    from avalanche_iseg_plugin.layers.avalanche_layer import (add_object, create_avalanche_layer, export_layer,
-                                                              open_avalanche_layer, replace_geometry)
+    from avalanche_iseg_plugin.layers.avalanche_layer import add_object, create_avalanche_layer, open_avalanche_layer, replace_geometry
+    from avalanche_iseg_plugin.layers.export import export_layer
 
     info = make_lobe_geotiff(tmp_path / "lobe.tif")
     layer = create_avalanche_layer(tmp_path / "inv.gpkg", "EPSG:2056")

@@ -95,7 +95,7 @@ def test_wheel_and_middle_button_reach_the_canvas(digitiser):
     # a middle-button click is not a digitising click
     QTest.mouseClick(d.canvas.viewport(), Qt.MiddleButton, Qt.NoModifier, centre)
     d.controller.wait_idle(5)
-    assert d.controller.state.clicks == [] and d.controller.model.pending == []
+    assert d.controller.state.clicks == [] and d.controller.rules.pending == []
     assert d.canvas.mapTool() is d.plugin.map_tool
 
 
@@ -450,7 +450,7 @@ def test_ctrl_z_beats_a_qgis_undo_shortcut(digitiser):
 
 
 def test_dock_settings_apply_live_and_are_remembered(digitiser, tmp_path):
-    from avalanche_iseg_plugin.layers.settings import PluginSettings
+    from avalanche_iseg_plugin.layers.settings import load_settings
 
     d = digitiser
     c = d.controller
@@ -468,7 +468,7 @@ def test_dock_settings_apply_live_and_are_remembered(digitiser, tmp_path):
     d.click(*d.info["lobe_xy"])
     assert max(c.state.window.image_shape) <= 300 < max(c.state.window.height, c.state.window.width)
     dock.checkpoint_widget.setFilePath(str(tmp_path / "my_model.pth"))
-    saved = PluginSettings.load()
+    saved = load_settings()
     assert (saved.threshold, saved.max_side, saved.checkpoint) == (0.5, 300, str(tmp_path / "my_model.pth"))
     assert "my_model" in dock.status_label.text()
 

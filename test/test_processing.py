@@ -198,7 +198,8 @@ def test_a_run_without_checkpoint_uses_the_docks_model(provider, tmp_path):
     """Processing models, scripts and qgis_process leave optional inputs out: the checkpoint is then the one
     the dock uses (the bundled model unless the analyst chose another), not 'Incorrect parameter value'."""
     import processing
-    from avalanche_iseg_plugin.layers.settings import PluginSettings, default_checkpoint_path
+    from avalanche_iseg_plugin.engine.plugin_settings import default_checkpoint_path
+    from avalanche_iseg_plugin.layers.settings import load_settings
 
     used = []
     SegmentFromPointsAlgorithm.predictor_factory = staticmethod(
@@ -210,5 +211,5 @@ def test_a_run_without_checkpoint_uses_the_docks_model(provider, tmp_path):
                                                           "OUTPUT": str(tmp_path / "a.gpkg")})
     processing.run("avalanche_iseg:segment_from_points", {"RASTER": raster, "POINTS": points, "CHECKPOINT": "",
                                                           "OUTPUT": str(tmp_path / "b.gpkg")})
-    assert used == [PluginSettings.load().checkpoint] * 2 and used[0] == default_checkpoint_path()
+    assert used == [load_settings().checkpoint] * 2 and used[0] == default_checkpoint_path()
     assert len(read_gpkg(tmp_path / "a.gpkg")[0]) == len(read_gpkg(tmp_path / "b.gpkg")[0]) == 1

@@ -19,7 +19,7 @@ WINDOW = p.WindowGeometry(Grid.of((2600000.0, 0.5, 0.0, 1200000.0, 0.0, -0.5), 1
 MASK = np.zeros((120, 160), bool)
 MASK[10:40, 20:90] = True
 VIEW = p.SessionView(mask=MASK, window=WINDOW, clicks=[(2600010.25, 1199990.75, True), (2600011.0, 1199991.0, False)],
-                     n_pos=1, n_neg=1, model="fake", threshold=0.49)
+                     n_pos=1, n_neg=1, model_name="fake", threshold=0.49)
 
 COMMANDS = [p.SetRaster("/data/ortho.tif", 1600, KEY, 0.49), p.AddClick(2600010.25, 1199990.75, True),
             p.Box(1.0, 2.0, 3.0, 4.0), p.StartFromPolygon("POLYGON ((0 0, 1 0, 1 1, 0 0))"), p.Undo(), p.Discard(),
@@ -27,7 +27,7 @@ COMMANDS = [p.SetRaster("/data/ortho.tif", 1600, KEY, 0.49), p.AddClick(2600010.
 REPLIES = [VIEW, p.SessionView(),
            p.FinishedResult(["POLYGON ((0 0, 1 0, 1 1, 0 0))"], {"source": "ortho", "n_pos": 1, "n_neg": 0,
                                                                  "model": "fake", "threshold": 0.49},
-                            "PROJCS[...]", True, p.SessionView(model="fake", threshold=0.49)),
+                            "PROJCS[...]", True, p.SessionView(model_name="fake", threshold=0.49)),
            p.ErrorReply("RasterError", "The click is outside the raster 'ortho'.", True),
            p.ErrorReply("RuntimeError", "model exploded", False, "Traceback (most recent call last): ...")]
 

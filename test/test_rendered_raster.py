@@ -145,7 +145,7 @@ def test_service_without_tiles_and_timeout_say_so(digitiser, tmp_path):
     d.click(*info["lobe_xy"])
     warnings = d.warnings()
     assert len(warnings) == 1 and "'dead service' drew nothing" in warnings[0]
-    assert d.controller.state.clicks == [] and d.controller.model.pending == []
+    assert d.controller.state.clicks == [] and d.controller.rules.pending == []
     d.messages.clear_messages()
     d.controller.rasters.snapshots.timeout_s = 0.0
     d.click(*info["lobe_xy"])

@@ -60,7 +60,7 @@ def test_click_to_finished_polygon(send, lobe):
     assert empty.mask is None and empty.window is None and empty.model == "" and factory.made == []
     view = send(server, AddClick(*lobe["lobe_xy"], True))
     assert view.clicks == [(*lobe["lobe_xy"], True)] and (view.n_pos, view.n_neg) == (1, 0)
-    assert view.model == "fake" and view.threshold == 0.49 and view.mask.dtype == bool
+    assert view.model_name == "fake" and view.threshold == 0.49 and view.mask.dtype == bool
     win = view.window
     assert view.mask.shape == win.image_shape and win.extent[0] <= lobe["lobe_xy"][0] <= win.extent[2]
     result = send(server, Finish(None, None))
@@ -70,7 +70,7 @@ def test_click_to_finished_polygon(send, lobe):
                                  "units": "m"}
     assert result.raster_crs_wkt == lobe["crs_wkt"] and not result.is_correction
     # finishing ends the object: the view that comes with the result is empty, the model stays named
-    assert result.view.window is None and result.view.clicks == [] and result.view.model == "fake"
+    assert result.view.window is None and result.view.clicks == [] and result.view.model_name == "fake"
     assert len(factory.made) == 1
 
 
@@ -131,7 +131,7 @@ def test_predictor_is_loaded_once_per_key(send, lobe, tmp_path):
     assert server.session is session and session.max_side == 300
     # another raster, same model: a new session, the loaded model is reused
     view = _open(send, server, other["path"])
-    assert server.session is not session and view.model == "fake"
+    assert server.session is not session and view.model_name == "fake"
     send(server, AddClick(*other["lobe_xy"], True))
     assert [key for key, _ in factory.made] == [("model_a.pth", "cpu")]
     # another model: loaded on the first click of the next avalanche

@@ -131,14 +131,14 @@ def test_space_during_the_build_keeps_the_avalanche_and_writes_it_once_when_read
     assert beat.ticks >= 15 and beat.longest < 1.0, (beat.ticks, beat.longest)
     # nothing written yet, nothing lost: the avalanche is kept (counted in the dock) and the user is told
     assert builds.built == 0 and target.featureCount() == 0
-    assert len(d.controller.model.unsaved) == 1 and d.controller.dock.unsaved_row.count == 1
+    assert len(d.controller.rules.unsaved) == 1 and d.controller.dock.unsaved_row.count == 1
     assert any("still being prepared" in m and "'avalanches'" in m for m in _infos(d))
     assert d.warnings() == []
 
     builds.release.set()
     d.controller.wait_idle(30)
     features, srs = read_gpkg(tmp_path / "avalanches.gpkg")
-    assert len(features) == 1 and d.controller.model.unsaved == [] and d.controller.dock.unsaved_row.count == 0
+    assert len(features) == 1 and d.controller.rules.unsaved == [] and d.controller.dock.unsaved_row.count == 0
     assert srs.GetAuthorityCode(None) == "3857"
     _, attrs, geometry = features[0]
     assert attrs["photo"] == "frame_0800.png" and attrs["visible_fr"] == pytest.approx(1.0, abs=0.01)
@@ -161,13 +161,13 @@ def test_a_failing_build_says_one_sentence_and_keeps_the_avalanche_until_space_r
     _photo_with_camera(d, tmp_path)
     d.press(d.panel.digitise_button)
     _digitise_and_space(d)
-    assert len(d.controller.model.unsaved) == 1
+    assert len(d.controller.rules.unsaved) == 1
     builds.release.set()
     d.controller.wait_idle(30)
     warnings = d.warnings()
     assert len(warnings) == 1, warnings
     assert "The DEM 'dem' cannot be read any more. (1 finished avalanche(s)" in warnings[0] and "are kept" in warnings[0]
-    assert len(d.controller.model.unsaved) == 1 and target.featureCount() == 0
+    assert len(d.controller.rules.unsaved) == 1 and target.featureCount() == 0
     # the photo's camera is registered again (e.g. digitising switched off and on): no new build by itself
     d.plugin.photo_digitising.register_camera()
     QTest.qWait(50)
@@ -177,7 +177,7 @@ def test_a_failing_build_says_one_sentence_and_keeps_the_avalanche_until_space_r
     d.messages.clear_messages()
     d.key_on_photo(Qt.Key_Space)
     assert builds.started == 2 and builds.built == 1
-    assert len(read_gpkg(tmp_path / "avalanches.gpkg")[0]) == 1 and d.controller.model.unsaved == []
+    assert len(read_gpkg(tmp_path / "avalanches.gpkg")[0]) == 1 and d.controller.rules.unsaved == []
     assert d.warnings() == []
 
 
@@ -192,11 +192,11 @@ def test_a_target_cleared_during_the_build_gets_nothing_the_avalanche_waits_for_
     assert d.controller.target.choose(None)            # the user clears the target while the build runs
     builds.release.set()
     d.controller.wait_idle(30)
-    assert first.featureCount() == 0 and len(d.controller.model.unsaved) == 1
+    assert first.featureCount() == 0 and len(d.controller.rules.unsaved) == 1
     assert any("press Space to write them" in m for m in _infos(d)) and d.warnings() == []
     second = _target(d, tmp_path, "second")             # choosing a target writes the kept avalanche there
     d.controller.wait_idle(30)
-    assert second.featureCount() == 1 and first.featureCount() == 0 and d.controller.model.unsaved == []
+    assert second.featureCount() == 1 and first.featureCount() == 0 and d.controller.rules.unsaved == []
     assert len(read_gpkg(tmp_path / "second.gpkg")[0]) == 1 and builds.started == 1
 
 
@@ -232,7 +232,7 @@ def test_unloading_the_plugin_during_the_build_cancels_it_and_writes_nothing(dri
     d.press(d.panel.digitise_button)
     _digitise_and_space(d)
     terrain = d.plugin.photo_digitising.projection.terrain
-    assert terrain.task is not None and len(d.controller.model.unsaved) == 1
+    assert terrain.task is not None and len(d.controller.rules.unsaved) == 1
     QTimer.singleShot(200, builds.release.set)     # the build's thread goes on a little after unload asks
     d.plugin.unload()
     assert not terrain.building and builds.started == 1 and builds.completed == 0   # stopped at a progress step

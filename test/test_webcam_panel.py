@@ -412,13 +412,13 @@ def test_outline_on_the_sky_is_kept_unsaved_until_a_pixel_layer_takes_it(driver,
     d.key_on_photo(Qt.Key_Space)
     warnings = d.warnings()
     assert len(warnings) == 1 and "shows visible terrain" in warnings[0] and "is kept" in warnings[0]
-    assert len(d.controller.model.unsaved) == 1 and layer.featureCount() == 0
+    assert len(d.controller.rules.unsaved) == 1 and layer.featureCount() == 0
     d.messages.clear_messages()
     pixels = avalanche_layer.create_avalanche_layer(str(tmp_path / "pixels.gpkg"), None)
     QgsProject.instance().addMapLayer(pixels)
     assert d.controller.target.choose(pixels)    # a layer in photo pixels takes it as it is
     d.controller.wait_idle(10)
-    assert d.warnings() == [] and d.controller.model.unsaved == []
+    assert d.warnings() == [] and d.controller.rules.unsaved == []
     features, _ = read_gpkg(tmp_path / "pixels.gpkg")
     assert len(features) == 1 and features[0][2].GetArea() == pytest.approx(13.0, abs=3.0)
 

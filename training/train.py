@@ -10,17 +10,15 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from dataclasses import fields
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-# OpenMP threads that wait passively: with actively spinning threads (the default) a 2-thread step on a
-# machine whose cores are busy with other work took 20× longer (measured: 40.6 s vs 2.1 s per step).
-# Must be set before torch loads its OpenMP runtime, i.e. before the import below.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from core_model.openmp import passive_openmp  # noqa: E402 - torch-free
+
+passive_openmp()   # before torch loads its OpenMP runtime, i.e. before the imports below
 
 from .trainer import RunControl, TrainConfig, Trainer, TrainingError  # noqa: E402
 

@@ -12,12 +12,13 @@ docs/segment_cli.md.
 """
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import threading
 import time
 from pathlib import Path
+
+from core_model.openmp import passive_openmp
 
 from ..engine.errors import AvalancheError, EmptyMaskError, LayerError
 from .failures import bad_input_types, report_failure
@@ -30,15 +31,11 @@ from .segment_options import (EXIT_BAD_INPUT, EXIT_BUG, EXIT_INTERRUPTED, EXIT_O
 
 # -- the work ----------------------------------------------------------------------------------------
 def make_predictor(checkpoint: Path, device: str, threshold: float, brs_mode: str = "NoBRS"):
-    """The real predictor, as the plugin makes it (core_model's fast inference copy of the model)."""
-    from core_model.load_predictor import load_predictor
+    """The real predictor, made as the plugin makes it, with the command line's wording (a name of its own
+    so that tests can put a fake in its place)."""
+    from ..engine import predictor_loader
 
-    from ..engine.predictor_loader import PredictorUnavailable, refinement_problem
-
-    problem = refinement_problem(brs_mode, python="this Python", choose="use --brs NoBRS")
-    if problem:
-        raise PredictorUnavailable(problem)
-    return load_predictor(checkpoint, device=device, threshold=threshold, brs_mode=brs_mode)
+    return predictor_loader.make_predictor(str(checkpoint), device, threshold, brs_mode, command_line=True)
 
 
 def segment_one(session, obj_no: int, clicks, min_area, simplify, threshold):
@@ -176,7 +173,8 @@ def _segment_all(args, source, objects, checkpoint, device):
 
 def _write(args, out, layer, finished, skipped, started) -> int:
     from ..engine.avalanche_schema import FIELDS
-    from ..layers.avalanche_layer import add_finished, area_units
+    from ..layers.avalanche_layer import add_finished
+    from ..layers.measure import area_units
 
     # the schema is checked before anything is written: a foreign layer gets only the fields it has
     names = set(layer.fields().names())
@@ -254,9 +252,7 @@ def _plural(n: int, word: str) -> str:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    # torch's OpenMP threads sleep instead of spinning while they wait: on a CPU shared with other work
-    # (QGIS, a training run) spinning made each click 1.5x slower; takes effect if torch is not loaded yet
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    passive_openmp()   # before torch loads (core_model.openmp)
     from osgeo import gdal
 
     gdal.PushErrorHandler("CPLQuietErrorHandler")  # GDAL's complaints reach the user as our one line

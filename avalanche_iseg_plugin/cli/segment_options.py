@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from ..engine.errors import AvalancheError
-from ..engine.predictor_loader import BRS_MODES
+from core_model.brs_modes import BRS_MODES
 
 EXIT_OK, EXIT_BUG, EXIT_BAD_INPUT, EXIT_SKIPPED, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 3, 130, 143
 PROG = "python -m avalanche_iseg_plugin.segment"

@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+from core_model.openmp import passive_openmp
+
 from .failures import one_line as _one_line, report_failure
 from .segment import _plural
 from .segment_options import EXIT_INTERRUPTED, EXIT_OK, InputError, _Parser
@@ -236,7 +238,7 @@ def run_project(args) -> int:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    passive_openmp()
     from osgeo import gdal
 
     gdal.PushErrorHandler("CPLQuietErrorHandler")

@@ -1,14 +1,19 @@
 """The plugin's own errors: one root, ``AvalancheError``.
 
 Each carries one sentence meant for the user (QGIS message bar, or the CLI's one line on stderr): what
-went wrong and what to do. Front ends show ``str(exc)`` for these (and for core_model's CheckpointError)
-and treat anything else as a bug. The root derives from ValueError so that code catching bad input with
-``except ValueError`` keeps working.
+went wrong and what to do. Front ends catch ``USER_ERRORS`` — this root and core_model's
+(``CoreModelError``: checkpoints, datasets) — and show ``str(exc)``; anything else, a ``ValueError`` from
+a bug included, is logged with its traceback as a bug.
 """
+from core_model.errors import CoreModelError
 
 
-class AvalancheError(ValueError):
+class AvalancheError(Exception):
     """Root of every error the plugin raises on purpose; its text is one sentence for the user."""
+
+
+#: The errors whose text is one sentence for the user: the plugin's root and core_model's.
+USER_ERRORS = (AvalancheError, CoreModelError)
 
 
 class RasterError(AvalancheError):

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import os
 
+from core_model.brs_modes import BRS_MODES
+from core_model.openmp import passive_openmp
+
 from .errors import AvalancheError
 
 TORCH_MISSING = ("PyTorch is not installed in QGIS's Python, so the model cannot run: install it with the "
                  "dock's 'Python packages…' button (or see docs/install.md for the manual commands).")
+TORCH_MISSING_CLI = ("PyTorch is not installed in this Python, so the model cannot run: install it (see "
+                     "docs/install.md for the commands).")
 
 
 class PredictorUnavailable(AvalancheError):
     """The predictor cannot be made (no torch, no checkpoint); the message is one sentence."""
-
-
-BRS_MODES = ("NoBRS", "f-BRS-A", "f-BRS-B", "f-BRS-C", "RGB-BRS", "DistMap-BRS")   # core_model.brs.BRS_MODES
 
 
 def keep_freed_buffers() -> bool:
@@ -42,21 +44,22 @@ def refinement_problem(brs_mode: str, python: str = "QGIS's Python", choose: str
     return None
 
 
-def make_predictor(checkpoint: str, device: str, threshold: float, brs_mode: str = "NoBRS"):
+def make_predictor(checkpoint: str, device: str, threshold: float, brs_mode: str = "NoBRS", *,
+                   command_line: bool = False):
     """The real predictor (runs on the worker thread; imports torch only now); `brs_mode` is the
-    refinement mode (core_model.brs: NoBRS, f-BRS-A/B/C, RGB-BRS, DistMap-BRS)."""
+    refinement mode (core_model.brs: NoBRS, f-BRS-A/B/C, RGB-BRS, DistMap-BRS). ``command_line``: the
+    sentences speak of this Python and of ``--brs`` instead of QGIS's Python and the dock."""
     if brs_mode not in BRS_MODES:
         raise PredictorUnavailable(f"Unknown refinement mode '{brs_mode}': choose one of {', '.join(BRS_MODES)}.")
-    problem = refinement_problem(brs_mode)
+    problem = (refinement_problem(brs_mode, python="this Python", choose="use --brs NoBRS") if command_line
+               else refinement_problem(brs_mode))
     if problem:
         raise PredictorUnavailable(problem)
-    # Idle OpenMP threads sleep instead of spinning: QGIS's GUI thread shares the CPU with inference
-    # (spinning threads made steps on a busy 2-core machine many times slower).  Only before torch loads.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    passive_openmp()   # QGIS's GUI thread shares the CPU with inference; only before torch loads
     try:
         import torch  # noqa: F401
     except ImportError as exc:
-        raise PredictorUnavailable(TORCH_MISSING) from exc
+        raise PredictorUnavailable(TORCH_MISSING_CLI if command_line else TORCH_MISSING) from exc
     except Exception as exc:  # e.g. a DLL that fails to load on Windows
         raise PredictorUnavailable(f"PyTorch is installed but cannot be imported ({type(exc).__name__}: {exc}); "
                                    "reinstall it for QGIS's Python.") from exc

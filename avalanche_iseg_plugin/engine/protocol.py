@@ -11,15 +11,13 @@ ErrorReply (one sentence for the user, or a bug with its traceback).
 """
 from __future__ import annotations
 
-import sys
 import traceback
 from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from .errors import AvalancheError
+from .errors import USER_ERRORS
 from .grid import Grid
-from .predictor_loader import PredictorUnavailable
 
 
 # ============================================================================ commands
@@ -155,7 +153,7 @@ has mask and window None."""
     clicks: list = field(default_factory=list)
     n_pos: int = 0
     n_neg: int = 0
-    model: str = ""
+    model_name: str = ""
     threshold: float | None = None
     device: str = ""                  # where the loaded model really runs ('' = not loaded yet)
     latency_ms: float | None = None   # the server's time for the last click / box / undo
@@ -184,12 +182,9 @@ class FinishedResult:
 
 
 def is_own_error(exc: BaseException) -> bool:
-    """True for the plugin's own errors, whose text is one sentence for the user: AvalancheError and its
-    subclasses, PredictorUnavailable and core_model's CheckpointError; anything else is a bug."""
-    if isinstance(exc, (AvalancheError, PredictorUnavailable)):
-        return True
-    checkpoint = sys.modules.get("core_model.checkpoint")   # only loaded with torch; not imported here
-    return checkpoint is not None and isinstance(exc, getattr(checkpoint, "CheckpointError", ()))
+    """True for the errors whose text is one sentence for the user (``USER_ERRORS``: the plugin's root and
+    core_model's); anything else is a bug."""
+    return isinstance(exc, USER_ERRORS)
 
 
 @dataclass(frozen=True)

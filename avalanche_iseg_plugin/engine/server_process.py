@@ -17,6 +17,8 @@ import pickle
 import struct
 import sys
 
+from core_model.openmp import passive_openmp
+
 HEADER = struct.Struct(">I")
 
 
@@ -108,7 +110,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--factory", default="", help="module:function making predictors (default: the real one)")
     args = parser.parse_args(argv)
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    passive_openmp()
     if not args.factory:   # this process only runs the predictor
         from .predictor_loader import keep_freed_buffers
         keep_freed_buffers()

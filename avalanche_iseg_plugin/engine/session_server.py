@@ -188,7 +188,7 @@ class SessionServer:
                            window=None if window is None else WindowGeometry.of(window),
                            clicks=[(c.x, c.y, c.is_positive) for c in session.clicks],
                            n_pos=session.n_pos, n_neg=session.n_neg,
-                           model=model_name(loaded) if loaded is not None else "",
+                           model_name=model_name(loaded) if loaded is not None else "",
                            threshold=session.threshold,
                            device=str(getattr(loaded, "device", "") or "") if loaded is not None else "",
                            latency_ms=self._latency_ms)

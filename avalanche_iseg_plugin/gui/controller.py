@@ -1,6 +1,6 @@
 """Glue between the map tool, the dock, the digitising model, the session server's worker and the layers.
 
-The rules live in engine/digitising_model.py and everything live (raster, session, model) in
+The rules live in engine/digitising_rules.py and everything live (raster, session, model) in
 engine/session_server.py on the worker thread; this class turns canvas points into raster-CRS points,
 hands user actions to the model, sends the commands it returns through the worker transport, shows its
 messages in the message bar, draws each reply and writes finished avalanches through TargetLayer.
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from qgis.core import Qgis, QgsMessageLog, QgsProject, QgsVectorLayer
 
-from ..engine.digitising_model import INFO, SUCCESS, WARNING, DigitisingModel, Message, Outcome, error_text
+from ..engine.errors import USER_ERRORS
+from ..engine.digitising_rules import INFO, SUCCESS, WARNING, DigitisingRules, Message, Outcome, error_text
 from ..engine.protocol import ErrorReply
 from .next_attributes import NextAttributes
 from .overlay import DigitisingOverlay
@@ -42,22 +43,23 @@ class DigitisingController:
         self.dock = dock
         self.canvas = iface.mapCanvas()
         self.settings = dock.settings
-        self.model = DigitisingModel(self.settings)
-        self.link = WorkerLink(transport or getattr(self.settings, "transport", THREAD), predictor_factory,
+        self.rules = DigitisingRules(self.settings)
+        self.link = WorkerLink(transport or self.settings.transport, predictor_factory,
                                pickle_messages, self._on_reply, self._on_busy, self.message)
         self.overlay = DigitisingOverlay(self.canvas, self.settings.overlay_opacity, self.settings.click_radius)
-        self.rasters = RasterLayers(iface, self.model, self.message)
-        self.target = TargetLayer(iface, dock, self.message, self._on_target_chosen)
-        self.target.new_layer_crs = self.rasters.new_layer_crs
-        self.result_hook = None    # (UnsavedObject, target layer) -> UnsavedObject to write (the webcam panel's)
+        # the dock's raster (DockSync, made below), independent of the active layer
+        self.rasters = RasterLayers(iface, self.rules, self.message, choice=lambda: self.dock_sync.current())
+        self.target = TargetLayer(iface, dock, self.message, self._on_target_chosen, self._new_layer_crs)
+        self._result_hook = None    # (UnsavedObject, target layer) -> UnsavedObject to write (the webcam panel's)
+        self._hook_layer_crs = None  # the hook's CRS for a new target layer (None: the rasters' rule)
         self.map_tool = map_tool
         self.next_attributes = NextAttributes(iface, dock, self.message)   # the record + terrain of each avalanche
         self.connect_map_tool(map_tool)
         self.dock_sync = DockSync(self)
         map_tool.pickRequested.connect(self.dock_sync.pick)
         dock.finishRequested.connect(self.finish)
-        dock.undoRequested.connect(lambda: self._apply(self.model.undo()))
-        dock.discardRequested.connect(lambda: self._apply(self.model.discard()))
+        dock.undoRequested.connect(lambda: self._apply(self.rules.undo()))
+        dock.discardRequested.connect(lambda: self._apply(self.rules.discard()))
         dock.correctRequested.connect(self.correct_selected)
         dock.settingsChanged.connect(self._on_setting)
         QgsProject.instance().layersWillBeRemoved.connect(self._on_layers_removed)
@@ -71,26 +73,45 @@ class DigitisingController:
 
     def _preload(self) -> None:
         if not self._shut:
-            self._apply(self.model.preload())
+            self._apply(self.rules.preload())
+
+    # ------------------------------------------------------------------ the webcam panel's hook
+    @property
+    def result_hook(self):
+        return self._result_hook
+
+    def attach_result_hook(self, hook, new_layer_crs=None) -> None:
+        """``hook(unsaved, layer)`` turns each finished avalanche before it is written (a photo outline
+        projected onto the terrain); ``new_layer_crs()`` gives the CRS of a new target layer while it
+        applies (None from it: the rasters' rule)."""
+        self._result_hook, self._hook_layer_crs = hook, new_layer_crs
+
+    def detach_result_hook(self, hook) -> None:
+        if self._result_hook is hook:
+            self._result_hook = self._hook_layer_crs = None
+
+    def _new_layer_crs(self):
+        crs = self._hook_layer_crs() if self._hook_layer_crs is not None else None
+        return crs if crs is not None else self.rasters.new_layer_crs()
 
     def connect_map_tool(self, map_tool) -> None:
         """Clicks, boxes and keys of ``map_tool`` (an AvalancheMapTool on any canvas) go to this controller."""
         map_tool.clicked.connect(self.on_click)
         map_tool.boxDrawn.connect(self.on_box)
         map_tool.finishRequested.connect(self.finish)
-        map_tool.undoRequested.connect(lambda: self._apply(self.model.undo()))
-        map_tool.discardRequested.connect(lambda: self._apply(self.model.discard()))
+        map_tool.undoRequested.connect(lambda: self._apply(self.rules.undo()))
+        map_tool.discardRequested.connect(lambda: self._apply(self.rules.discard()))
 
     def use_canvas(self, canvas, raster_layer=None) -> bool:
         """Digitise on ``canvas`` (clicks in its CRS, the overlay drawn on it); with ``raster_layer`` every click
         goes to that raster whatever layer is active (the webcam panel's photo). False (and a message) while
         an avalanche is in progress."""
-        from ..engine.digitising_model import RasterRef
+        from ..engine.digitising_rules import RasterRef
 
         pinned = RasterRef(raster_layer.id(), raster_layer.name()) if raster_layer is not None else None
         if canvas is self.canvas and pinned == self.rasters.pinned:
             return True
-        if self.model.object_in_progress:
+        if self.rules.object_in_progress:
             self.message("Finish (Space) or discard (Esc) the avalanche in progress before switching between the "
                          "photo and the map.")
             return False
@@ -103,7 +124,7 @@ class DigitisingController:
     @property
     def state(self):
         """The last SessionView the server sent (what is drawn)."""
-        return self.model.view
+        return self.rules.view
 
     @property
     def worker(self):
@@ -120,7 +141,7 @@ class DigitisingController:
 
     def wait_idle(self, timeout: float = 60.0) -> None:
         """Waits (processing events) until every command has been answered and drawn, and the result hook is idle."""
-        for wait in (self.rasters.snapshots.wait, self.worker.wait_idle, getattr(self.result_hook, "wait_idle", None)):
+        for wait in (self.rasters.snapshots.wait, self.worker.wait_idle, getattr(self._result_hook, "wait_idle", None)):
             wait is not None and wait(timeout)
 
     # ================================================================ messages, status, drawing
@@ -146,12 +167,12 @@ class DigitisingController:
         self._apply(Outcome(messages=[Message(error_text(reply))], bugs=[] if reply.is_own else [reply.traceback]))
 
     def _draw(self) -> None:
-        view = self.model.view
-        self.overlay.show_state(view.mask, view.window, view.clicks, self.model.pending, self.rasters.crs)
+        view = self.rules.view
+        self.overlay.show_state(view.mask, view.window, view.clicks, self.rules.pending, self.rasters.crs)
         self._update_status()
 
     def _update_status(self) -> None:
-        s = self.model.status()
+        s = self.rules.status()
         self.dock.set_status(s.n_pos, s.n_neg, s.model, s.device, busy=not self.worker.is_idle(),
                              latency_ms=s.latency_ms, refinement=s.brs_mode)
         if getattr(self, "dock_sync", None) is not None:
@@ -161,14 +182,14 @@ class DigitisingController:
         if self._shut:
             return
         if not busy:
-            self.model.worker_idle()
+            self.rules.worker_idle()
         self._update_status()
 
     def _on_reply(self, command, reply) -> None:
         if self._shut:         # e.g. the answer to a Preload after the plugin was unloaded
             return
         try:
-            self._apply(self.model.on_reply(command, reply))
+            self._apply(self.rules.on_reply(command, reply))
         except Exception as exc:  # a bug in showing or saving a reply: logged, one sentence
             self._report(exc)
         self._draw()
@@ -177,7 +198,7 @@ class DigitisingController:
     def on_click(self, point, is_positive: bool) -> None:
         points = self._raster_points(point, retry=lambda: self.on_click(point, is_positive))
         if points:
-            self._apply(self.model.click(*points[0], is_positive))
+            self._apply(self.rules.click(*points[0], is_positive))
 
     def _raster_points(self, *points, retry=None):
         points, refused = self.rasters.points_for_click(self.canvas.mapSettings().destinationCrs(), *points,
@@ -189,26 +210,26 @@ class DigitisingController:
     def on_box(self, start, end) -> None:
         points = self._raster_points(start, end, retry=lambda: self.on_box(start, end))
         if points:
-            self._apply(self.model.box(*points[0], *points[1]))
+            self._apply(self.rules.box(*points[0], *points[1]))
 
     def finish(self) -> None:
-        correcting = self.model.correction_fid is not None
-        layer = self.target.layer_for(self.model.correction_layer if correcting else None)
-        self._apply(self.model.finish(layer is not None, self.target.problem(layer) if layer is not None else None))
+        correcting = self.rules.correction_fid is not None
+        layer = self.target.layer_for(self.rules.correction_layer if correcting else None)
+        self._apply(self.rules.finish(layer is not None, self.target.problem(layer) if layer is not None else None))
 
     def _save_unsaved(self) -> None:
         layer = self.target.layer()
         problem = self.target.problem(layer) if layer is not None else None
-        write, hook = self.next_attributes.wrap(self.target.write, self.target.layer_for), self.result_hook
+        write, hook = self.next_attributes.wrap(self.target.write, self.target.layer_for), self._result_hook
         if hook is not None:
             complete_and_write = write
 
             def write(item):
                 complete_and_write(hook(item, self.target.layer_for(item.layer_id)))
-        self._apply(self.model.save_unsaved(layer is not None, problem, write))
+        self._apply(self.rules.save_unsaved(layer is not None, problem, write))
 
     def _on_target_chosen(self) -> None:
-        if self.model.unsaved:
+        if self.rules.unsaved:
             self._save_unsaved()
 
     def correct_selected(self) -> None:
@@ -220,12 +241,12 @@ class DigitisingController:
         layer = active if isinstance(active, QgsVectorLayer) else self.target.layer()
         if layer is None:
             return self.message("Select the avalanche polygon to correct in the target layer first.")
-        refused = self.model.correction_refused()
+        refused = self.rules.correction_refused()
         if refused:
             return self._apply(refused)
         try:
             fid = selected_polygon_id(layer)
-        except ValueError as exc:
+        except USER_ERRORS as exc:
             return self.message(str(exc))
         self.correct_feature(layer, fid)
 
@@ -234,23 +255,23 @@ class DigitisingController:
         switched on, and Finish writes back into ``layer`` (the target layer stays as it is)."""
         from ..layers.avalanche_layer import feature_wkt_in_crs
 
-        refused = self.model.correction_refused()
+        refused = self.rules.correction_refused()
         if refused:
             return self._apply(refused)
         if not self.target.check(layer):
             return
-        raster = self.rasters.active() or self.model.raster or self.rasters.first_in_project()
+        raster = self.rasters.active() or self.rules.raster or self.rasters.first_in_project()
         if raster is None:
             return self.message("No raster layer is open: add the orthoimage or photo the polygon was digitised on.")
         if not self.rasters.open(raster, retry=self.correct_selected):
             return
         try:
             wkt = feature_wkt_in_crs(layer, fid, self.rasters.crs)
-        except ValueError as exc:
+        except USER_ERRORS as exc:
             return self.message(str(exc))
         if self.canvas is self.iface.mapCanvas() and self.canvas.mapTool() is not self.map_tool:
             self.canvas.setMapTool(self.map_tool)
-        self._apply(self.model.correct(fid, wkt, layer.id()))
+        self._apply(self.rules.correct(fid, wkt, layer.id()))
         self.message(f"Correcting polygon {fid} of '{layer.name()}': click to refine it, Space saves it back into "
                      "that layer.", Qgis.Info, 5)
 
@@ -261,15 +282,15 @@ class DigitisingController:
             self.canvas.update()
         elif name == "click_radius":
             self.overlay.set_click_radius(self.settings.click_radius)
-        elif name == "transport" and not self.model.object_in_progress:
+        elif name == "transport" and not self.rules.object_in_progress:
             self.link.switch(self.settings.transport)
-        self._apply(self.model.setting_changed(name))
+        self._apply(self.rules.setting_changed(name))
 
     def _on_layers_removed(self, layer_ids) -> None:
-        if self.model.uses_raster(layer_ids):
+        if self.rules.uses_raster(layer_ids):
             self.worker.cancel_queued()
             self.worker.wait_idle(60)
-            self._apply(self.model.raster_removed())
+            self._apply(self.rules.raster_removed())
 
     def shutdown(self) -> None:
         self._shut = True

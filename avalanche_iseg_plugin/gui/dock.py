@@ -24,9 +24,10 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from ..engine.predictor_loader import BRS_MODES
+from core_model.brs_modes import BRS_MODES
 from ..engine.target_rules import unit_suffixes
-from ..layers.settings import PluginSettings, default_checkpoint_path
+from ..engine.plugin_settings import PluginSettings, default_checkpoint_path
+from ..layers.settings import save_settings
 from .dock_rows import CheckpointChooser, RasterRow, UnitsLabel, UnsavedRow
 from .raster_look import raster_look_combo
 
@@ -208,7 +209,7 @@ class AvalancheDock(QDockWidget):
         if getattr(self.settings, name) == value:
             return
         setattr(self.settings, name, value)
-        self.settings.save()
+        save_settings(self.settings)
         self.settingsChanged.emit(name)
 
     def _on_checkpoint(self, path: str) -> None:

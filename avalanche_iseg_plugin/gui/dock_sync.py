@@ -34,7 +34,6 @@ class DockSync:
         self._bands: dict[int, tuple] = {}          # id(UnsavedObject) -> (canvas, its dashed outline)
         self._last_active: str | None = None
         self._crs_layer = None                      # the raster whose CRS changes the units follow
-        controller.rasters.choice = self.current
         controller.iface.currentLayerChanged.connect(self._on_active)
         self.row.rasterChanged.connect(self._on_raster)
         self.dock.unsaved_row.saveElsewhereRequested.connect(controller.target.ask_new_layer)
@@ -89,7 +88,7 @@ class DockSync:
 
     # ---------------------------------------------------------------- unsaved avalanches
     def refresh(self) -> None:
-        unsaved = self.c.model.unsaved
+        unsaved = self.c.rules.unsaved
         self.dock.unsaved_row.set_count(len(unsaved))
         keep = {id(item) for item in unsaved}
         self._clear_bands(keep)

@@ -18,6 +18,7 @@ from qgis.gui import QgsAttributeDialog, QgsAttributeEditorContext, QgsCollapsib
 from qgis.PyQt.QtCore import QDate, Qt
 from qgis.PyQt.QtWidgets import QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLineEdit, QPushButton, QSpinBox
 
+from ..engine.errors import USER_ERRORS
 from ..engine.avalanche_schema import INVENTORY_NAMES, TERRAIN_NAMES
 from ..engine.inventory_form import ALIASES, CHOICES, NOT_ASSESSED, SIZE_LABELS, source_type_for
 
@@ -166,7 +167,7 @@ class NextAttributes:
             return []
         try:
             added = add_avalanche_fields(layer)
-        except ValueError as exc:
+        except USER_ERRORS as exc:
             self.say(str(exc))
             return []
         apply_form(layer)

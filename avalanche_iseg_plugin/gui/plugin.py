@@ -173,9 +173,9 @@ class AvalancheIsegPlugin:
         from .controller import DigitisingController
         from .dock import AvalancheDock
         from .map_tool import AvalancheMapTool
-        from ..layers.settings import PluginSettings
+        from ..layers.settings import load_settings
 
-        self.dock = AvalancheDock(PluginSettings.load(), self.iface.mainWindow())
+        self.dock = AvalancheDock(load_settings(), self.iface.mainWindow())
         self.iface.addDockWidget(Qt.RightDockWidgetArea, self.dock)
         self.dock.dependenciesRequested.connect(self.show_dependencies)
         self.dock.closed.connect(self.stop)

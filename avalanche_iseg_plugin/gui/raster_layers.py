@@ -11,12 +11,12 @@ import dataclasses
 
 from qgis.core import QgsCoordinateReferenceSystem, QgsProject, QgsRasterLayer
 
-from ..engine.digitising_model import LAYER_CRS_PROJECT, LAYER_CRS_RASTER, RasterRef
-from ..engine.errors import RasterError
+from ..engine.digitising_rules import LAYER_CRS_PROJECT, LAYER_CRS_RASTER, RasterRef
+from ..engine.errors import USER_ERRORS, RasterError
 from ..engine.raster_info import describe_raster
 from ..engine.session import DEFAULT_MARGIN_PX
 from ..layers.crs import canvas_to_raster, crs_from
-from ..layers.rendered_raster import LOOK_RAW, plan_for_canvas, reads_through_qgis
+from ..layers.rendered_raster import plan_for_canvas, reads_through_qgis
 from .raster_snapshots import RasterSnapshots
 
 
@@ -31,17 +31,18 @@ def _ref(layer) -> RasterRef | None:
 
 
 class RasterLayers:
-    def __init__(self, iface, model, say):
-        """``model``: the DigitisingModel; ``say(text)`` shows a warning."""
+    def __init__(self, iface, rules, say, choice):
+        """``rules``: the DigitisingRules; ``say(text)`` shows a warning; ``choice()``: the dock's raster layer
+        (or None), which clicks go to before the active layer."""
         self.iface = iface
-        self.model = model
+        self.rules = rules
         self.say = say
         self.crs = QgsCoordinateReferenceSystem()    # of the model's raster; invalid for a photo (pixel units)
         self.pinned: RasterRef | None = None          # clicks go here whatever is active (the webcam panel's photo)
         self.snapshots = RasterSnapshots(iface, say)
         self.drawn_layer: str | None = None           # id of the layer the model's raster is a drawing of
         self._fresh = False                           # that drawing is new: the next avalanche uses it
-        self.choice = lambda: None                    # the dock's raster (DockSync), independent of the active layer
+        self.choice = choice
 
     def active(self) -> RasterRef | None:
         if self.pinned is not None:
@@ -56,11 +57,11 @@ class RasterLayers:
         QGIS must draw returns False while it is drawn around ``canvas_points``; ``retry`` runs when it is."""
         layer = QgsProject.instance().mapLayer(raster.layer_id)
         # photos (the webcam panel's, or without CRS) are always read by GDAL in pixel units
-        drawn = (reads_through_qgis(layer, getattr(self.model.settings, "raster_look", LOOK_RAW))
+        drawn = (reads_through_qgis(layer, self.rules.settings.raster_look)
                  and self.pinned is None and layer.crs().isValid())
-        if self.model.knows(raster) and (drawn == (self.drawn_layer == raster.layer_id)) and (
-                drawn or self.model.object_in_progress or self.crs == _crs_of(layer, self.model.raster_info)):
-            if not drawn or self.model.object_in_progress or self._fresh or (retry is None and not canvas_points):
+        if self.rules.knows(raster) and (drawn == (self.drawn_layer == raster.layer_id)) and (
+                drawn or self.rules.object_in_progress or self.crs == _crs_of(layer, self.rules.raster_info)):
+            if not drawn or self.rules.object_in_progress or self._fresh or (retry is None and not canvas_points):
                 self._fresh = False
                 return True
         if drawn:
@@ -73,7 +74,7 @@ class RasterLayers:
         self.crs = _crs_of(layer, info)
         if self.crs.isValid() and not crs_from(info.crs_wkt).isValid():   # the layer's CRS for a file without one
             info = dataclasses.replace(info, assigned_crs_wkt=self.crs.toWkt())
-        self.model.use_raster(raster, info)
+        self.rules.use_raster(raster, info)
         self.drawn_layer = None
         return True
 
@@ -81,14 +82,14 @@ class RasterLayers:
         canvas = self.iface.mapCanvas()
         try:
             plan = plan_for_canvas(layer, [(p.x(), p.y()) for p in canvas_points], canvas.mapSettings(),
-                                   DEFAULT_MARGIN_PX, int(self.model.settings.max_side),
-                                   getattr(self.model.settings, "raster_look", LOOK_RAW))
+                                   DEFAULT_MARGIN_PX, int(self.rules.settings.max_side),
+                                   self.rules.settings.raster_look)
         except RasterError as exc:
             self.say(str(exc))
             return False
 
         def ready(plan, info):
-            self.model.use_raster(raster, info)
+            self.rules.use_raster(raster, info)
             self.crs, self.drawn_layer, self._fresh = plan.crs, raster.layer_id, True
         self.snapshots.draw(layer, plan, ready, retry or (lambda: None))
         return False
@@ -96,7 +97,7 @@ class RasterLayers:
     def points_for_click(self, canvas_crs, *points, retry=None):
         """(the canvas points in the CRS of the raster they go to, or None; the model's refusal); ``retry``
         runs when the raster had first to be drawn."""
-        raster, refused = self.model.raster_for_click(self.active())
+        raster, refused = self.rules.raster_for_click(self.active())
         if raster is None or not self.open(raster, points, retry):
             return None, refused
         try:
@@ -104,7 +105,7 @@ class RasterLayers:
         except RasterError as exc:
             self.say(str(exc))
             return None, refused
-        info = self.model.raster_info
+        info = self.rules.raster_info
         if self.drawn_layer == raster.layer_id and not any(info.grid.contains(*p) for p in converted):
             self.say(f"The click is outside the part of '{raster.name}' read for this avalanche (what the canvas "
                      "showed at its first click): finish it (Space) or discard it (Esc), zoom out until the whole "
@@ -114,21 +115,21 @@ class RasterLayers:
 
     def new_layer_crs(self):
         """The CRS of the raster being digitised (None for a photo in pixel units), else the project's."""
-        raster = self.model.raster_for_new_layer(self.active())
+        raster = self.rules.raster_for_new_layer(self.active())
         layer = QgsProject.instance().mapLayer(raster.layer_id) if raster is not None else None
         if not isinstance(layer, QgsRasterLayer):
             raster = None
-        info = self.model.raster_info if raster is not None and self.model.knows(raster) else None
+        info = self.rules.raster_info if raster is not None and self.rules.knows(raster) else None
         if info is not None and self.drawn_layer == raster.layer_id:
             return self.crs     # a drawing: the outline is in the CRS it was drawn in
         if info is None and raster is not None:
             try:
                 info = describe_raster(layer.source())
-            except ValueError:
+            except USER_ERRORS:
                 pass
         crs_valid = layer is not None and layer.crs().isValid()
         georeferenced = info.is_georeferenced if info is not None else crs_valid
-        rule = self.model.new_layer_crs(raster, georeferenced, crs_valid)
+        rule = self.rules.new_layer_crs(raster, georeferenced, crs_valid)
         if rule == LAYER_CRS_PROJECT:
             return QgsProject.instance().crs()
         return layer.crs() if rule == LAYER_CRS_RASTER else None

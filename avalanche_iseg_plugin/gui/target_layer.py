@@ -15,10 +15,12 @@ from qgis.core import Qgis, QgsProject, QgsVectorLayer
 from qgis.PyQt.QtCore import QTimer, QVariant
 from qgis.PyQt.QtWidgets import QFileDialog
 
-from ..engine.errors import LayerError
+from ..engine.errors import USER_ERRORS, LayerError
 from ..engine.target_rules import (FieldMapping, RememberedTarget, mapping_candidates, missing_fields,
                                    needs_confirmation, resolve_remembered)
 from ..layers import avalanche_layer
+from ..layers.export import export_layer
+from ..layers.settings import save_settings
 
 PROJECT_SCOPE = "avalanche_iseg"
 MAPPING_PROPERTY = "avalanche_iseg/field_mapping"
@@ -32,8 +34,9 @@ def field_mapping(layer) -> FieldMapping:
 
 
 class TargetLayer:
-    def __init__(self, iface, dock, say, on_chosen):
-        """``say(text, level, duration)`` shows a message; ``on_chosen()`` runs when a usable layer is chosen."""
+    def __init__(self, iface, dock, say, on_chosen, new_layer_crs):
+        """``say(text, level, duration)`` shows a message; ``on_chosen()`` runs when a usable layer is chosen;
+        ``new_layer_crs()`` is the CRS a new avalanche layer gets."""
         from .field_mapping_dialog import ask_field_mapping
 
         self.iface = iface
@@ -49,7 +52,7 @@ class TargetLayer:
         dock.layer_combo.layerChanged.connect(lambda *_: QTimer.singleShot(0, self._show_chosen))
         dock.newLayerRequested.connect(self.ask_new_layer)
         dock.exportRequested.connect(self.ask_export)
-        self.new_layer_crs = lambda: QgsProject.instance().crs()   # the controller supplies the rule
+        self.new_layer_crs = new_layer_crs
         QgsProject.instance().readProject.connect(self.restore)
         self.restore()
 
@@ -72,7 +75,7 @@ class TargetLayer:
         """Why ``layer`` cannot take avalanche polygons (None when it can)."""
         try:
             avalanche_layer.check_polygon_layer(layer)
-        except ValueError as exc:
+        except USER_ERRORS as exc:
             return str(exc)
         return None
 
@@ -156,12 +159,12 @@ class TargetLayer:
         """Create a new avalanche GeoPackage at ``path``, add it to the project and make it the target."""
         try:
             layer = avalanche_layer.create_avalanche_layer(path, self.new_layer_crs())
-        except ValueError as exc:
+        except USER_ERRORS as exc:
             self.say(str(exc))
             return None
         QgsProject.instance().addMapLayer(layer, True)
         self.settings.target_layer = os.path.abspath(path)    # where 'New…' opens next time
-        self.settings.save()
+        save_settings(self.settings)
         self.choose(layer)
         self.say(f"Created the avalanche layer '{layer.name()}' in {path}.", Qgis.Success, 4)
         return layer
@@ -179,7 +182,7 @@ class TargetLayer:
         return self.layer_by_id(item_layer_id) if item_layer_id else self.layer()
 
     def write(self, item) -> None:
-        """Write one digitising_model.UnsavedObject; ValueError (one sentence) when the layer refuses it."""
+        """Write one digitising_rules.UnsavedObject; ValueError (one sentence) when the layer refuses it."""
         result = item.result
         layer = self.layer_for(item.layer_id)
         if layer is None:
@@ -200,12 +203,12 @@ class TargetLayer:
             self.say("No target layer to export: choose the avalanche layer in the dock first.")
             return False
         try:
-            avalanche_layer.export_layer(layer, path, layer_name=layer_name)
-        except ValueError as exc:
+            export_layer(layer, path, layer_name=layer_name)
+        except USER_ERRORS as exc:
             self.say(str(exc))
             return False
         self.settings.export_dir = os.path.dirname(path)
-        self.settings.save()
+        save_settings(self.settings)
         self.say(f"Exported {layer.featureCount()} avalanche(s) to {path}.", Qgis.Success, 4)
         return True
 

@@ -25,10 +25,9 @@ from .crs import crs_from, is_defined, make_transform
 from .feature_ids import make_ids_unique, next_id
 from .geopackage_files import remove_geopackage, why_writing_failed
 from .write_lock import one_writer
-from .export import EXPORT_DRIVERS, export_layer  # noqa: F401 - the controller imports it from here
-from .measure import area_units, measure  # noqa: F401 - area_units: the controller and the CLI
-from ..engine.avalanche_schema import (INVENTORY_NAMES, METHOD_CORRECTED, METHOD_INTERACTIVE,  # noqa: F401
-                                       SHAPEFILE_NAMES, object_attributes, utc_now_iso)
+from .measure import measure
+from ..engine.avalanche_schema import (INVENTORY_NAMES, METHOD_CORRECTED, METHOD_INTERACTIVE, object_attributes,
+                                       utc_now_iso)
 from .attribute_form import set_up_avalanche_layer
 from ..engine.errors import LayerError
 from ..engine.target_rules import UNITS_PIXELS, finished_units, units_field
@@ -164,13 +163,20 @@ def _geometry_in_layer_crs(layer: QgsVectorLayer, polygons_wkt, raster_crs, cont
                          f"so its polygons cannot go into the layer '{layer.name()}' in {layer_crs.authid() or 'a map CRS'}; "
                          "create a separate avalanche GeoPackage without CRS (or, for a georeferenced raster, set its "
                          "CRS in Layer Properties > Source).")
-    transform = make_transform(raster_crs, layer_crs, context)
+    return _transformed(geom, raster_crs, layer_crs, context,
+                        f"The polygon cannot be transformed from {raster_crs.authid()} to {layer_crs.authid()} of "
+                        f"the layer '{layer.name()}'.")
+
+
+def _transformed(geom: QgsGeometry, src, dst, context, failure: str) -> QgsGeometry:
+    """``geom`` transformed in place from ``src`` to ``dst`` (unchanged when no transform is needed);
+    LayerError with ``failure`` when a vertex cannot be transformed."""
+    transform = make_transform(src, dst, context)
     if transform is not None:
         try:
             geom.transform(transform)
         except QgsCsException as exc:
-            raise LayerError(f"The polygon cannot be transformed from {raster_crs.authid()} to "
-                             f"{layer_crs.authid()} of the layer '{layer.name()}'.") from exc
+            raise LayerError(failure) from exc
     return geom
 
 
@@ -341,14 +347,8 @@ def feature_wkt_in_crs(layer: QgsVectorLayer, fid: int, target_crs, transform_co
         raise LayerError(f"The feature {fid} of '{layer.name()}' has no polygon to correct.")
     geom = QgsGeometry(feature.geometry())
     target = crs_from(target_crs)
-    transform = make_transform(layer.crs(), target, transform_context)
-    if transform is not None:
-        try:
-            geom.transform(transform)
-        except QgsCsException as exc:
-            raise LayerError(f"The polygon {fid} cannot be transformed to the raster's CRS "
-                             f"{target.authid()}.") from exc
-    return geom.asWkt()
+    return _transformed(geom, layer.crs(), target, transform_context,
+                        f"The polygon {fid} cannot be transformed to the raster's CRS {target.authid()}.").asWkt()
 
 
 def selected_polygon_id(layer) -> int:

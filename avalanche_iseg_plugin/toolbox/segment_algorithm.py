@@ -19,9 +19,9 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, Qgs
 from qgis.PyQt.QtGui import QIcon
 
 from ..engine.click_groups import click_sign, group_clicks
-from ..engine.errors import AvalancheError
-from ..engine.predictor_loader import BRS_MODES
-from ..layers.settings import PluginSettings
+from ..engine.errors import USER_ERRORS, AvalancheError
+from core_model.brs_modes import BRS_MODES
+from ..layers.settings import load_settings
 
 ICON_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "icon.png")
 
@@ -69,7 +69,7 @@ class SegmentFromPointsAlgorithm(QgsProcessingAlgorithm):
         return QIcon(ICON_PATH)
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        settings = PluginSettings.load()
+        settings = load_settings()
         self.addParameter(QgsProcessingParameterRasterLayer(self.RASTER, "Raster (orthoimage or photo)"))
         self.addParameter(QgsProcessingParameterFeatureSource(self.POINTS, "Click points",
                                                               [QgsProcessing.TypeVectorPoint]))
@@ -123,7 +123,7 @@ class SegmentFromPointsAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException("Choose a raster layer and a point layer.")
         sign_field = self.parameterAsString(parameters, self.SIGN_FIELD, context)
         group_field = self.parameterAsString(parameters, self.GROUP_FIELD, context)
-        checkpoint = self.parameterAsFile(parameters, self.CHECKPOINT, context) or PluginSettings.load().checkpoint
+        checkpoint = self.parameterAsFile(parameters, self.CHECKPOINT, context) or load_settings().checkpoint
         device = self.DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)]
         from ..engine.devices import device_problem
 
@@ -166,7 +166,7 @@ class SegmentFromPointsAlgorithm(QgsProcessingAlgorithm):
             # the refinement mode only when chosen: factories of the three-argument kind keep working
             predictor = factory(checkpoint, device, threshold, **({} if brs_mode == "NoBRS" else
                                                                  {"brs_mode": brs_mode}))
-        except ValueError as exc:  # AvalancheError (PredictorUnavailable), core_model's CheckpointError
+        except USER_ERRORS as exc:  # PredictorUnavailable, core_model's CheckpointError
             raise QgsProcessingException(str(exc)) from exc
         except (RuntimeError, AssertionError, MemoryError) as exc:  # e.g. CUDA out of memory, torch without CUDA
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from osgeo import gdal
 
 from ..errors import CameraError
 from ..gdal_open import open_quietly

@@ -21,6 +21,8 @@ from collections import deque
 
 from qgis.PyQt.QtCore import QObject, pyqtSignal
 
+from core_model.openmp import passive_openmp
+
 from ...dependencies.folder import python_executable
 from .worker_transport import wait_until_answered
 from ...engine.protocol import (AddClick, Box, Close, Discard, ErrorReply, Finish, SetRaster, SetThreshold,
@@ -60,7 +62,7 @@ class ProcessTransport(QObject):
         env = dict(os.environ)
         paths = [PLUGIN_PARENT] + [p for p in sys.path if p and os.path.isdir(p)]
         env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-        env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        passive_openmp(env)
         return env
 
     def _start(self) -> bool:

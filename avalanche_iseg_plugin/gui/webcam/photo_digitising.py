@@ -28,7 +28,7 @@ class PhotoDigitising:
         digitiser.connect_map_tool(self.map_tool)
         self.projection = digitiser.result_hook if isinstance(digitiser.result_hook, PhotoProjection) \
             else PhotoProjection()
-        digitiser.result_hook = self.projection
+        digitiser.attach_result_hook(self.projection, self.new_layer_crs)
         self.projection.terrain.attach(digitiser, webcam.message)
         self._resolution_timer = QTimer(self.panel)      # the ground resolution settles before a build starts
         self._resolution_timer.setSingleShot(True)
@@ -39,8 +39,6 @@ class PhotoDigitising:
         self.panel.groundResolutionChanged.connect(self._on_resolution)
         self.panel.pickToggled.connect(self._on_picking)
         webcam.cameraChanged.connect(self.register_camera)
-        self._plain_new_layer_crs = digitiser.target.new_layer_crs
-        digitiser.target.new_layer_crs = self.new_layer_crs
         self.active = False
         self._main_tool = None          # the map's click tool, given back when digitising on the photo ends
 
@@ -66,10 +64,11 @@ class PhotoDigitising:
             self.projection.prepare(layer.name())
 
     def new_layer_crs(self):
-        """'New…' while digitising on a photo that has a camera: the DEM's CRS (the outlines' CRS)."""
+        """'New…' while digitising on a photo that has a camera: the DEM's CRS (the outlines' CRS); None
+        otherwise (the digitiser's own rule)."""
         if self.active and self.has_camera():
             return crs_from(self.projection.photos[self.webcam.photo_layer().name()].crs_wkt)
-        return self._plain_new_layer_crs()
+        return None
 
     def has_camera(self) -> bool:
         layer = self.webcam.photo_layer()
@@ -136,6 +135,4 @@ class PhotoDigitising:
         canvas = self.panel.photo_canvas
         if canvas.mapTool() is self.map_tool:
             canvas.unsetMapTool(self.map_tool)
-        if self.digitiser.result_hook is self.projection:
-            self.digitiser.result_hook = None
-        self.digitiser.target.new_layer_crs = self._plain_new_layer_crs
+        self.digitiser.detach_result_hook(self.projection)

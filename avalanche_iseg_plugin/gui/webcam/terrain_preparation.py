@@ -148,7 +148,7 @@ class TerrainPreparation:
         self._write(waiting)
 
     def _still_waiting(self):
-        unsaved = self.digitiser.model.unsaved if self.digitiser is not None else []
+        unsaved = self.digitiser.rules.unsaved if self.digitiser is not None else []
         return [(item, lid) for item, lid in self.waiting if any(u is item for u in unsaved)]
 
     def _write(self, waiting) -> None:

@@ -1,6 +1,6 @@
 """The digitiser's rules, without Qt or QGIS: what a user action becomes, and what each reply changes.
 
-``DigitisingModel`` takes plain inputs (layer ids and names, raster facts, points already in the
+``DigitisingRules`` takes plain inputs (layer ids and names, raster facts, points already in the
 raster's CRS, booleans) and answers with an ``Outcome``: protocol commands to send to the session
 server, messages to show (text + level), whether the finished avalanches should be written now, and
 bug reports to log. It keeps:
@@ -17,8 +17,7 @@ bug reports to log. It keeps:
   goes on, so the first clicks do not pay torch's first-run costs);
 * the layer of the polygon being corrected: a correction is written back there, needing no target.
 
-``settings`` is any object with checkpoint, device, threshold, max_side, min_area and simplify
-(the dock's PluginSettings); it is read when a command is made.
+``settings`` is the dock's PluginSettings (engine.plugin_settings); it is read when a command is made.
 """
 from __future__ import annotations
 
@@ -26,7 +25,8 @@ import os
 from collections import deque
 from dataclasses import dataclass, field
 
-from .errors import WriteDeferred
+from .errors import USER_ERRORS, WriteDeferred
+from .plugin_settings import PluginSettings
 from .protocol import (AddClick, Box, Close, Discard, ErrorReply, Finish, FinishedResult, PredictorKey, Preload,
                        SessionView, SetRaster, SetThreshold, StartFromPolygon, Undo)
 
@@ -105,8 +105,8 @@ def _say(text: str, level: str = WARNING, duration: int = 8) -> Outcome:
     return Outcome(messages=[Message(text, level, duration)])
 
 
-class DigitisingModel:
-    def __init__(self, settings):
+class DigitisingRules:
+    def __init__(self, settings: PluginSettings):
         self.settings = settings
         self.view = SessionView()
         self.pending: list[tuple[float, float, bool]] = []
@@ -129,19 +129,19 @@ class DigitisingModel:
     @property
     def predictor_key(self) -> PredictorKey:
         return PredictorKey(self.settings.checkpoint, self.settings.device,
-                            getattr(self.settings, "brs_mode", "NoBRS"))
+                            self.settings.brs_mode)
 
     def status(self) -> Status:
         n_pos = self.view.n_pos + sum(1 for p in self.pending if p[2])
         n_neg = self.view.n_neg + sum(1 for p in self.pending if not p[2])
         checkpoint = self.settings.checkpoint
         chosen = os.path.splitext(os.path.basename(checkpoint))[0] if checkpoint else ""
-        model = self.view.model or chosen
-        if model and not self.view.model:
+        model = self.view.model_name or chosen
+        if model and not self.view.model_name:
             ready = self._preloaded == self.predictor_key
             model += {None: " (loads on first click)", False: " (loading…)", True: " (ready)"}[
                 self._preload_done if ready else None]
-        elif self.view.model and chosen and _model_of(self.session_key) != _model_of(self.predictor_key):
+        elif self.view.model_name and chosen and _model_of(self.session_key) != _model_of(self.predictor_key):
             model += f", then {chosen}"                     # the refinement mode alone: said below
         device = self.view.device or self.settings.device   # where the model really runs, once loaded
         brs = (self.session_key if self.object_in_progress and self.session_key else self.predictor_key).brs_mode
@@ -242,7 +242,7 @@ class DigitisingModel:
                 write(self.unsaved[0])
             except WriteDeferred as exc:     # kept, and written by the front end once it is ready
                 return _say(str(exc), INFO, 4)
-            except ValueError as exc:
+            except USER_ERRORS as exc:
                 return _say(f"{exc} (The finished avalanche is kept: press Space to save it once this is fixed.)")
             self.unsaved.pop(0)
         return Outcome()

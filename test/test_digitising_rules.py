@@ -1,15 +1,15 @@
 """The digitiser's rules without a canvas: which raster a click goes to, pending clicks, finished avalanches
 kept until written, the model key, correction, the new layer's CRS and the status line."""
-from types import SimpleNamespace
 
 import pytest
 
-from avalanche_iseg_plugin.engine import digitising_model as dm
-from avalanche_iseg_plugin.engine.digitising_model import DigitisingModel, Message, RasterRef
+from avalanche_iseg_plugin.engine import digitising_rules as dm
+from avalanche_iseg_plugin.engine.digitising_rules import DigitisingRules, Message, RasterRef
 from avalanche_iseg_plugin.engine.protocol import (AddClick, Box, Close, Discard, ErrorReply, Finish, FinishedResult,
                                                    PredictorKey, SessionView, SetRaster, SetThreshold,
                                                    StartFromPolygon, Undo, WindowGeometry)
 from avalanche_iseg_plugin.engine.grid import Grid
+from avalanche_iseg_plugin.engine.plugin_settings import PluginSettings
 from avalanche_iseg_plugin.engine.raster_info import RasterInfo
 
 ORTHO = RasterRef("ortho_id", "Ortho 2026")
@@ -22,9 +22,9 @@ INSIDE = (2600200.0, 1199850.0)
 
 @pytest.fixture
 def model():
-    settings = SimpleNamespace(checkpoint="/models/avalanche_a.pth", device="cpu", threshold=0.49, max_side=1600,
-                               min_area=25.0, simplify=0.0)
-    m = DigitisingModel(settings)
+    settings = PluginSettings(checkpoint="/models/avalanche_a.pth", device="cpu", threshold=0.49, max_side=1600,
+                              min_area=25.0, simplify=0.0)
+    m = DigitisingRules(settings)
     m.use_raster(ORTHO, ORTHO_INFO)
     return m
 
@@ -32,13 +32,13 @@ def model():
 def _view(clicks=((2600200.0, 1199850.0, True),), model="avalanche_a"):
     n_pos = sum(1 for c in clicks if c[2])
     return SessionView(mask=None, window=WINDOW, clicks=list(clicks), n_pos=n_pos, n_neg=len(clicks) - n_pos,
-                       model=model, threshold=0.49)
+                       model_name=model, threshold=0.49)
 
 
 def _result(is_correction=False):
     return FinishedResult(["POLYGON ((0 0, 1 0, 1 1, 0 0))"], {"source": "ortho", "n_pos": 1, "n_neg": 0,
                                                                "model": "avalanche_a", "threshold": 0.49},
-                          "PROJCS[...]", is_correction, SessionView(model="avalanche_a", threshold=0.49))
+                          "PROJCS[...]", is_correction, SessionView(model_name="avalanche_a", threshold=0.49))
 
 
 def _answer_all(model, outcome, view=None):
@@ -58,7 +58,7 @@ def _click_and_answer(model, xy=INSIDE, positive=True):
 
 # ------------------------------------------------------------------------------ raster switching
 def test_no_raster_at_all():
-    m = DigitisingModel(SimpleNamespace(checkpoint="", device="cpu"))
+    m = DigitisingRules(PluginSettings(checkpoint="", device="cpu"))
     raster, outcome = m.raster_for_click(None)
     assert raster is None and outcome.messages == [Message(dm.NO_RASTER_ACTIVE)]
     assert m.raster_for_click(WEBCAM)[0] == WEBCAM
@@ -162,7 +162,7 @@ def test_finish_rules(model):
     assert outcome.commands == [Finish(25.0, 0.0)]
     done = model.on_reply(outcome.commands[0], _result())
     assert done.save and len(model.unsaved) == 1 and model.unsaved[0].correction_fid is None
-    assert not model.object_in_progress and model.view.model == "avalanche_a"
+    assert not model.object_in_progress and model.view.model_name == "avalanche_a"
 
 
 def test_unsaved_avalanches_are_kept_until_written(model):
@@ -246,7 +246,7 @@ def test_threshold_and_window_size_travel_with_the_next_avalanche(model):
     model.settings.threshold, model.settings.max_side = 0.7, 400
     start = model.click(*INSIDE, True).commands[0]
     assert (start.threshold, start.max_side) == (0.7, 400)
-    assert DigitisingModel(model.settings).setting_changed("threshold").commands == []   # no raster yet
+    assert DigitisingRules(model.settings).setting_changed("threshold").commands == []   # no raster yet
 
 
 # ------------------------------------------------------------------------------ correction
@@ -285,8 +285,8 @@ def test_a_new_avalanche_after_a_correction_is_added(model):
 # ------------------------------------------------------------------------------ new layer, project
 def test_new_layer_crs_rule(model):
     assert model.raster_for_new_layer(WEBCAM) == ORTHO                 # the raster digitised on first
-    assert DigitisingModel(model.settings).raster_for_new_layer(WEBCAM) == WEBCAM
-    assert DigitisingModel(model.settings).raster_for_new_layer(None) is None
+    assert DigitisingRules(model.settings).raster_for_new_layer(WEBCAM) == WEBCAM
+    assert DigitisingRules(model.settings).raster_for_new_layer(None) is None
     assert model.new_layer_crs(None, False, False) == dm.LAYER_CRS_PROJECT
     assert model.new_layer_crs(ORTHO, True, True) == dm.LAYER_CRS_RASTER
     assert model.new_layer_crs(WEBCAM, False, True) == dm.LAYER_CRS_NONE     # a photo: pixel units
