@@ -23,16 +23,16 @@ REF = SHARED / "ritm_reference"
 SESSIONS = sorted(p.name for p in REF.glob("*_session_*.npz") if "BRS" in p.name) \
     or ["hrnet18s_itermask_ref_f-BRS-B_session_davis017.npz"]
 PROB_TOL = 1e-3
-SESSION_TOL: dict[str, float] = {}
 CHAOTIC_FROM = {"hrnet18s_itermask_ref_f-BRS-B_session_coco_donut.npz": 2}   # first click index not compared
-# Input-optimising modes with a violated negative click run L-BFGS-B to maxfun on the whole image, so the
-# float rounding of the CPU's kernels picks other steps: on an AMD EPYC (AVX2) our inference copy lands 1.7e-3,
-# 5.7e-3, 2.9e-3 from the DistMap-BRS reference (Intel AVX-512: 7.1e-4, 7.4e-4, 6.8e-4), and the model as loaded
-# — the same arithmetic up to rounding — 2.5e-3, 7.8e-3, 4.4e-3. There the bar is the reference lying within
-# our own float-noise envelope on this CPU: each click's distance at most PROB_TOL plus twice the distance
-# between the inference copy and the model as loaded (a real defect moves probabilities by 0.1 and more).
-NOISE_ENVELOPE = {"hrnet18s_itermask_ref_DistMap-BRS_session_coco_donut.npz",
-                  "hrnet18s_itermask_ref_RGB-BRS_session_coco_donut.npz"}
+# Input-optimising modes with a violated negative click run L-BFGS-B to maxfun on the whole image, and the
+# float rounding of the CPU's convolution kernels picks other steps. Largest |Δprob| to the reference at clicks
+# 2-4, our inference copy: DistMap-BRS 7.1e-4, 7.4e-4, 6.8e-4 on an Intel Xeon (AVX-512), 1.7e-3, 5.7e-3,
+# 2.9e-3 on an AMD EPYC (AVX2); RGB-BRS 7.9e-4, 1.1e-3, 1.6e-3 (Intel), 8.2e-4, 1.5e-3, 8.3e-4 (AMD). The model
+# as loaded — the same arithmetic up to rounding — lands 2.5e-3, 7.8e-3, 4.4e-3 from the DistMap reference on
+# the AMD. These two sessions are held to the measured float-noise floor across CPUs (1e-2 in probability and
+# in IoU), ten times the non-chaotic bar.
+SESSION_TOL = {"hrnet18s_itermask_ref_DistMap-BRS_session_coco_donut.npz": 1e-2,
+               "hrnet18s_itermask_ref_RGB-BRS_session_coco_donut.npz": 1e-2}
 
 
 @pytest.fixture(scope="module")
@@ -45,39 +45,7 @@ def fast_model():
     torch.set_num_threads(old)
 
 
-def _replay(model, data) -> tuple[list[np.ndarray], list[float]]:
-    """Probabilities and IoUs after each recorded click, fed as recorded."""
-    pred = InteractivePredictor(model, settings=PredictorSettings(brs_mode=str(data["mode"]),
-                                                                  zoom_in=bool(data["zoom_in"])))
-    pred.set_image(data["image"])
-    probs, ious = [], []
-    for row, col, positive in data["clicks"].tolist():
-        probs.append(pred.add_click(row, col, bool(positive)))
-        ious.append(iou(data["gt"], pred.mask))
-    return probs, ious
-
-
-@pytest.mark.parametrize("session", sorted(NOISE_ENVELOPE & set(SESSIONS)))
-def test_brs_session_within_float_noise(session, fast_model):
-    from core_model.checkpoint import load_model
-    data = np.load(shared_path("ritm_reference", session))
-    fast_probs, fast_ious = _replay(fast_model, data)
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        loaded_probs, loaded_ious = _replay(load_model(shared_path("ritm_reference", "hrnet18s_itermask_ref.pth")), data)
-    finally:
-        torch.set_num_threads(old)
-    for k, (fast, loaded) in enumerate(zip(fast_probs, loaded_probs)):
-        spread = float(np.abs(fast - loaded).max())
-        to_reference = float(np.abs(fast - data["probs"][k]).max())
-        print(f"{session} click {k + 1}: to reference {to_reference:.1e}, own spread {spread:.1e}")
-        assert to_reference <= PROB_TOL + 2 * spread, f"click {k + 1}"
-        iou_spread = abs(fast_ious[k] - loaded_ious[k])
-        assert fast_ious[k] == pytest.approx(data["ious"][k], abs=1e-3 + 2 * iou_spread), f"click {k + 1}"
-
-
-@pytest.mark.parametrize("session", sorted(set(SESSIONS) - NOISE_ENVELOPE))
+@pytest.mark.parametrize("session", SESSIONS)
 def test_brs_session_parity(session, fast_model):
     data = np.load(shared_path("ritm_reference", session))
     mode = str(data["mode"])
@@ -96,6 +64,6 @@ def test_brs_session_parity(session, fast_model):
         diffs.append(float(np.abs(probs - data["probs"][k]).max()))
         mask = pred.mask
         if k < stable:
-            assert iou(gt, mask) == pytest.approx(data["ious"][k], abs=1e-3)
+            assert iou(gt, mask) == pytest.approx(data["ious"][k], abs=max(1e-3, SESSION_TOL.get(session, 0)))
     print(f"{session}: max |probs - reference| per click: " + ", ".join(f"{d:.1e}" for d in diffs))
     assert max(diffs[:stable]) <= SESSION_TOL.get(session, PROB_TOL)

@@ -52,8 +52,8 @@ def test_dock_refinement_choice_and_status_line(qgis_app, qgis_new_project):
     from avalanche_iseg_plugin.gui.dock import AvalancheDock
     from avalanche_iseg_plugin.engine.plugin_settings import PluginSettings
     settings = PluginSettings(checkpoint="m.pth")
-    settings.save = lambda: None
-    dock = AvalancheDock(settings)
+    saved = []
+    dock = AvalancheDock(settings, save=saved.append)
     combo = dock.refinement_combo
     assert [combo.itemText(i) for i in range(combo.count())] == ["NoBRS", "f-BRS-A", "f-BRS-B", "f-BRS-C",
                                                                  "RGB-BRS", "DistMap-BRS"]
@@ -61,10 +61,11 @@ def test_dock_refinement_choice_and_status_line(qgis_app, qgis_new_project):
     changed = []
     dock.settingsChanged.connect(changed.append)
     combo.setCurrentIndex(combo.findData("f-BRS-B"))
-    assert settings.brs_mode == "f-BRS-B" and changed == ["brs_mode"]
+    assert settings.brs_mode == "f-BRS-B" and changed == ["brs_mode"] and saved == [settings]
     dock.set_status(2, 1, "hrnet18s", "cpu", refinement="f-BRS-B", latency_ms=1234.4)
     assert dock.status_label.text().endswith("· refinement: f-BRS-B · last click: 1234 ms")
-    assert AvalancheDock(PluginSettings(brs_mode="RGB-BRS")).refinement_combo.currentText() == "RGB-BRS"
+    assert AvalancheDock(PluginSettings(brs_mode="RGB-BRS"), save=saved.append).refinement_combo.currentText() \
+        == "RGB-BRS"
 
 
 def test_segment_cli_passes_the_mode(tmp_path, monkeypatch, qgis_app, capsys):

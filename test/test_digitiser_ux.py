@@ -141,7 +141,7 @@ def test_correcting_a_foreign_inventory_writes_back_there_and_keeps_the_target(p
     QTest.mouseClick(d.canvas.viewport(), Qt.LeftButton, Qt.ControlModifier, d.screen(x, y))
     c.wait_idle(30)
     assert inventory.selectedFeatureIds() == [fid]
-    assert c.model.correction_fid == fid and c.model.correction_layer == inventory.id()
+    assert c.rules.correction_fid == fid and c.rules.correction_layer == inventory.id()
     assert c.state.window is not None and c.state.mask.any()
     d.click(x, y, button=Qt.RightButton)                   # cut a disk out of it
     d.key(Qt.Key_Space)
@@ -205,17 +205,17 @@ def test_unwritable_avalanches_stay_visible_and_can_be_saved_elsewhere(digitiser
     assert c.target.choose(no_crs)
     d.click(*d.info["lobe_xy"])
     d.key(Qt.Key_Space)
-    assert len(c.model.unsaved) == 1 and no_crs.featureCount() == 0
+    assert len(c.rules.unsaved) == 1 and no_crs.featureCount() == 0
     assert dock.unsaved_row.isVisible() and "1 finished avalanche(s) not saved" in dock.unsaved_row.label.text()
     assert len(c.dock_sync._bands) == 1                  # drawn dashed on the map
     QgsProject.instance().removeMapLayer(no_crs.id())    # even the target going away loses nothing
     d.key(Qt.Key_Space)
-    assert len(c.model.unsaved) == 1
+    assert len(c.rules.unsaved) == 1
     elsewhere = tmp_path / "elsewhere.gpkg"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(elsewhere), "")))
     QTest.mouseClick(dock.unsaved_row.button, Qt.LeftButton)
     features, _ = read_gpkg(elsewhere)
-    assert len(features) == 1 and c.model.unsaved == [] and not dock.unsaved_row.isVisible()
+    assert len(features) == 1 and c.rules.unsaved == [] and not dock.unsaved_row.isVisible()
     assert_matches_lobe(features[0][2], d.info)
     assert c.dock_sync._bands == {}
 
@@ -312,7 +312,7 @@ def test_the_digitisers_raster_does_not_follow_a_vector_layer(digitiser, tmp_pat
     layer = c.target.create(str(tmp_path / "avalanches.gpkg"))
     d.iface.setActiveLayer(layer)                       # 'New…' makes the new layer active
     d.click(*d.info["lobe_xy"])
-    assert d.warnings() == [] and len(c.state.clicks) == 1 and c.model.raster.name == "ortho"
+    assert d.warnings() == [] and len(c.state.clicks) == 1 and c.rules.raster.name == "ortho"
     d.key(Qt.Key_Space)
     assert len(read_gpkg(tmp_path / "avalanches.gpkg")[0]) == 1
     # without any raster active, the dock's choice is what counts
@@ -324,7 +324,7 @@ def test_the_digitisers_raster_does_not_follow_a_vector_layer(digitiser, tmp_pat
     _pick_in_combo(dock.raster_row.combo, second)
     assert dock.raster_row.layer() is second
     d.click(*d.pixel_xy(300, 420))
-    assert c.model.raster.name == "second"
+    assert c.rules.raster.name == "second"
 
 
 # ------------------------------------------------------------------------------------------ 8/9. photo and units

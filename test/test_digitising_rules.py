@@ -8,6 +8,7 @@ from avalanche_iseg_plugin.engine.digitising_rules import DigitisingRules, Messa
 from avalanche_iseg_plugin.engine.protocol import (AddClick, Box, Close, Discard, ErrorReply, Finish, FinishedResult,
                                                    PredictorKey, SessionView, SetRaster, SetThreshold,
                                                    StartFromPolygon, Undo, WindowGeometry)
+from avalanche_iseg_plugin.engine.errors import LayerError
 from avalanche_iseg_plugin.engine.grid import Grid
 from avalanche_iseg_plugin.engine.plugin_settings import PluginSettings
 from avalanche_iseg_plugin.engine.raster_info import RasterInfo
@@ -175,7 +176,7 @@ def test_unsaved_avalanches_are_kept_until_written(model):
     written = []
 
     def failing(item):
-        raise ValueError("The layer 'nocrs' has no coordinate reference system.")
+        raise LayerError("The layer 'nocrs' has no coordinate reference system.")
 
     outcome = model.save_unsaved(True, None, failing)
     assert outcome.messages == [Message("The layer 'nocrs' has no coordinate reference system. (The finished "
@@ -198,7 +199,7 @@ def test_a_write_that_fails_half_way_keeps_the_rest(model):
     def second_fails(item):
         calls.append(item)
         if len(calls) == 2:
-            raise ValueError("disk full")
+            raise LayerError("disk full")
 
     model.save_unsaved(True, None, second_fails)
     assert len(model.unsaved) == 2 and model.unsaved[0] is calls[1]

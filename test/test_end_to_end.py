@@ -35,10 +35,10 @@ def test_real_predictor_clicks_to_polygon(real_digitiser, tmp_path):
     started = time.monotonic()
     d.click(x, y, wait=False)
     returned = time.monotonic() - started
-    assert len(c.model.pending) == 1 and c.worker.pending >= 1   # the click returned at once; the model runs on the worker
+    assert len(c.rules.pending) == 1 and c.worker.pending >= 1   # the click returned at once; the model runs on the worker
     c.wait_idle(180)
     assert d.warnings() == []
-    assert c.state.model == "hrnet18s_itermask_ref"
+    assert c.state.model_name == "hrnet18s_itermask_ref"
     assert c.state.mask is not None and c.state.mask.any()
     assert "hrnet18s_itermask_ref" in d.plugin.dock.status_label.text()
     d.click(*d.info["outside_xy"], button=Qt.RightButton)

@@ -1,5 +1,7 @@
-"""Every error the plugin raises on purpose derives from one root, AvalancheError (a ValueError), so
-front ends tell bad input (one sentence for the user) from bugs with one except clause."""
+"""Every error the plugin raises on purpose derives from one root, AvalancheError, and every error core_model
+raises on purpose from its own torch-free root, CoreModelError; neither is a ValueError, so front ends tell
+bad input (one sentence for the user: ``USER_ERRORS``) from bugs (a ValueError included) with one except
+clause."""
 import pytest
 
 from avalanche_iseg_plugin.cli.headless import QgisStartError
@@ -16,8 +18,21 @@ OWN_ERRORS = [errors.RasterError, errors.SessionError, errors.EmptyMaskError, er
 
 @pytest.mark.parametrize("cls", OWN_ERRORS, ids=lambda c: c.__name__)
 def test_plugin_errors_derive_from_the_root(cls):
-    assert issubclass(cls, errors.AvalancheError) and issubclass(errors.AvalancheError, ValueError)
+    assert issubclass(cls, errors.AvalancheError) and not issubclass(cls, ValueError)
     assert cls is errors.AvalancheError or not issubclass(cls, RuntimeError)
+
+
+def test_core_model_errors_have_their_own_torch_free_root():
+    import subprocess
+    import sys
+
+    from core_model.errors import CheckpointError, CliError, CoreModelError, DatasetError
+    assert errors.AvalancheError.__bases__ == (Exception,) and CoreModelError.__bases__ == (Exception,)
+    for cls in (CheckpointError, DatasetError, CliError):
+        assert issubclass(cls, CoreModelError) and not issubclass(cls, ValueError)
+    assert errors.USER_ERRORS == (errors.AvalancheError, CoreModelError)
+    code = "import sys, core_model.errors, avalanche_iseg_plugin.engine.errors; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
 
 
 def test_every_exception_class_of_the_plugin_is_listed():

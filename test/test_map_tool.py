@@ -78,9 +78,9 @@ def test_clicks_made_while_predicting_are_queued(digitiser):
     points = [d.pixel_xy(360, 400), d.pixel_xy(380, 390), d.pixel_xy(300, 410)]
     for x, y in points:
         d.click(x, y, wait=False)
-    assert len(c.model.pending) + len(c.state.clicks) == 3
+    assert len(c.rules.pending) + len(c.state.clicks) == 3
     c.wait_idle(30)
-    assert len(c.state.clicks) == 3 and c.model.pending == []
+    assert len(c.state.clicks) == 3 and c.rules.pending == []
 
 
 def test_wheel_and_middle_button_reach_the_canvas(digitiser):
@@ -110,7 +110,7 @@ def test_box_drag_starts_object_with_window(digitiser):
     assert len(c.state.clicks) == 1 and c.state.clicks[0][2]
     cx, cy, _ = c.state.clicks[0]
     assert abs(cx - (a[0] + b[0]) / 2) < 1.0 and abs(cy - (a[1] + b[1]) / 2) < 1.0
-    xmin, ymin, xmax, ymax = c.state.window.extent
+    xmin, ymin, xmax, ymax = c.state.window.grid.extent
     assert xmin <= lobe[0] and xmax >= lobe[2] and ymin <= lobe[1] and ymax >= lobe[3]
 
 
@@ -153,7 +153,7 @@ def test_other_raster_is_refused_while_an_avalanche_is_in_progress(digitiser, tm
     assert len(c.state.clicks) == 1
     d.key(Qt.Key_Escape)
     d.click(*d.pixel_xy(300, 420))              # the avalanche is discarded: the active raster is used
-    assert len(d.warnings()) == 1 and len(c.state.clicks) == 1 and c.model.raster.name == "second"
+    assert len(d.warnings()) == 1 and len(c.state.clicks) == 1 and c.rules.raster.name == "second"
 
 
 def test_rotated_raster_is_refused(digitiser, tmp_path):
@@ -190,7 +190,7 @@ def test_failing_prediction_gives_one_message_and_keeps_clicks(digitiser):
     # a bug: each failure is logged with its traceback in the plugin's tab of the log panel
     bugs = [text for text, tag in logged if tag == "Avalanche digitiser" and "Traceback" in text]
     assert len(bugs) == 3 and all("RuntimeError: model exploded" in text for text in bugs)
-    assert len(c.state.clicks) == 1 and c.model.pending == []
+    assert len(c.state.clicks) == 1 and c.rules.pending == []
     assert c.state.mask is not None and c.state.mask.any()
 
 
@@ -271,7 +271,7 @@ def test_space_finishes_object_into_geopackage(digitiser, target):
     assert attrs["method"] == "interactive"
     # the object is done: overlay and clicks cleared, canvas stays with the tool
     c = d.controller
-    assert c.state.clicks == [] and len(c.overlay.markers) == 0 and c.model.unsaved == []
+    assert c.state.clicks == [] and len(c.overlay.markers) == 0 and c.rules.unsaved == []
     assert d.canvas.mapTool() is d.plugin.map_tool
     # the next object gets the next id
     d.click(*d.info["lobe_xy"])
@@ -337,12 +337,12 @@ def test_failed_write_keeps_the_object_until_saved(digitiser, tmp_path):
     d.key(Qt.Key_Space)
     warnings = d.warnings()
     assert len(warnings) == 1 and "kept" in warnings[0]
-    assert len(c.model.unsaved) == 1 and no_crs.featureCount() == 0
+    assert len(c.rules.unsaved) == 1 and no_crs.featureCount() == 0
     # choosing a good layer saves it
     good = tmp_path / "good.gpkg"
     c.target.create(str(good))
     features, _ = read_gpkg(good)
-    assert len(features) == 1 and c.model.unsaved == []
+    assert len(features) == 1 and c.rules.unsaved == []
     assert_matches_lobe(features[0][2], d.info)
 
 
@@ -522,7 +522,7 @@ def test_removing_the_raster_ends_its_object(digitiser):
     c = d.controller
     d.click(*d.info["lobe_xy"])
     QgsProject.instance().removeMapLayer(d.raster.id())
-    assert c.state.window is None and len(c.overlay.markers) == 0 and c.model.raster is None
+    assert c.state.window is None and len(c.overlay.markers) == 0 and c.rules.raster is None
     infos = d.messages.get_messages(0)
     assert any("removed" in m for m in infos)
     assert d.warnings() == []

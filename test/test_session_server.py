@@ -57,12 +57,12 @@ def test_click_to_finished_polygon(send, lobe):
     factory = Factory()
     server = SessionServer(factory)
     empty = _open(send, server, lobe["path"])
-    assert empty.mask is None and empty.window is None and empty.model == "" and factory.made == []
+    assert empty.mask is None and empty.window is None and empty.model_name == "" and factory.made == []
     view = send(server, AddClick(*lobe["lobe_xy"], True))
     assert view.clicks == [(*lobe["lobe_xy"], True)] and (view.n_pos, view.n_neg) == (1, 0)
     assert view.model_name == "fake" and view.threshold == 0.49 and view.mask.dtype == bool
     win = view.window
-    assert view.mask.shape == win.image_shape and win.extent[0] <= lobe["lobe_xy"][0] <= win.extent[2]
+    assert view.mask.shape == win.image_shape and win.grid.extent[0] <= lobe["lobe_xy"][0] <= win.grid.extent[2]
     result = send(server, Finish(None, None))
     truth = shapely_wkt.loads(lobe["outline_wkt"])
     assert _polygon(result).symmetric_difference(truth).area == pytest.approx(0.0, abs=1e-6)
@@ -93,7 +93,7 @@ def test_box_and_correction(send, lobe):
     x0, y0, x1, y1 = lobe["lobe_bounds"]
     view = send(server, Box(x0, y0, x1, y1))
     assert view.clicks == [((x0 + x1) / 2, (y0 + y1) / 2, True)]
-    wx0, wy0, wx1, wy1 = view.window.extent
+    wx0, wy0, wx1, wy1 = view.window.grid.extent
     assert wx0 <= x0 and wy0 <= y0 and wx1 >= x1 and wy1 >= y1
     truth = shapely_wkt.loads(lobe["outline_wkt"])
     shrunk = truth.buffer(-5.0, join_style=2)

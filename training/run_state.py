@@ -14,8 +14,9 @@ STATE_NAME = "train_state.pth"
 _ACC_KEYS = {"n", "loss", "focal", "aux_bce", "sim_clicks", "seconds"}
 
 
-class TrainingError(ValueError):
-    """A run that cannot start or continue; the message is one sentence."""
+class TrainingError(Exception):
+    """Root of training's own errors: a run that cannot start or continue; the message is one sentence.
+    Bad data raise core_model's DatasetError (training.datasets.DataError)."""
 
 
 def _fail(path: Path, reason: str) -> TrainingError:

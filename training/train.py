@@ -20,6 +20,8 @@ from core_model.openmp import passive_openmp  # noqa: E402 - torch-free
 
 passive_openmp()   # before torch loads its OpenMP runtime, i.e. before the imports below
 
+from core_model.errors import CoreModelError  # noqa: E402
+
 from .trainer import RunControl, TrainConfig, Trainer, TrainingError  # noqa: E402
 
 DATA_HELP = """training data; repeat for several. Forms:
@@ -164,7 +166,7 @@ def main(argv=None) -> int:
               f"({', '.join(d.name for d in trainer.train_sets)}), validating on {len(trainer.val_items)}; "
               f"device {trainer.device}, step {trainer.step} of {trainer.total_steps}", flush=True)
         trainer.run()
-    except (ValueError, OSError) as exc:  # DataError, CheckpointError, TrainingError are ValueErrors
+    except (TrainingError, CoreModelError, OSError) as exc:  # and DataError, CheckpointError (CoreModelError)
         print(f"training: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from ..engine.errors import AvalancheError
+from ..engine.errors import USER_ERRORS
 from .segment_options import EXIT_BAD_INPUT, EXIT_BUG
 
 
@@ -13,10 +13,8 @@ def one_line(text) -> str:
 
 
 def bad_input_types() -> tuple:
-    """The plugin's own errors, core_model's CheckpointError (only raised once core_model.checkpoint,
-    and torch, are loaded: not imported here for that) and OSError."""
-    checkpoint = sys.modules.get("core_model.checkpoint")
-    return (AvalancheError, OSError) + ((checkpoint.CheckpointError,) if checkpoint is not None else ())
+    """The plugin's and core_model's own errors (``USER_ERRORS``) and OSError."""
+    return USER_ERRORS + (OSError,)
 
 
 def report_failure(exc: Exception, debug: bool) -> int:

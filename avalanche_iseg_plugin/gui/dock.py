@@ -46,10 +46,12 @@ class AvalancheDock(QDockWidget):
     settingsChanged = pyqtSignal(str)         # name of the PluginSettings field that changed
     closed = pyqtSignal()                     # the user closed the dock: the tool goes off
 
-    def __init__(self, settings: PluginSettings, parent=None):
+    def __init__(self, settings: PluginSettings, parent=None, save=save_settings):
+        """``save(settings)`` keeps a changed setting (QgsSettings; a test passes its own)."""
         super().__init__("Avalanche digitiser", parent)
         self.setObjectName(DOCK_OBJECT_NAME)
         self.settings = settings
+        self._save = save
         self._devices_checked = False
         body = QWidget(self)
         layout = QVBoxLayout(body)
@@ -209,7 +211,7 @@ class AvalancheDock(QDockWidget):
         if getattr(self.settings, name) == value:
             return
         setattr(self.settings, name, value)
-        save_settings(self.settings)
+        self._save(self.settings)
         self.settingsChanged.emit(name)
 
     def _on_checkpoint(self, path: str) -> None:

@@ -9,7 +9,7 @@ from typing import Callable
 
 import torch
 
-from ..errors import CliError
+from ..errors import CliError, CoreModelError
 
 EXIT_BAD_INPUT = 2
 
@@ -29,13 +29,11 @@ def _one_line(text: str) -> str:
 def run(main: Callable[[], int | None]) -> None:
     """Run a CLI main; bad input becomes one line on stderr and exit code 2, never a traceback; library
     warnings are one line each after a successful run and dropped after a failed one."""
-    from ..checkpoint import CheckpointError
-    from ..datasets import DatasetError
     from ..warning_lines import warnings_as_lines
     try:
         with warnings_as_lines():
             code = main()
-    except (CliError, CheckpointError, DatasetError, ValueError, OSError) as exc:
+    except (CoreModelError, OSError) as exc:   # CliError, CheckpointError, DatasetError
         sys.stderr.write(f"error: {_one_line(exc)}\n")
         raise SystemExit(EXIT_BAD_INPUT) from None
     except KeyboardInterrupt:
