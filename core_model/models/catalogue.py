@@ -31,7 +31,7 @@ def bundled_default_entry() -> ModelEntry:
     return ModelEntry(
         name=DEFAULT_NAME, urls=(), git_blob=None, trained_on="DAVIS and COCO-MVal photos (no snow)",
         architecture="hrnet18s", size=DEFAULT_CHECKPOINT.stat().st_size if DEFAULT_CHECKPOINT.is_file() else None,
-        licence="the project's licence", citation="", card=str(card) if card.is_file() else "",
+        licence="GPL-3.0 (the project's licence)", citation="", card=str(card) if card.is_file() else "",
         description="The project's own small model, trained on a CPU; it has never seen an avalanche.",
         settings={"zoom_target_size": 256, "max_longest_side": 256}, source="bundled")
 

@@ -41,7 +41,8 @@ def urllib_fetch(url: str, offset: int, sink, timeout: float = 60.0) -> None:
         headers["Range"] = f"bytes={offset}-"
     request = urllib.request.Request(url, headers=headers)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp:
+        # a fresh opener reads the proxy variables now (urlopen's shared one keeps those of its first use)
+        with urllib.request.build_opener().open(request, timeout=timeout) as resp:
             _copy(url, resp, sink)
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and offset > 0:
