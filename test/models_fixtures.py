@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
 
 def make_checkpoint(path: Path, seed: int) -> Path:
     import torch

@@ -42,10 +42,14 @@ def _preset_text(settings: dict) -> str:
 class _Progress:
     """download progress on stderr: a line updated in place on a terminal, else a line per 10 %."""
 
-    def __init__(self, stream=sys.stderr):
-        self.stream, self.last, self.tty = stream, -1.0, stream.isatty()
+    def __init__(self, header: str, stream=None):
+        self.stream = stream if stream is not None else sys.stderr
+        self.last, self.tty, self.header = -1.0, self.stream.isatty(), header
 
     def __call__(self, done: int, total, speed: float) -> None:
+        if self.header:  # written with the first bytes: a refusal before them stays the only line
+            self.stream.write(self.header + "\n")
+            self.header = ""
         now = time.monotonic()
         if total:
             step = int(10 * done / total)
@@ -84,9 +88,7 @@ def _list(store: ModelStore, args) -> int:
 
 
 def _download(store: ModelStore, args) -> int:
-    store.catalogue.get(args.name)  # an unknown name: the one error line, nothing before it
-    progress = _Progress()
-    sys.stderr.write(f"downloading {args.name} into {store.folder}\n")
+    progress = _Progress(f"downloading {args.name} into {store.folder}")
     try:
         path = store.download(args.name, progress=progress)
     finally:
