@@ -195,3 +195,36 @@ def test_a_transport_can_be_swapped(tmp_path, tiny):
 
     path = download_entry(_entry("https://qgis.invalid/tiny.pth", blob), tmp_path, fetch=fetch)
     assert path.read_bytes() == data and calls == [("https://qgis.invalid/tiny.pth", 0)]
+
+
+def test_a_partial_file_longer_than_the_file_is_started_again(tmp_path, tiny):
+    data, blob = tiny
+    (tmp_path / "tiny.pth.part").write_bytes(b"x" * (len(data) + 10))
+    with LoopbackServer({"/tiny.pth": data}) as srv:
+        path = download_entry(_entry(srv.url("/tiny.pth"), blob), tmp_path)
+        assert srv.requests == [("/tiny.pth", f"bytes={len(data) + 10}-"), ("/tiny.pth", None)]
+    assert path.read_bytes() == data
+
+
+def test_one_download_per_model_at_a_time(tmp_path, tiny):
+    data, blob = tiny
+    inside = threading.Event()
+    release = threading.Event()
+
+    def slow_fetch(url, offset, sink):
+        sink.start(offset, len(data))
+        inside.set()
+        release.wait(10)
+        sink.write(data[offset:])
+
+    entry = _entry("https://slow.invalid/tiny.pth", blob)
+    worker = threading.Thread(target=lambda: download_entry(entry, tmp_path, fetch=slow_fetch))
+    worker.start()
+    try:
+        assert inside.wait(10)
+        with pytest.raises(ModelDownloadError, match="is being downloaded already"):
+            download_entry(entry, tmp_path, fetch=slow_fetch)
+    finally:
+        release.set()
+        worker.join(10)
+    assert (tmp_path / "tiny.pth").read_bytes() == data

@@ -13,6 +13,7 @@ contract; urllib_fetch is the default, the QGIS plugin passes one on QgsNetworkA
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -22,6 +23,8 @@ from .blob_id import git_blob_id
 from .entry import ModelEntry
 from .records import write_record
 
+_ACTIVE: set[Path] = set()        # part files being written by this process (one download per file)
+_ACTIVE_LOCK = threading.Lock()
 Progress = Callable[[int, "int | None", float], None]   # (bytes so far, total or None, bytes per second)
 LFS_POINTER = b"version https://git-lfs.github.com/spec/"
 
@@ -178,7 +181,20 @@ def download_entry(entry: ModelEntry, folder, *, fetch=None, progress: Progress 
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ModelDownloadError(f"The models folder {folder} cannot be created ({exc.strerror}).") from None
-    part, target = part_path(folder, entry), folder / entry.file_name
+    part = part_path(folder, entry)
+    with _ACTIVE_LOCK:
+        if part.resolve() in _ACTIVE:
+            raise ModelDownloadError(f"Model {entry.name} is being downloaded already; wait for that download.")
+        _ACTIVE.add(part.resolve())
+    try:
+        return _download_urls(entry, folder, part, fetch, progress, cancel, retries)
+    finally:
+        with _ACTIVE_LOCK:
+            _ACTIVE.discard(part.resolve())
+
+
+def _download_urls(entry: ModelEntry, folder: Path, part: Path, fetch, progress, cancel, retries: int) -> Path:
+    target = folder / entry.file_name
     failures = []
     for url in entry.urls:
         sink = PartFile(part, entry.size, progress, cancel, label=entry.name)

@@ -46,10 +46,13 @@ def urllib_fetch(url: str, offset: int, sink, timeout: float = 60.0) -> None:
             _copy(url, resp, sink)
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and offset > 0:
-            total = _UNSATISFIED_RANGE.match(exc.headers.get("Content-Range", "") or "")
-            if total and int(total.group(1)) == offset:  # the partial file is already whole
+            found = _UNSATISFIED_RANGE.match(exc.headers.get("Content-Range", "") or "")
+            if found and int(found.group(1)) == offset:  # the partial file is already whole
                 sink.start(offset, offset)
                 return
+            if found:  # a partial file longer than the file: not a part of it, start again
+                sink.start(0, int(found.group(1)))
+                return urllib_fetch(url, 0, sink, timeout)
         raise TransportError(f"{url} answered HTTP {exc.code} ({exc.reason}).") from None
     except urllib.error.URLError as exc:
         raise TransportError(f"{_host(url)} could not be reached ({exc.reason}).") from None
