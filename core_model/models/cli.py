@@ -13,6 +13,7 @@ Bad input or a failed download: one line on stderr, exit code 2.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -124,7 +125,8 @@ def _verify(store: ModelStore, args) -> int:
 
 
 def main(argv=None) -> int:
-    parser = ArgumentParser(prog="python -m core_model.models", description=__doc__.split("\n")[0])
+    parser = ArgumentParser(prog="python -m core_model.models", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="list|download|import|remove|verify",
                                 parser_class=ArgumentParser)
     p = sub.add_parser("list", help="the catalogue and the installed models")
