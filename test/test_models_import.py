@@ -112,3 +112,11 @@ def test_remove_and_verify(tmp_path, tiny_checkpoints, store_with_entry):
     record_free.write_bytes(a.read_bytes())
     assert store_with_entry.info("by_hand").installed == record_free  # a file placed by hand is listed too
     assert json.loads(json.dumps(store_with_entry.info("by_hand").to_json()))["installed"] == str(record_free)
+
+
+def test_a_real_ritm_checkpoint_imports_as_a_custom_model(tmp_path, shared):
+    ref = shared("ritm_reference", "hrnet18_itermask_ref.pth")
+    store = ModelStore(tmp_path / "models", load_catalogue(use_env=False))
+    info, kind = store.import_file(ref)
+    assert kind == "custom" and info.entry.architecture == "hrnet18"  # the avalanche checkpoints' architecture
+    assert info.installed.read_bytes() == ref.read_bytes() and store.verify(info.name).ok
