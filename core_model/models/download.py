@@ -209,7 +209,11 @@ def _download_urls(entry: ModelEntry, folder: Path, part: Path, fetch, progress,
                 raise
             failures.append(_sentence(exc))
             continue
-        os.replace(part, target)
+        try:
+            os.replace(part, target)
+        except OSError as exc:
+            raise ModelDownloadError(f"The verified download of {entry.name} cannot replace {target} "
+                                     f"({exc.strerror}); close what uses it and download again.") from None
         write_record(folder, entry, blob, source=url, architecture=arch, unpinned=entry.unpinned)
         return target
     raise ModelDownloadError(f"Model {entry.name} could not be downloaded: {'; '.join(failures)}.")
