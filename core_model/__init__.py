@@ -7,7 +7,8 @@ may lack torch.  Names that need torch (the model, checkpoints, the predictor) i
 Packages and modules: the model (model, hrnet, ocr, click_maps, inference_speedups), checkpoints
 (checkpoint, default_model), inference (predictor, transforms, points, load_predictor), clicks and RITM's
 NoC protocol (clicks, noc), data (datasets: the folder layouts; raster_rgb: raster windows → model RGB),
-and the command lines in ``core_model.cli`` (``python -m core_model.predict | evaluate | benchmark``).
+the model catalogue and manager (``core_model.models``, ``python -m core_model.models``; pure, no torch at
+import) and the command lines in ``core_model.cli`` (``python -m core_model.predict | evaluate | benchmark``).
 """
 from __future__ import annotations
 

@@ -20,3 +20,19 @@ class DatasetError(CoreModelError):
 
 class CliError(CoreModelError):
     """Bad input to a command line; the message is one sentence shown as-is."""
+
+
+class CatalogueError(CoreModelError):
+    """A model catalogue file or entry, or a model name, that cannot be used (core_model.models)."""
+
+
+class ModelDownloadError(CoreModelError):
+    """A model that could not be downloaded, verified or installed (core_model.models); one sentence."""
+
+
+class TransportError(ModelDownloadError):
+    """The bytes of a download could not be fetched (unreachable, HTTP error, connection cut)."""
+
+
+class DownloadCancelled(ModelDownloadError):
+    """The user cancelled a download; its partial file is kept so that a later download resumes it."""

@@ -3,55 +3,45 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
-from typing import Callable
 
 import torch
 
-from ..errors import CliError, CoreModelError
-
-EXIT_BAD_INPUT = 2
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse that reports a usage error as one line on stderr (exit code 2)."""
-
-    def error(self, message: str):  # noqa: D401 - argparse API
-        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
-        raise SystemExit(EXIT_BAD_INPUT)
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
-def run(main: Callable[[], int | None]) -> None:
-    """Run a CLI main; bad input becomes one line on stderr and exit code 2, never a traceback; library
-    warnings are one line each after a successful run and dropped after a failed one."""
-    from ..warning_lines import warnings_as_lines
-    try:
-        with warnings_as_lines():
-            code = main()
-    except (CoreModelError, OSError) as exc:   # CliError, CheckpointError, DatasetError
-        sys.stderr.write(f"error: {_one_line(exc)}\n")
-        raise SystemExit(EXIT_BAD_INPUT) from None
-    except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
-        raise SystemExit(130) from None
-    except Exception as exc:  # a bug, not bad input: still one line, different exit code
-        sys.stderr.write(f"error: unexpected failure ({type(exc).__name__}: {_one_line(exc)})\n")
-        raise SystemExit(1) from None
-    raise SystemExit(code or 0)
-
+from ..errors import CliError
+from .running import EXIT_BAD_INPUT, ArgumentParser, one_line as _one_line, run  # noqa: F401 - the commands' API
 
 def add_model_arguments(parser: argparse.ArgumentParser, threads_default: int | None = None) -> None:
+    """--checkpoint, --device, --threads and the predictor settings: --preset NAME|FILE (a catalogue
+    model's recommended settings, or a JSON file) and the single settings, which win over the preset."""
     parser.add_argument("--checkpoint", type=Path, default=None,
-                        help="RITM-format model checkpoint (.pth); default: the shipped default model")
+                        help="RITM-format model checkpoint (.pth) or the name of an installed catalogue model "
+                             "(python -m core_model.models list; its preset applies); default: the shipped "
+                             "default model")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where the network runs")
     parser.add_argument("--threads", type=int, default=threads_default,
                         help="torch CPU threads (default: torch's choice)" if threads_default is None
                         else f"torch CPU threads (default {threads_default})")
+    group = parser.add_argument_group("predictor settings (default: those the checkpoint recommends)")
+    group.add_argument("--preset", default=None, metavar="NAME|FILE",
+                       help="the settings of catalogue model NAME (e.g. aval_slf: no zoom-in, threshold 0.5, "
+                            "longest side 800) or of a JSON file; settings it leaves out are RITM's defaults")
+    group.add_argument("--zoom-in", action=argparse.BooleanOptionalAction, default=None,
+                       help="RITM's zoom-in on the object from the second click on")
+    group.add_argument("--zoom-target-size", type=int, default=None, metavar="PX", help="zoom-in crop size")
+    group.add_argument("--max-longest-side", type=int, default=None, metavar="PX",
+                       help="limit the image's longest side (0: full size)")
+    group.add_argument("--threshold", type=float, default=None, metavar="T", help="probability threshold of the mask")
+    if hasattr(parser, "after_parse"):
+        parser.after_parse(choose_model)
+
+
+def choose_model(args: argparse.Namespace) -> None:
+    """After parsing: a catalogue name in --checkpoint becomes the installed file (with its preset), and
+    --preset and the single settings ride on args.checkpoint to `predictor` (core_model.models.choice)."""
+    from ..models.choice import choose_checkpoint
+    flags = {"zoom_in": args.zoom_in, "zoom_target_size": args.zoom_target_size,
+             "max_longest_side": args.max_longest_side, "threshold": args.threshold}
+    args.checkpoint = choose_checkpoint(args.checkpoint, args.preset, flags)
 
 
 def add_brs_argument(parser: argparse.ArgumentParser) -> None:
@@ -79,14 +69,23 @@ def checkpoint_path(arg: Path | None) -> Path:
 def predictor(arg: Path | None, device, settings=None, *, reference: bool = False, brs_mode: str = "NoBRS",
               fuse: bool = True):
     """The predictor of checkpoint `arg` (default: the shipped model), made by core_model.load_predictor;
-    `brs_mode` replaces the refinement mode of `settings` (or of the checkpoint's recommended ones)."""
+    `brs_mode` replaces the refinement mode of `settings` (or of the checkpoint's recommended ones).
+    When `arg` carries a preset and single settings (a ChosenCheckpoint from --preset and friends): the
+    preset replaces the checkpoint's recommendation (not an explicit `settings`), the single settings
+    replace both."""
     import dataclasses
 
     from ..load_predictor import load_predictor
+    from ..predictor import PredictorSettings
+    preset, flags = getattr(arg, "preset", None), dict(getattr(arg, "flags", None) or {})
+    if settings is None and preset is not None:
+        settings = PredictorSettings(**preset)
     if settings is not None:
+        settings = dataclasses.replace(settings, **flags)
         return load_predictor(checkpoint_path(arg), device=device, reference=reference, fuse=fuse,
                               settings=dataclasses.replace(settings, brs_mode=brs_mode))
-    return load_predictor(checkpoint_path(arg), device=device, reference=reference, fuse=fuse, brs_mode=brs_mode)
+    return load_predictor(checkpoint_path(arg), device=device, reference=reference, fuse=fuse, brs_mode=brs_mode,
+                          **flags)
 
 
 def read_image(path: Path):
