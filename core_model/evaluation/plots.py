@@ -12,6 +12,7 @@ def plot_iou_analysis(results: list[RunResult], path: Path) -> Path:
     import matplotlib
     matplotlib.use("Agg", force=True)
     from matplotlib.figure import Figure   # a Figure of its own: no pyplot state, nothing shown
+    from matplotlib.ticker import MaxNLocator
 
     datasets = list(dict.fromkeys(r.dataset.name for r in results))
     fig = Figure(figsize=(6.4 * len(datasets), 4.8), dpi=100)
@@ -22,6 +23,7 @@ def plot_iou_analysis(results: list[RunResult], path: Path) -> Path:
             ax.plot(range(1, len(curve) + 1), curve, marker="o", markersize=3, linewidth=1.5,
                     label=f"{r.label} ({len(r.ious)} samples)")
         ax.set_title(name)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("number of clicks")
         ax.set_ylabel("mean IoU")
         ax.set_ylim(0.0, 1.0)
