@@ -71,7 +71,7 @@ def test_detection_order_and_errors(tmp_path):
     davis_folder(tmp_path / "davis")
     grabcut_folder(tmp_path / "grab")
     assert detect_layout(tmp_path / "davis") == "davis" and detect_layout(tmp_path / "grab") == "grabcut"
-    with pytest.raises(DatasetError, match="images/ \\+ masks/.*inst/.*SegmentationObject/"):
+    with pytest.raises(DatasetError, match="neither img/.* nor images/ \\+ masks/.*inst/.*SegmentationObject/"):
         EvalDataset(tmp_path)
     with pytest.raises(DatasetError, match="lacks the img/ and inst/"):
         EvalDataset(tmp_path / "davis", "sbd")

@@ -22,6 +22,8 @@ from pathlib import Path
 # Must be set before torch loads its OpenMP runtime, i.e. before the import below.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from core_model.errors import CoreModelError  # noqa: E402
+
 from .trainer import RunControl, TrainConfig, Trainer, TrainingError  # noqa: E402
 
 DATA_HELP = """training data; repeat for several. Forms:
@@ -170,7 +172,7 @@ def main(argv=None) -> int:
               f"({', '.join(d.name for d in trainer.train_sets)}), validating on {len(trainer.val_items)}; "
               f"device {trainer.device}, step {trainer.step} of {trainer.total_steps}", flush=True)
         trainer.run()
-    except (ValueError, OSError) as exc:  # DataError, CheckpointError, TrainingError are ValueErrors
+    except (ValueError, OSError, CoreModelError) as exc:  # DataError and CheckpointError are CoreModelErrors
         print(f"training: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -46,7 +46,7 @@ def detect_layout(root) -> str:
         if all((root / d).is_dir() for d in folders):
             return name
     kinds = [*FOLDER_DESCRIPTIONS.values(), *(d for _, _, d in INSTANCE_LAYOUTS.values())]
-    raise DatasetError(f"{root} is not a dataset folder: it has none of " + "; ".join(kinds) + ".")
+    raise DatasetError(f"{root} is not a dataset folder: it has neither " + " nor ".join(kinds) + ".")
 
 
 class EvalDataset:

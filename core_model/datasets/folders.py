@@ -70,8 +70,8 @@ class LayoutFolder:
         else:
             self.layout = detect_folder_layout(self.root)
             if self.layout is None:
-                raise DatasetError(f"{self.root} is not a dataset folder: it has none of "
-                                   + "; ".join(FOLDER_DESCRIPTIONS.values()) + ".")
+                raise DatasetError(f"{self.root} is not a dataset folder: it has neither "
+                                   + " nor ".join(FOLDER_DESCRIPTIONS.values()) + ".")
         self.image_dir, self.mask_dir = (self.root / d for d in LAYOUTS[self.layout])
         if not self.image_dir.is_dir() or not self.mask_dir.is_dir():
             raise DatasetError(f"{self.root} lacks the {self.image_dir.name}/ and {self.mask_dir.name}/ folders "
