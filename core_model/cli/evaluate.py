@@ -70,7 +70,7 @@ def main(argv=None) -> int:
     for dataset, ds in loaded:
         for ckpt in ckpts:
             for mode in run_modes:
-                result = run_one(ckpt, mode, dataset, ds, options, device, progress=len(ckpts) * len(sets) > 1)
+                result = run_one(ckpt, mode, dataset, ds, options, device, progress=len(ckpts) * len(sets) * len(run_modes) > 1)
                 if args.vis_preds is not None:
                     files += [str(p) for p in _draw_worst(result, ds, options, args.out, args.vis_preds,
                                                           args.target_iou)]

@@ -100,8 +100,8 @@ def run_one(checkpoint: Named, mode: str, dataset: Named, ds, options: RunOption
     n = len(ds) if options.limit is None else min(options.limit, len(ds))
     from tqdm import tqdm
     start = time.perf_counter()
-    desc = f"{checkpoint.name} on {dataset.name}" if progress else "evaluating"
-    for i in tqdm(range(n), desc=f"evaluating {desc}", unit="sample", file=sys.stderr, dynamic_ncols=True):
+    desc = f"evaluating {checkpoint.name} [{mode}] on {dataset.name}" if progress else "evaluating"
+    for i in tqdm(range(n), desc=desc, unit="sample", file=sys.stderr, dynamic_ncols=True):
         sample = ds[i]
         image, gt = resize_sample(sample.image, sample.gt, options.resize)
         ious, _, spent = evaluate_sample(predictor, image, gt, options.n_clicks, stop_target(options),
