@@ -46,7 +46,8 @@ def test_every_layout_in_one_run(tmp_path, capsys):
 def test_two_checkpoints_table_csv_plot_and_pictures(tmp_path, capsys):
     davis_folder(tmp_path / "tiny", count=2)
     out = tmp_path / "run"
-    text = _evaluate(capsys, "--checkpoint", f"first={DEFAULT_CHECKPOINT}", "--checkpoint", f"second={DEFAULT_CHECKPOINT}",
+    text = _evaluate(capsys, "--checkpoint", f"first={DEFAULT_CHECKPOINT}",
+                     "--checkpoint", f"second={DEFAULT_CHECKPOINT}",
                      "--dataset", tmp_path / "tiny", "--n-clicks", 3, "--threads", 1, "--target-iou", 0.9, 0.95,
                      "--out", out, "--save-ious", "--iou-analysis", "--vis-preds", 1, "--print-ious")
     summary = (out / "summary.md").read_text(encoding="utf-8")

@@ -15,18 +15,15 @@ import json
 import sys
 from pathlib import Path
 
+from ..evaluation.modes import describe_settings  # noqa: F401 - a public name of this module before
+from ..evaluation.report import format_block as format_table
 from .common import run, setup_torch
 from .evaluate_options import build_parser, checkpoints, datasets, modes, run_options
 
-# today's names, for code that imported them from here
-from ..evaluation.modes import describe_settings  # noqa: F401,E402
-from ..evaluation.report import format_block as format_table  # noqa: F401,E402
 
-
-def _summary_markdown(args, results, table: str, files: list[str]) -> str:
+def _summary_markdown(args, argv: list[str], results, table: str, files: list[str]) -> str:
     from ..evaluation.report import summarise
-    lines = ["# Evaluation", "", "```", "python -m core_model.evaluate " + " ".join(sys.argv[1:] if args.argv is None
-                                                                              else args.argv), "```", "",
+    lines = ["# Evaluation", "", "```", "python -m core_model.evaluate " + " ".join(argv), "```", "",
              table, "", "## Runs", ""]
     for r in results:
         res = summarise(r, args.target_iou)
@@ -54,8 +51,8 @@ def _draw_worst(result, ds, options, out: Path, count: int, targets) -> list[Pat
 
 def main(argv=None) -> int:
     parser = build_parser(__doc__.split("\n")[0])
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     args = parser.parse_args(argv)
-    args.argv = None if argv is None else [str(a) for a in argv]
     options = run_options(args)
     run_modes, ckpts, sets = modes(args), checkpoints(args), datasets(args)
 
@@ -66,29 +63,29 @@ def main(argv=None) -> int:
     device = setup_torch(args.device, args.threads)
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
-    results, files = [], []
+    results, pictures = [], []
+    several = len(ckpts) * len(sets) * len(run_modes) > 1
     for dataset, ds in loaded:
         for ckpt in ckpts:
             for mode in run_modes:
-                result = run_one(ckpt, mode, dataset, ds, options, device, progress=len(ckpts) * len(sets) * len(run_modes) > 1)
+                result = run_one(ckpt, mode, dataset, ds, options, device, progress=several)
                 if args.vis_preds is not None:
-                    files += [str(p) for p in _draw_worst(result, ds, options, args.out, args.vis_preds,
-                                                          args.target_iou)]
+                    pictures += _draw_worst(result, ds, options, args.out, args.vis_preds, args.target_iou)
                 result.predictor = None
                 results.append(result)
 
     table = markdown_table(results, args.target_iou, print_ious=args.print_ious)
+    files = []
     if args.out is not None:
         if args.save_ious:
             write_ious_csv(args.out / "ious.csv", results, args.target_iou)
-            files.insert(0, str(args.out / "ious.csv"))
+            files.append(args.out / "ious.csv")
         if args.iou_analysis:
             from ..evaluation.plots import plot_iou_analysis
-            files.insert(0, str(plot_iou_analysis(results, args.out / "iou_analysis.png")))
-        vis = sorted({str(Path(f).parent) + "/" for f in files if "/vis/" in f.replace("\\", "/")})
-        listed = [f for f in files if "/vis/" not in f.replace("\\", "/")] + vis
-        (args.out / "summary.md").write_text(_summary_markdown(args, results, table, listed), encoding="utf-8")
-        files.insert(0, str(args.out / "summary.md"))
+            files.append(plot_iou_analysis(results, args.out / "iou_analysis.png"))
+        listed = [str(f) for f in files] + sorted({f"{p.parent}/" for p in pictures})
+        (args.out / "summary.md").write_text(_summary_markdown(args, argv, results, table, listed), encoding="utf-8")
+        files.insert(0, args.out / "summary.md")
 
     summaries = [summarise(r, args.target_iou) for r in results]
     if args.json:
@@ -98,8 +95,8 @@ def main(argv=None) -> int:
         print()
         print(table)
         if args.out is not None:
-            print(f"\nwrote {len([f for f in files if '/vis/' not in f])} files and "
-                  f"{len([f for f in files if '/vis/' in f])} pictures under {args.out}")
+            extra = f" and {len(pictures)} pictures in vis/" if pictures else ""
+            print(f"\nwrote {', '.join(f.name for f in files)}{extra} under {args.out}")
     return 0
 
 

@@ -121,7 +121,8 @@ def run_options(args) -> RunOptions:
         elif limit < 1:
             raise CliError(f"--clicks-limit must be at least 1 (or -1 for the click budget), not {limit}.")
     if args.resize is not None and min(args.resize) < 1:
-        raise CliError(f"--resize needs a width and a height of at least 1 pixel, not {args.resize[0]} {args.resize[1]}.")
+        raise CliError(f"--resize needs a width and a height of at least 1 pixel, "
+                       f"not {args.resize[0]} {args.resize[1]}.")
     if args.vis_preds is not None and args.vis_preds < 1:
         raise CliError(f"--vis-preds must be at least 1, not {args.vis_preds}.")
     for flag, value in (("--save-ious", args.save_ious), ("--iou-analysis", args.iou_analysis),
