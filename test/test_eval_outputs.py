@@ -118,6 +118,10 @@ def test_modes_set_the_predictor_input(tmp_path, capsys):
                      "--n-clicks", 1, "--min-n-clicks", 1, "--threads", 1, "--thresh", 0.6)
     assert text.count("predictor:  no zoom-in, full size, flip, threshold 0.6, NoBRS") == 2
     assert "| default | cvpr | tiny |" in text and "| default | fixed64 | tiny |" in text
+    text = _evaluate(capsys, "--dataset", tmp_path / "tiny", "--eval-mode", "recommended", "fixed80",
+                     "--n-clicks", 1, "--min-n-clicks", 1, "--threads", 1)
+    assert "predictor:  zoom-in to 256 px (min crop 200), longest side ≤ 256 px" in text     # the model's own
+    assert "predictor:  zoom-in to 80×80 px (min crop 200, from the first click), full size, flip" in text
 
 
 def test_resize_only_shrinks_larger_images():

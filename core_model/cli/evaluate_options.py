@@ -38,8 +38,8 @@ def build_parser(description: str) -> ArgumentParser:
                         help="clicks the network sees at most (RITM's net_clicks_limit; -1: the click budget)")
     parser.add_argument("--eval-mode", nargs="+", default=None, metavar="MODE",
                         help="cvpr (RITM's protocol: zoom-in to 400 px, 600 on DAVIS) or fixedN (every crop "
-                             "resized to N×N, from the first click); several are compared; default: the "
-                             "checkpoint's recommended settings")
+                             "resized to N×N, from the first click), recommended (the checkpoint's own "
+                             "settings, the default) or ritm (as --ritm-settings); several are compared")
     parser.add_argument("--ritm-settings", action="store_true",
                         help="use RITM's predictor settings even where the checkpoint recommends others")
     parser.add_argument("--zoom-in", choices=("on", "off"), default=None,

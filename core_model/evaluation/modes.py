@@ -2,6 +2,7 @@
 
 - `recommended` (no --eval-mode): the settings the checkpoint recommends (RITM's for official ones);
 - `ritm` (--ritm-settings): RITM's defaults whatever the checkpoint recommends;
+  (both may also be named in --eval-mode, to compare them with the modes below in one table)
 - `cvpr`: RITM's paper protocol — zoom-in with crops resized to 400 px on their longest side, 600 px on
   DAVIS (a dataset folder named DAVIS), from the second click on;
 - `fixedN` (e.g. fixed400): zoom-in from the first click (the whole image is the first crop) and every
@@ -22,12 +23,13 @@ MIN_FIXED, MAX_FIXED = 32, 4096
 
 
 def check_mode(mode: str) -> str:
-    """`mode` if it is cvpr or fixedN with a sensible N; else a CliError of one sentence."""
-    if mode == CVPR:
+    """`mode` if it is recommended, ritm, cvpr or fixedN with a sensible N; else a CliError of one sentence."""
+    if mode in (RECOMMENDED, RITM, CVPR):
         return mode
     m = _FIXED.match(mode)
     if m is None:
-        raise CliError(f"--eval-mode {mode!r} is not an evaluation mode; use cvpr or fixedN (e.g. fixed400).")
+        raise CliError(f"--eval-mode {mode!r} is not an evaluation mode; use cvpr, fixedN (e.g. fixed400), "
+                       "recommended or ritm.")
     n = int(m.group(1))
     if not MIN_FIXED <= n <= MAX_FIXED:
         raise CliError(f"--eval-mode {mode}: the crop size must be {MIN_FIXED} to {MAX_FIXED} pixels, not {n}.")
