@@ -53,8 +53,9 @@ def mean_iou_at(all_ious: Sequence[Sequence[float]], k: int) -> float:
 
 
 def evaluate_sample(predictor, image, gt, max_clicks: int = 20, target_iou: float = TARGET_IOU,
-                    min_clicks: int = IOU_CURVE_CLICKS):
-    """RITM's evaluate_sample: returns (ious per click, clicks, seconds spent in the predictor)."""
+                    min_clicks: int = IOU_CURVE_CLICKS, on_click=None):
+    """RITM's evaluate_sample: returns (ious per click, clicks, seconds spent in the predictor).
+    `on_click(clicks, mask, iou)`, when given, sees the session after each click (for pictures)."""
     simulator = ClickSimulator(gt)
     predictor.set_image(image)
     pred = np.zeros(gt.shape, dtype=bool)
@@ -66,6 +67,8 @@ def evaluate_sample(predictor, image, gt, max_clicks: int = 20, target_iou: floa
         spent += time.perf_counter() - start
         pred = predictor.mask
         ious.append(iou(gt, pred))
+        if on_click is not None:
+            on_click(list(simulator.clicks), pred, ious[-1])
         if ious[-1] >= target_iou and k + 1 >= min_clicks:
             break
     return np.array(ious, dtype=np.float64), simulator.clicks, spent

@@ -124,7 +124,11 @@ def roi_contains_positive_clicks(roi, clicks: list[NetClick]) -> bool:
     return True
 
 
-def roi_output_size(roi, target_size: int) -> tuple[int, int]:
+def roi_output_size(roi, target_size) -> tuple[int, int]:
+    """The network input size of a crop: its longest side `target_size`, or exactly (height, width) when
+    `target_size` is a pair (RITM's fixed-size evaluation modes)."""
+    if isinstance(target_size, (tuple, list)):
+        return int(target_size[0]), int(target_size[1])
     h = roi[1] - roi[0] + 1
     w = roi[3] - roi[2] + 1
     scale = target_size / max(h, w)

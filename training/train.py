@@ -25,9 +25,13 @@ from core_model.errors import CoreModelError  # noqa: E402
 from .trainer import RunControl, TrainConfig, Trainer, TrainingError  # noqa: E402
 
 DATA_HELP = """training data; repeat for several. Forms:
-  FOLDER[,val=N|F][,layout=ritm|grabcut]   image/mask folder (img/+gt/ as DAVIS and COCO-MVal, or GrabCut's
-      data_GT/+boundary_GT/ where 128 = ignore); val = images held out for validation by --split-seed,
-      a count (val=40) or a fraction (val=0.1); default 0.
+  FOLDER[,val=N|F][,layout=ritm|grabcut|images-masks]   image/mask folder (img/+gt/ as DAVIS and COCO-MVal,
+      GrabCut's data_GT/+boundary_GT/ where 128 = ignore, or images/+masks/ as Berkeley and the avalanche
+      sets); val = images held out for validation by --split-seed, a count (val=40) or a fraction (val=0.1);
+      default 0.
+  coco:JSON,IMAGES[,val=N|F][,objects=union|instances]   a COCO-style annotation file (Scalabel's export;
+      a .json first path is recognised without coco:) and its image folder; an image's objects as one
+      (union, default) or one per annotation.
   gis:RASTER,POLYGONS[,split_field=NAME][,val_value=VALUE][,val=F][,negatives=F][,layer=NAME]
       a raster (GeoTIFF…, any CRS) and a polygon layer of avalanche outlines (GeoPackage/Shapefile, any
       CRS, reprojected for you); windows around each outline with random context, neighbouring outlines

@@ -1,10 +1,13 @@
-"""NoC evaluation in RITM's protocol: python -m core_model.evaluate --dataset DIR [--layout davis|grabcut]
+"""NoC evaluation in RITM's protocol: python -m core_model.evaluate --dataset DIR [--checkpoint PATH …]
 
-For each image, RITM's simulated user clicks (next click in the larger error region, farthest from its
-boundary) until the IoU reaches 90 % (at least 5 clicks, so that the IoU after clicks 1–5 is known) or the
-click budget is used.  Reports NoC@85 / NoC@90, how many images used the whole budget, the mean IoU after
-clicks 1–5 and the predictor's seconds per click.  The predictor runs with the settings the checkpoint
-recommends (RITM's for official checkpoints); --ritm-settings forces RITM's (zoom-in to 400 px, full size).
+For each sample, RITM's simulated user clicks (next click in the larger error region, farthest from its
+boundary) until the IoU reaches the target (90 %; at least 5 clicks, so that the IoU after clicks 1–5 is
+known) or the click budget is used.  Reports NoC@85 / NoC@90 (and any --target-iou), how many samples used
+the whole budget, the mean IoU after clicks 1–5 and the predictor's seconds per click, for every checkpoint ×
+evaluation mode × dataset, as the Markdown table RITM's script prints.  The predictor runs with the settings
+the checkpoint recommends (RITM's for official checkpoints), or those of --eval-mode / --ritm-settings.
+With --out DIR: DIR/summary.md, and DIR/ious.csv (--save-ious), DIR/iou_analysis.png (--iou-analysis),
+DIR/vis/ (--vis-preds).  See docs/evaluate.md.
 """
 from __future__ import annotations
 
@@ -12,83 +15,88 @@ import json
 import sys
 from pathlib import Path
 
-from ..noc import IOU_CURVE_CLICKS, NOC_THRESHOLDS, evaluate_sample, mean_iou_at, noc
-from .common import ArgumentParser, CliError, add_brs_argument, add_model_arguments, checkpoint_path, predictor as make_predictor, \
-    run, setup_torch
+from ..evaluation.modes import describe_settings  # noqa: F401 - a public name of this module before
+from ..evaluation.report import format_block as format_table
+from .common import run, setup_torch
+from .evaluate_options import build_parser, checkpoints, datasets, modes, run_options
 
 
-def summarise(all_ious, seconds: float, max_clicks: int) -> dict:
-    nocs, over = noc(all_ious, NOC_THRESHOLDS, max_clicks)
-    n_clicks = sum(len(x) for x in all_ious)
-    return {
-        "images": len(all_ious),
-        "n_clicks": max_clicks,
-        "noc85": nocs[0], "noc90": nocs[1],
-        "over_budget85": over[0], "over_budget90": over[1],
-        "mean_iou_at_click": {str(k): mean_iou_at(all_ious, k) for k in range(1, IOU_CURVE_CLICKS + 1)},
-        "seconds_per_click": seconds / n_clicks if n_clicks else float("nan"),
-        "total_clicks": n_clicks,
-    }
+def _summary_markdown(args, argv: list[str], results, table: str, files: list[str]) -> str:
+    from ..evaluation.report import summarise
+    lines = ["# Evaluation", "", "```", "python -m core_model.evaluate " + " ".join(argv), "```", "",
+             table, "", "## Runs", ""]
+    for r in results:
+        res = summarise(r, args.target_iou)
+        ious = ", ".join(f"{k}: {v:.3f}" for k, v in res["mean_iou_at_click"].items())
+        lines.append(f"- **{r.label}** on **{r.dataset.name}** ({r.layout} layout, {len(r.ious)} samples, "
+                     f"budget {r.n_clicks} clicks): `{r.checkpoint.path}` ({r.arch}); predictor: {r.settings}; "
+                     f"mean IoU after click {ious}")
+    if files:
+        lines += ["", "## Files", "", *(f"- `{f}`" for f in files)]
+    return "\n".join(lines) + "\n"
 
 
-def describe_settings(settings) -> str:
-    """The settings that matter for NoC, in one line."""
-    zoom = (f"zoom-in to {settings.zoom_target_size} px (min crop {settings.zoom_min_crop_size})"
-            if settings.zoom_in else "no zoom-in")
-    side = f"longest side ≤ {settings.max_longest_side} px" if settings.max_longest_side else "full size"
-    return (f"{zoom}, {side}, {'flip' if settings.flip else 'no flip'}, threshold {settings.threshold}, "
-            f"{settings.brs_mode}")
-
-
-def format_table(res: dict) -> str:
-    n = res["n_clicks"]
-    lines = [f"checkpoint: {res['checkpoint']} ({res['arch']})",
-             f"predictor:  {res['settings']}",
-             f"dataset:    {res['dataset']} ({res['layout']} layout, {res['images']} images, budget {n} clicks)"]
-    head = f"| {'NoC@85':>7} | {'NoC@90':>7} | {'>=' + str(n) + '@85':>7} | {'>=' + str(n) + '@90':>7} | {'s/click':>7} |"
-    row = (f"| {res['noc85']:7.2f} | {res['noc90']:7.2f} | {res['over_budget85']:7d} | {res['over_budget90']:7d} "
-           f"| {res['seconds_per_click']:7.3f} |")
-    lines += ["-" * len(head), head, row, "-" * len(head)]
-    ious = res["mean_iou_at_click"]
-    lines.append("mean IoU after click " + ", ".join(f"{k}: {v:.3f}" for k, v in ious.items()))
-    return "\n".join(lines)
+def _draw_worst(result, ds, options, out: Path, count: int, targets) -> list[Path]:
+    from ..evaluation.report import worst_samples
+    from ..evaluation.runs import replay
+    from ..evaluation.vis import picture_writer, safe_name
+    folder = out / "vis" / safe_name(f"{result.label}_{result.dataset.name}")
+    written = []
+    for index in worst_samples(result, count, targets):
+        writer = picture_writer(folder, result.names[index])
+        replay(result, ds, index, options, writer)
+        written += writer.paths
+    return written
 
 
 def main(argv=None) -> int:
-    parser = ArgumentParser(prog="python -m core_model.evaluate", description=__doc__.split("\n")[0])
-    add_model_arguments(parser)
-    add_brs_argument(parser)
-    parser.add_argument("--dataset", type=Path, required=True, help="dataset folder (img/+gt/ or data_GT/+boundary_GT/)")
-    parser.add_argument("--layout", choices=("davis", "grabcut"), default=None, help="default: detected from the folders")
-    parser.add_argument("--n-clicks", type=int, default=20, help="click budget per image (default 20)")
-    parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N images")
-    parser.add_argument("--ritm-settings", action="store_true",
-                        help="use RITM's predictor settings even where the checkpoint recommends others")
-    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser = build_parser(__doc__.split("\n")[0])
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     args = parser.parse_args(argv)
-    if args.n_clicks < 1:
-        raise CliError(f"--n-clicks must be at least 1, not {args.n_clicks}.")
-    if args.limit is not None and args.limit < 1:
-        raise CliError(f"--limit must be at least 1, not {args.limit}.")
+    options = run_options(args)
+    run_modes, ckpts, sets = modes(args), checkpoints(args), datasets(args)
 
     from ..datasets import EvalDataset
-    from ..predictor import PredictorSettings
-    dataset = EvalDataset(args.dataset, args.layout)
+    from ..evaluation.report import markdown_table, summarise, write_ious_csv
+    from ..evaluation.runs import run_one
+    loaded = [(d, EvalDataset(d.path, args.layout, args.split)) for d in sets]   # all read before any run
     device = setup_torch(args.device, args.threads)
-    ckpt = checkpoint_path(args.checkpoint)
-    predictor = make_predictor(ckpt, device, PredictorSettings() if args.ritm_settings else None, brs_mode=args.brs)
-    settings, model = predictor.settings, predictor.model
-    n = len(dataset) if args.limit is None else min(args.limit, len(dataset))
-    from tqdm import tqdm
-    all_ious, seconds = [], 0.0
-    for i in tqdm(range(n), desc="evaluating", unit="image", file=sys.stderr, dynamic_ncols=True):
-        sample = dataset[i]
-        ious, _, spent = evaluate_sample(predictor, sample.image, sample.gt, args.n_clicks)
-        all_ious.append(ious)
-        seconds += spent
-    res = {"checkpoint": str(ckpt), "arch": getattr(model, "arch_name", "?"), "dataset": str(args.dataset),
-           "layout": dataset.layout, "settings": describe_settings(settings), **summarise(all_ious, seconds, args.n_clicks)}
-    print(json.dumps(res, indent=2) if args.json else format_table(res))
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+    results, pictures = [], []
+    several = len(ckpts) * len(sets) * len(run_modes) > 1
+    for dataset, ds in loaded:
+        for ckpt in ckpts:
+            for mode in run_modes:
+                result = run_one(ckpt, mode, dataset, ds, options, device, progress=several)
+                if args.vis_preds is not None:
+                    pictures += _draw_worst(result, ds, options, args.out, args.vis_preds, args.target_iou)
+                result.predictor = None
+                results.append(result)
+
+    table = markdown_table(results, args.target_iou, print_ious=args.print_ious)
+    files = []
+    if args.out is not None:
+        if args.save_ious:
+            write_ious_csv(args.out / "ious.csv", results, args.target_iou)
+            files.append(args.out / "ious.csv")
+        if args.iou_analysis:
+            from ..evaluation.plots import plot_iou_analysis
+            files.append(plot_iou_analysis(results, args.out / "iou_analysis.png"))
+        listed = [str(f) for f in files] + sorted({f"{p.parent}/" for p in pictures})
+        (args.out / "summary.md").write_text(_summary_markdown(args, argv, results, table, listed), encoding="utf-8")
+        files.insert(0, args.out / "summary.md")
+
+    summaries = [summarise(r, args.target_iou) for r in results]
+    if args.json:
+        print(json.dumps(summaries[0] if len(summaries) == 1 else {"runs": summaries}, indent=2))
+    else:
+        print("\n\n".join(format_table(s) for s in summaries))
+        print()
+        print(table)
+        if args.out is not None:
+            extra = f" and {len(pictures)} pictures in vis/" if pictures else ""
+            print(f"\nwrote {', '.join(f.name for f in files)}{extra} under {args.out}")
     return 0
 
 

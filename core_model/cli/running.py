@@ -39,8 +39,9 @@ def one_line(text) -> str:
 
 def run(main: Callable[[], int | None]) -> None:
     """Run a CLI main; bad input (CoreModelError: CliError, CheckpointError, DatasetError, …; OSError) becomes
-    one line on stderr and exit code 2, never a traceback; a ValueError is a bug (exit 1); library warnings are one line each after a successful run and dropped
-    after a failed one."""
+    one line on stderr and exit code 2, never a traceback; anything else, a ValueError included, is a bug
+    (one line, exit 1); library warnings are one line each after a successful run and dropped after a
+    failed one."""
     from ..warning_lines import warnings_as_lines
     try:
         with warnings_as_lines():
