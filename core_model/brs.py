@@ -29,15 +29,16 @@ from .brs_objective import ClickObjective, click_masks, input_bias_unpack, minim
 OPTIMIZE_AFTER_N_CLICKS = 1   # RITM: optimisation from the second click on
 
 
-def make_refiner(mode: str, model, flip: bool, threshold: float):
-    """The refiner of `mode` for `model`, or None for NoBRS."""
+def make_refiner(mode: str, model, flip: bool, settings):
+    """The refiner of `mode` for `model`, or None for NoBRS; `settings` (the predictor's PredictorSettings)
+    own the threshold, read at every click."""
     if check_brs_mode(mode) == NO_BRS:
         return None
     if not hasattr(model, "feature_extractor") or not hasattr(model, "coord_features"):
         raise ValueError(f"{mode} needs a core_model HRNet model (from load_model or build_model).")
     if mode.startswith("f-BRS"):
-        return FeatureRefiner(model, "C" if mode == "f-BRS-C" else "A", flip, threshold)
-    return InputRefiner(model, "dmaps" if mode == "DistMap-BRS" else "rgb", flip, threshold)
+        return FeatureRefiner(model, "C" if mode == "f-BRS-C" else "A", flip, settings)
+    return InputRefiner(model, "dmaps" if mode == "DistMap-BRS" else "rgb", flip, settings)
 
 
 def _plain(t: torch.Tensor | None) -> torch.Tensor | None:
@@ -46,10 +47,10 @@ def _plain(t: torch.Tensor | None) -> torch.Tensor | None:
 
 
 class _Refiner:
-    def __init__(self, model, flip: bool, threshold: float):
+    def __init__(self, model, flip: bool, settings):
         self.model = model
         self.flip = flip
-        self.threshold = threshold
+        self.settings = settings      # the predictor's: its threshold is the clicks' objective's
         self.device = next(model.parameters()).device
         self.evaluations = 0          # objective evaluations at the last click (0: not optimised)
         self.reset()
@@ -87,7 +88,7 @@ class _Refiner:
 
     def _optimise(self, logits_of, unpack, clicks_lists, shape, n_clicks: int) -> torch.Tensor:
         pos, neg = click_masks(clicks_lists, shape, self.device)
-        objective = ClickObjective(logits_of, unpack, pos, neg, self.threshold, self.device)
+        objective = ClickObjective(logits_of, unpack, pos, neg, self.settings.threshold, self.device)
         if n_clicks > OPTIMIZE_AFTER_N_CLICKS:
             self.opt_data = minimize(objective, self.opt_data.ravel()).reshape(self.opt_data.shape)
         self.evaluations = objective.evaluations
@@ -108,11 +109,11 @@ def _resize(logits: torch.Tensor, size) -> torch.Tensor:
 class FeatureRefiner(_Refiner):
     """f-BRS for HRNet models: `insertion` 'A' (backbone features) or 'C' (the OCR block's output)."""
 
-    def __init__(self, model, insertion: str, flip: bool, threshold: float):
+    def __init__(self, model, insertion: str, flip: bool, settings):
         fe = model.feature_extractor
         self.insertion = insertion
         self.num_channels = 15 * fe.width if insertion == "A" else 2 * fe.ocr_width
-        super().__init__(model, flip, threshold)
+        super().__init__(model, flip, settings)
 
     def _head_input(self, inp, points) -> torch.Tensor:
         fe = self.model.feature_extractor
@@ -144,9 +145,9 @@ class FeatureRefiner(_Refiner):
 class InputRefiner(_Refiner):
     """RGB-BRS (`target` 'rgb': bias on the normalised image) or DistMap-BRS ('dmaps': on the click maps)."""
 
-    def __init__(self, model, target: str, flip: bool, threshold: float):
+    def __init__(self, model, target: str, flip: bool, settings):
         self.target = target
-        super().__init__(model, flip, threshold)
+        super().__init__(model, flip, settings)
 
     def reset(self) -> None:
         super().reset()

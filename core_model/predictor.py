@@ -93,7 +93,7 @@ class InteractivePredictor:
         self._transforms.append(Sigmoid())
         if s.flip:
             self._transforms.append(HorizontalFlip(cache=cache))
-        self._refiner = make_refiner(s.brs_mode, self.model, s.flip, s.threshold)
+        self._refiner = make_refiner(s.brs_mode, self.model, s.flip, s)
         self._net_clicks_limit = s.net_clicks_limit if s.net_clicks_limit is not None \
             else brs_net_clicks_limit(s.brs_mode)
         self._uses_prev_mask = bool(getattr(model, "with_prev_mask", False))

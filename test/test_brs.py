@@ -50,10 +50,11 @@ def test_modes_and_limits():
 
 def test_insertion_points_have_ritms_channel_counts(tiny):
     model, _ = tiny
-    a, c = brs.make_refiner("f-BRS-A", model, True, 0.49), brs.make_refiner("f-BRS-C", model, True, 0.49)
+    a = brs.make_refiner("f-BRS-A", model, True, PredictorSettings())
+    c = brs.make_refiner("f-BRS-C", model, True, PredictorSettings())
     assert (a.insertion, a.num_channels) == ("A", 15 * 18) and (c.insertion, c.num_channels) == ("C", 2 * 48)
-    assert brs.make_refiner("f-BRS-B", model, True, 0.49).insertion == "A"
-    assert brs.make_refiner("NoBRS", model, True, 0.49) is None
+    assert brs.make_refiner("f-BRS-B", model, True, PredictorSettings()).insertion == "A"
+    assert brs.make_refiner("NoBRS", model, True, PredictorSettings()) is None
 
 
 def test_click_masks_are_ritms_squares():

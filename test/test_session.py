@@ -258,19 +258,21 @@ def test_real_interactive_predictor_fits_the_session(lobe):
     assert session.finish().is_correction
 
 
-def test_threshold_is_the_sessions_own(lobe):
-    """The session's threshold decides the mask (the predictor's settings are left alone); without one the
-    predictor's threshold is used."""
+def test_threshold_is_owned_by_the_predictor(lobe):
+    """One owner: the session's threshold is the predictor's settings' (what its mask and the refinement
+    modes' objective read); setting it on the session sets it there."""
     pred = FakePredictor(threshold=0.49)                 # 0.9 inside the lobe, 0.1 outside
     session = DigitisingSession(lobe["source"], pred, margin_px=110, threshold=0.95)
+    assert pred.settings.threshold == 0.95
     session.add_click(*lobe["lobe_xy"], True)
     assert session.threshold == 0.95 and not session.mask.any()
     with pytest.raises(SessionError):
         session.finish()
     session.threshold = 0.05
+    assert pred.settings.threshold == 0.05
     assert session.mask.all() and session.finish(min_area=0).threshold == 0.05
-    session.threshold = 0.5
+    session.add_click(*lobe["lobe_xy"], True)
+    pred.settings.threshold = 0.5
+    assert session.threshold == 0.5
     np.testing.assert_array_equal(session.mask, pred.probabilities > 0.5)
-    assert pred.settings.threshold == 0.49
-    session.threshold = None
-    assert session.threshold == 0.49 and session.mask.any()
+    assert DigitisingSession(lobe["source"], lambda: FakePredictor()).threshold is None   # not made yet

@@ -105,7 +105,9 @@ def test_box_and_correction(send, lobe):
     assert _polygon(result).symmetric_difference(truth).area == pytest.approx(0.0, abs=1e-6)
 
 
-def test_threshold_is_the_sessions(send, lobe):
+def test_threshold_is_the_loaded_predictors(send, lobe):
+    """The server writes the GUI's threshold through to the loaded predictor's settings, the one place the
+    mask and the refinement modes read it."""
     factory = Factory()
     server = SessionServer(factory)
     _open(send, server, lobe["path"], threshold=0.95)      # the fake gives 0.9 inside, 0.1 outside
@@ -115,7 +117,10 @@ def test_threshold_is_the_sessions(send, lobe):
     assert view.threshold == 0.5 and view.mask.any() and view.clicks == [(*lobe["lobe_xy"], True)]
     result = send(server, Finish(None, None))
     assert result.attributes["threshold"] == 0.5
-    assert factory.made[0][1].settings.threshold == 0.95   # the predictor's own settings are not changed
+    assert factory.made[0][1].settings.threshold == 0.5
+    _open(send, server, lobe["path"], threshold=0.7)        # the next avalanche: same model, its threshold
+    view = send(server, AddClick(*lobe["lobe_xy"], True))
+    assert view.threshold == 0.7 and factory.made[0][1].settings.threshold == 0.7 and len(factory.made) == 1
 
 
 def test_predictor_is_loaded_once_per_key(send, lobe, tmp_path):

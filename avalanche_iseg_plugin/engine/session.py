@@ -81,7 +81,8 @@ class DigitisingSession:
         self.box_margin = float(box_margin)
         self.min_area = min_area
         self.simplify = float(simplify)
-        self.threshold = threshold
+        if threshold is not None:
+            self.threshold = threshold
         self._window: RasterWindow | None = None
         self._clicks: list[SessionClick] = []
         self._initial_wkt: str | None = None
@@ -122,15 +123,14 @@ class DigitisingSession:
 
     @property
     def threshold(self) -> float | None:
-        """Probability above which a pixel is in the mask; None: the predictor's own threshold."""
-        if self._threshold is not None:
-            return self._threshold
-        settings = getattr(self.predictor, "settings", None) if self._predictor is not None else None
-        return getattr(settings, "threshold", None)
+        """Probability above which a pixel is in the mask: the predictor's (its settings own it; the
+        refinement modes' objective reads it too); None while the predictor is not made yet."""
+        return None if self._predictor is None else float(self._predictor.settings.threshold)
 
     @threshold.setter
-    def threshold(self, value: float | None) -> None:
-        self._threshold = None if value is None else float(value)
+    def threshold(self, value: float) -> None:
+        """Sets the predictor's threshold (makes the predictor when it is not made yet)."""
+        self.predictor.settings.threshold = float(value)
 
     @property
     def probabilities(self) -> np.ndarray | None:
@@ -149,10 +149,7 @@ class DigitisingSession:
         if self._window is None:
             return None
         if self._clicks:
-            if self._threshold is None:
-                return self.predictor.mask
-            probs = self.predictor.probabilities
-            return None if probs is None else probs > self._threshold
+            return self.predictor.mask
         return None if self._initial_mask is None else self._initial_mask.copy()
 
     @property

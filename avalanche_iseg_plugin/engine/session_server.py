@@ -84,21 +84,19 @@ class SessionServer:
         from .raster_window import RasterSource
         from .session import DigitisingSession
 
-        self.threshold = float(command.threshold)
+        self._set_threshold_to(command.threshold)
         same_raster = self._source is not None and self._source.path == command.path
         if same_raster:
             _assign_crs(self._source, command.crs_wkt)
         if same_raster and self._session is not None and self._session_key == command.predictor:
             self._session.max_side = int(command.max_side)
-            self._session.threshold = self.threshold
             return self._view()
         self._session = None
         source = self._source if same_raster else RasterSource.open(command.path)
         _assign_crs(source, command.crs_wkt)
         self._source = source
         key = command.predictor
-        self._session = DigitisingSession(source, lambda: self._predictor_for(key), max_side=command.max_side,
-                                          threshold=self.threshold)
+        self._session = DigitisingSession(source, lambda: self._predictor_for(key), max_side=command.max_side)
         self._session_key = key
         return self._view()
 
@@ -124,10 +122,15 @@ class SessionServer:
         return self._view()
 
     def _set_threshold(self, command: SetThreshold):
-        self.threshold = float(command.value)
-        if self._session is not None:
-            self._session.threshold = self.threshold
+        self._set_threshold_to(command.value)
         return self._view()
+
+    def _set_threshold_to(self, value: float) -> None:
+        """The GUI's threshold: a predictor made from now on gets it, and the loaded one's settings — which
+        own it for the mask and the refinement modes — take it at once."""
+        self.threshold = float(value)
+        if self._predictor is not None:
+            self._predictor.settings.threshold = self.threshold
 
     def _finish(self, command: Finish):
         session = self._need_session()
@@ -189,7 +192,7 @@ class SessionServer:
                            clicks=[(c.x, c.y, c.is_positive) for c in session.clicks],
                            n_pos=session.n_pos, n_neg=session.n_neg,
                            model_name=model_name(loaded) if loaded is not None else "",
-                           threshold=session.threshold,
+                           threshold=self.threshold,
                            device=str(getattr(loaded, "device", "") or "") if loaded is not None else "",
                            latency_ms=self._latency_ms)
 
