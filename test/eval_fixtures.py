@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from core_model.benchmark import synthetic_scene
+from core_model.cli.benchmark import synthetic_scene
 
 
 def write_image(path: Path, array: np.ndarray) -> None:
