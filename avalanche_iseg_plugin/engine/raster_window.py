@@ -29,7 +29,7 @@ import numpy as np
 from osgeo import gdal
 
 from .errors import RasterError
-from .gdal_open import open_quietly
+from .gdal_open import open_quietly, open_raster_file
 from .grid import PHOTO_GEOTRANSFORM, Grid
 from .raster_snapshot import SNAPSHOT_NAME_KEY
 from .raster_validity import check_georeference, has_valid_pixels, valid_at
@@ -63,12 +63,8 @@ class RasterSource:
         """Open ``path``; raises ``RasterError`` with one sentence if it cannot be used."""
         path = str(path)
         name = os.path.basename(path)
-        if not os.path.exists(path):
-            raise RasterError(f"The raster file '{path}' does not exist.")
-        ds, message = open_quietly(path)
-        if ds is None:
-            reason = f" ({message})" if message else ""
-            raise RasterError(f"GDAL cannot read '{name}' as a raster{reason}; choose a GeoTIFF, JPEG or PNG image.")
+        ds = open_raster_file(path, RasterError, "The raster file '{path}' does not exist.",
+                              "GDAL cannot read '{name}' as a raster{reason}; choose a GeoTIFF, JPEG or PNG image.")
         if ds.RasterCount == 0:
             raise RasterError(f"The raster '{name}' has no bands (it may be a container of sub-datasets); "
                               "open one of its bands as a layer instead.")

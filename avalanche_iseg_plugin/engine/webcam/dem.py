@@ -11,7 +11,7 @@ import os
 import numpy as np
 
 from ..errors import CameraError
-from ..gdal_open import open_quietly
+from ..gdal_open import open_raster_file
 from ..grid import Grid
 
 
@@ -32,12 +32,8 @@ class Dem:
     def open(cls, path) -> "Dem":
         path = str(path)
         name = os.path.basename(path)
-        if not os.path.isfile(path):
-            raise CameraError(f"The DEM '{path}' does not exist.")
-        ds, message = open_quietly(path)
-        if ds is None:
-            reason = f" ({message})" if message else ""
-            raise CameraError(f"GDAL cannot read the DEM '{name}' as a raster{reason}; give a GeoTIFF or ESRI ASCII grid.")
+        ds = open_raster_file(path, CameraError, "The DEM '{path}' does not exist.",
+                              "GDAL cannot read the DEM '{name}' as a raster{reason}; give a GeoTIFF or ESRI ASCII grid.")
         gt = ds.GetGeoTransform(can_return_null=True)
         if gt is None:
             raise CameraError(f"The DEM '{name}' has no georeference, so its cells have no map position.")
