@@ -114,7 +114,7 @@ def test_modes_set_the_predictor_input(tmp_path, capsys):
         assert predictor.settings.threshold == 0.3
 
     davis_folder(tmp_path / "tiny", count=1)
-    text = _evaluate(capsys, "--dataset", tmp_path / "tiny", "--eval-mode", "cvpr", "fixed64", "--zoom-in", "off",
+    text = _evaluate(capsys, "--dataset", tmp_path / "tiny", "--eval-mode", "cvpr", "fixed64", "--no-zoom-in",
                      "--n-clicks", 1, "--min-n-clicks", 1, "--threads", 1, "--thresh", 0.6)
     assert text.count("predictor:  no zoom-in, full size, flip, threshold 0.6, NoBRS") == 2
     assert "| default | cvpr | tiny |" in text and "| default | fixed64 | tiny |" in text

@@ -1,13 +1,15 @@
-"""Glue between the map tool, the dock, the digitising model, the session server's worker and the layers.
+"""Glue between the map tool, the dock, the digitising rules, the session server's worker and the layers.
 
 The rules live in engine/digitising_rules.py and everything live (raster, session, model) in
 engine/session_server.py on the worker thread; this class turns canvas points into raster-CRS points,
-hands user actions to the model, sends the commands it returns through the worker transport, shows its
+hands user actions to the rules, sends the commands it returns through the worker transport, shows its
 messages in the message bar, draws each reply and writes finished avalanches through TargetLayer.
 Errors: the plugin's own as their one sentence; anything else is a bug, logged with its traceback in
 the 'Avalanche digitiser' tab of the log panel, and the user gets a short sentence pointing there.
 """
 from __future__ import annotations
+
+import contextlib
 
 from qgis.core import Qgis, QgsMessageLog, QgsProject, QgsVectorLayer
 
@@ -18,6 +20,7 @@ from .next_attributes import NextAttributes
 from .overlay import DigitisingOverlay
 from .dock_sync import DockSync
 from .raster_layers import RasterLayers
+from .result_hook import ResultHookSlot
 from .target_layer import TargetLayer
 from .transport.transports import THREAD
 from .transport.worker_link import WorkerLink
@@ -49,9 +52,9 @@ class DigitisingController:
         self.overlay = DigitisingOverlay(self.canvas, self.settings.overlay_opacity, self.settings.click_radius)
         # the dock's raster (DockSync, made below), independent of the active layer
         self.rasters = RasterLayers(iface, self.rules, self.message, choice=lambda: self.dock_sync.current())
-        self.target = TargetLayer(iface, dock, self.message, self._on_target_chosen, self._new_layer_crs)
-        self._result_hook = None    # (UnsavedObject, target layer) -> UnsavedObject to write (the webcam panel's)
-        self._hook_layer_crs = None  # the hook's CRS for a new target layer (None: the rasters' rule)
+        self.result_hooks = ResultHookSlot()     # the webcam panel's (gui/result_hook.py)
+        self.target = TargetLayer(iface, dock, self.message, self._on_target_chosen,
+                                  lambda: self.result_hooks.new_layer_crs() or self.rasters.new_layer_crs())
         self.map_tool = map_tool
         self.next_attributes = NextAttributes(iface, dock, self.message)   # the record + terrain of each avalanche
         self.connect_map_tool(map_tool)
@@ -74,25 +77,6 @@ class DigitisingController:
     def _preload(self) -> None:
         if not self._shut:
             self._apply(self.rules.preload())
-
-    # ------------------------------------------------------------------ the webcam panel's hook
-    @property
-    def result_hook(self):
-        return self._result_hook
-
-    def attach_result_hook(self, hook, new_layer_crs=None) -> None:
-        """``hook(unsaved, layer)`` turns each finished avalanche before it is written (a photo outline
-        projected onto the terrain); ``new_layer_crs()`` gives the CRS of a new target layer while it
-        applies (None from it: the rasters' rule)."""
-        self._result_hook, self._hook_layer_crs = hook, new_layer_crs
-
-    def detach_result_hook(self, hook) -> None:
-        if self._result_hook is hook:
-            self._result_hook = self._hook_layer_crs = None
-
-    def _new_layer_crs(self):
-        crs = self._hook_layer_crs() if self._hook_layer_crs is not None else None
-        return crs if crs is not None else self.rasters.new_layer_crs()
 
     def connect_map_tool(self, map_tool) -> None:
         """Clicks, boxes and keys of ``map_tool`` (an AvalancheMapTool on any canvas) go to this controller."""
@@ -141,7 +125,7 @@ class DigitisingController:
 
     def wait_idle(self, timeout: float = 60.0) -> None:
         """Waits (processing events) until every command has been answered and drawn, and the result hook is idle."""
-        for wait in (self.rasters.snapshots.wait, self.worker.wait_idle, getattr(self._result_hook, "wait_idle", None)):
+        for wait in (self.rasters.snapshots.wait, self.worker.wait_idle, getattr(self.result_hooks.hook, "wait_idle", None)):
             wait is not None and wait(timeout)
 
     # ================================================================ messages, status, drawing
@@ -220,7 +204,7 @@ class DigitisingController:
     def _save_unsaved(self) -> None:
         layer = self.target.layer()
         problem = self.target.problem(layer) if layer is not None else None
-        write, hook = self.next_attributes.wrap(self.target.write, self.target.layer_for), self._result_hook
+        write, hook = self.next_attributes.wrap(self.target.write, self.target.layer_for), self.result_hooks.hook
         if hook is not None:
             complete_and_write = write
 
@@ -296,10 +280,8 @@ class DigitisingController:
         self._shut = True
         if getattr(self, "_preload_timer", None) is not None:
             self._preload_timer.stop()
-        try:
+        with contextlib.suppress(TypeError):     # not connected
             QgsProject.instance().layersWillBeRemoved.disconnect(self._on_layers_removed)
-        except TypeError:
-            pass
         self.worker.stop()
         self.rasters.snapshots.close()
         self.overlay.remove()

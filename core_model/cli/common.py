@@ -39,6 +39,8 @@ def choose_model(args: argparse.Namespace) -> None:
     """After parsing: a catalogue name in --checkpoint becomes the installed file (with its preset), and
     --preset and the single settings ride on args.checkpoint to `predictor` (core_model.models.choice)."""
     from ..models.choice import choose_checkpoint
+    if isinstance(args.checkpoint, list):   # evaluate's repeatable --checkpoint: it applies them itself
+        return
     flags = {"zoom_in": args.zoom_in, "zoom_target_size": args.zoom_target_size,
              "max_longest_side": args.max_longest_side, "threshold": args.threshold}
     args.checkpoint = choose_checkpoint(args.checkpoint, args.preset, flags)

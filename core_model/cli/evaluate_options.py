@@ -16,7 +16,7 @@ def build_parser(description: str) -> ArgumentParser:
     parser = ArgumentParser(prog="python -m core_model.evaluate", description=description, conflict_handler="resolve")
     add_model_arguments(parser)
     add_brs_argument(parser)
-    parser.add_argument("--checkpoint", action="append", default=None, metavar="[NAME=]PATH",
+    parser.add_argument("--checkpoint", action="append", default=[], metavar="[NAME=]PATH",
                         help="RITM-format checkpoint (.pth), repeatable: several are compared in one table; "
                              "NAME= names its rows (default: the file name; no --checkpoint: the shipped model)")
     parser.add_argument("--dataset", action="append", required=True, metavar="[NAME=]DIR",
@@ -33,7 +33,8 @@ def build_parser(description: str) -> ArgumentParser:
                         help="target IoU(s): NoC is reported for each (and always for 0.85 and 0.90); a session "
                              "stops at the highest (default 0.90)")
     parser.add_argument("--thresh", type=float, default=None,
-                        help="probability threshold of the mask (default: the mode's; RITM 0.49)")
+                        help="the seed's name for --threshold: probability threshold of the mask (default: the "
+                             "mode's; RITM 0.49)")
     parser.add_argument("--clicks-limit", type=int, default=None,
                         help="clicks the network sees at most (RITM's net_clicks_limit; -1: the click budget)")
     parser.add_argument("--eval-mode", nargs="+", default=None, metavar="MODE",
@@ -42,8 +43,6 @@ def build_parser(description: str) -> ArgumentParser:
                              "settings, the default) or ritm (as --ritm-settings); several are compared")
     parser.add_argument("--ritm-settings", action="store_true",
                         help="use RITM's predictor settings even where the checkpoint recommends others")
-    parser.add_argument("--zoom-in", choices=("on", "off"), default=None,
-                        help="switch zoom-in on or off whatever the mode (the avalanche fork runs without)")
     parser.add_argument("--resize", type=int, nargs=2, default=None, metavar=("W", "H"),
                         help="resize images larger than W×H to W×H before the session (the avalanche fork's)")
     parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N samples of each dataset")
@@ -131,9 +130,21 @@ def run_options(args) -> RunOptions:
             raise CliError(f"{flag} writes its file into the run's folder; pass --out DIR as well.")
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         raise CliError(f"--out {args.out} is a file; pass a folder.")
-    overrides = {"threshold": args.thresh, "net_clicks_limit": limit, "brs_mode": args.brs,
-                 "zoom_in": None if args.zoom_in is None else args.zoom_in == "on"}
+    preset = {}
+    if args.preset is not None:
+        from ..errors import CatalogueError
+        from ..models.presets import resolve_preset
+        try:
+            preset = resolve_preset(args.preset)
+        except CatalogueError as exc:
+            raise CliError(str(exc)) from None
+    singles = {"threshold": args.thresh if args.thresh is not None else args.threshold,
+               "zoom_in": args.zoom_in, "zoom_target_size": args.zoom_target_size,
+               "max_longest_side": args.max_longest_side,     # 0: full size
+               "net_clicks_limit": limit, "brs_mode": args.brs}
+    overrides = {**preset, **{k: v for k, v in singles.items() if v is not None}}
     return RunOptions(n_clicks=args.n_clicks, min_clicks=args.min_n_clicks,
                       targets=tuple(sorted(set(args.target_iou))),
                       full_sessions=args.print_ious or args.iou_analysis,
-                      resize=tuple(args.resize) if args.resize else None, overrides=overrides, limit=args.limit)
+                      resize=tuple(args.resize) if args.resize else None, overrides=overrides, limit=args.limit,
+                      preset=args.preset)

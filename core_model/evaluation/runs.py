@@ -6,6 +6,7 @@ click budget is used; `full_sessions` makes every session use the whole budget (
 mask with nearest-neighbour) before the session."""
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..noc import NOC_THRESHOLDS, evaluate_sample
-from .modes import RECOMMENDED, describe_settings, run_settings
+from .modes import RECOMMENDED, RITM, describe_settings, run_settings
 
 
 @dataclass
@@ -26,6 +27,7 @@ class RunOptions:
     resize: tuple | None = None        # (width, height)
     overrides: dict = field(default_factory=dict)   # PredictorSettings fields (None: the mode's)
     limit: int | None = None
+    preset: str | None = None          # --preset: complete settings, on RITM's defaults instead of the recommended
 
 
 @dataclass
@@ -80,9 +82,15 @@ def make_predictor(checkpoint: Path, mode: str, dataset_name: str, options: RunO
     """The run's predictor, made by load_predictor with the mode's settings and the run's overrides."""
     from ..load_predictor import load_predictor
     overrides = {k: v for k, v in options.overrides.items() if v is not None}
-    if mode == RECOMMENDED:
-        return load_predictor(checkpoint, device=device, **overrides)
-    return load_predictor(checkpoint, device=device, settings=run_settings(mode, dataset_name, overrides))
+    full_size = overrides.get("max_longest_side") == 0               # --max-longest-side 0
+    if full_size:
+        del overrides["max_longest_side"]
+    if mode == RECOMMENDED and options.preset is None:
+        return load_predictor(checkpoint, device=device, **overrides,
+                              **({"max_longest_side": None} if full_size else {}))
+    settings = run_settings(RITM if mode == RECOMMENDED else mode, dataset_name, overrides)
+    return load_predictor(checkpoint, device=device,
+                          settings=dataclasses.replace(settings, max_longest_side=None) if full_size else settings)
 
 
 def stop_target(options: RunOptions) -> float:

@@ -26,9 +26,10 @@ class PhotoDigitising:
         self.digitiser = digitiser
         self.map_tool = AvalancheMapTool(self.panel.photo_canvas)
         digitiser.connect_map_tool(self.map_tool)
-        self.projection = digitiser.result_hook if isinstance(digitiser.result_hook, PhotoProjection) \
+        hooks = digitiser.result_hooks
+        self.projection = hooks.hook if isinstance(hooks.hook, PhotoProjection) \
             else PhotoProjection()
-        digitiser.attach_result_hook(self.projection, self.new_layer_crs)
+        hooks.attach(self.projection, self.new_layer_crs)
         self.projection.terrain.attach(digitiser, webcam.message)
         self._resolution_timer = QTimer(self.panel)      # the ground resolution settles before a build starts
         self._resolution_timer.setSingleShot(True)
@@ -135,4 +136,4 @@ class PhotoDigitising:
         canvas = self.panel.photo_canvas
         if canvas.mapTool() is self.map_tool:
             canvas.unsetMapTool(self.map_tool)
-        self.digitiser.detach_result_hook(self.projection)
+        self.digitiser.result_hooks.detach(self.projection)
