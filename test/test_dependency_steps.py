@@ -158,6 +158,8 @@ def test_progress_in_bytes_from_the_raw_bar_and_urls():
     assert progress.current == "torch" and progress.downloaded == 87350000
     assert progress.text == "Downloading torch (87.3 MB of 174.7 MB) — 87.3 MB of about 200.0 MB, 1 packages so far"
     assert progress.fraction == pytest.approx(0.9 * 87350000 / 200e6)
+    progress.feed("[1/2] Progress 100000000 of 174700000 bytes")             # a later pip's raw line
+    assert progress.downloaded == 100000000
     for line in lines[4:]:
         progress.feed(line)
     assert progress.downloaded == pytest.approx(174.7e6 + 6.2e6) and progress.packages == ["torch", "sympy"]

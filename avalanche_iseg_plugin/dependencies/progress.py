@@ -4,7 +4,7 @@ megabytes of about how many, how many packages — instead of raw pip lines.
 The lines read: ``Collecting NAME`` (a package is needed), ``Downloading FILE-or-URL (27.8 MB)`` (a download
 starts; ``.metadata`` files are not counted), ``Using cached FILE (27.8 MB)`` and ``Processing FILE`` (no
 download), the progress bar's last line ``━━━ 12.1/27.8 MB …`` (pip's rich bar), ``Progress N of M`` (pip ≥
-24.1 with ``--progress-bar raw``: bytes), ``Installing collected packages: a, b`` and ``Successfully installed
+24.1 with ``--progress-bar raw``: bytes; later pips add a task prefix and ``bytes``, M may be ``?``), ``Installing collected packages: a, b`` and ``Successfully installed
 …``. Anything else (warnings, retries) changes nothing; unknown formats leave the figures where they were."""
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ _COLLECTING = re.compile(r"^\s*Collecting\s+([A-Za-z0-9][A-Za-z0-9._-]*)")
 _DOWNLOADING = re.compile(r"^\s*(Downloading|Using cached)\s+(\S+)(?:\s+\(([\d.]+)\s*([kKMG]i?B|bytes|B)\))?")
 _PROCESSING = re.compile(r"^\s*Processing\s+(\S+)")
 _BAR = re.compile(r"([\d.]+)/([\d.]+)\s*([kKMG]i?B|bytes)\b")
-_RAW = re.compile(r"^\s*Progress\s+(\d+)\s+of\s+(\d+)\s*$")
+_RAW = re.compile(r"\bProgress\s+(\d+)\s+of\s+(\d+|\?)(?:\s+bytes)?\s*$")   # pip 24.1+; 25.x: prefix, 'bytes'
 _INSTALLING = re.compile(r"^\s*Installing collected packages:\s*(.*)$")
 _DONE = re.compile(r"^\s*Successfully installed\s+(.*)$")
 
@@ -51,7 +51,7 @@ class PipProgress:
 
     def feed(self, line: str) -> bool:
         """Reads one line of pip's output; True when the figures changed."""
-        match = _RAW.match(line)
+        match = _RAW.search(line)
         if match and self.current:
             self.current_bytes = float(match.group(1))
             return True
