@@ -164,3 +164,16 @@ def test_progress_in_bytes_from_the_raw_bar_and_urls():
         progress.feed(line)
     assert progress.downloaded == pytest.approx(174.7e6 + 6.2e6) and progress.packages == ["torch", "sympy"]
     assert package_of("https://x/whl/opencv_python_headless-4.11.0.86-cp37-abi3-any.whl") == "opencv-python-headless"
+
+
+def test_the_command_line_refuses_in_one_line(tmp_path, indexes):
+    import subprocess
+    import sys
+
+    server, torch_index, default = indexes
+    env = _env(tmp_path, PIP_INDEX_URL=default)
+    out = subprocess.run([sys.executable, "-m", "avalanche_iseg_plugin.dependencies", "install", "--step", "pytorch",
+                          "--index-url", torch_index, "--target", str(tmp_path / "deps")],
+                         cwd=Path(__file__).resolve().parents[1], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 1 and out.stderr == installer.unreachable_index_sentence(torch_index) + "\n"
+    assert "Traceback" not in out.stdout and not (tmp_path / "deps" / "torch").exists()
