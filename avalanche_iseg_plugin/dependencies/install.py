@@ -158,7 +158,7 @@ def other_index_sentence(urls) -> str:
 # ============================================================================ reasons
 _REASONS = (
     (r"No space left on device|Errno 28|disk quota exceeded",
-     "The disk is full: free some space (PyTorch needs about 1-3 GB) and try again."),
+     "The disk is full: free some space (digitising needs about 250 MB, PyTorch 1-3 GB more) and try again."),
     (r"Failed to establish a new connection|NewConnectionError|Network is unreachable|Name or service not "
      r"known|Temporary failure in name resolution|getaddrinfo failed|ProxyError|Connection refused|"
      r"ConnectTimeout|Read timed out|Max retries exceeded|nodename nor servname",
