@@ -1,4 +1,4 @@
-"""Run by test_dependency_prompt.py in a child Python where torch and cv2 are hidden (hidden_modules.py):
+"""Run by test_dependency_prompt.py in a child Python where torch, cv2 and onnxruntime are hidden (hidden_modules.py):
 the plugin loads in QGIS and its first use shows the "install dependencies" dialog. Not collected on
 its own (no test_ prefix)."""
 import importlib.util
@@ -11,6 +11,7 @@ from avalanche_iseg_plugin.gui.plugin import AvalancheIsegPlugin
 
 def test_first_use_offers_to_install_torch_and_opencv(qgis_iface):
     assert importlib.util.find_spec("torch") is None and importlib.util.find_spec("cv2") is None
+    assert importlib.util.find_spec("onnxruntime") is None
     qgis_iface.mainWindow().show()
     plugin = AvalancheIsegPlugin(qgis_iface)
     plugin.initGui()
@@ -19,8 +20,10 @@ def test_first_use_offers_to_install_torch_and_opencv(qgis_iface):
     assert len(dialogs) == 1
     dialog = dialogs[0]
     assert dialog is plugin.dependency_dialog
-    assert "needs Python packages that QGIS does not have: torch, opencv-python-headless" in dialog.summary.text()
+    assert "needs Python packages that QGIS does not have: onnxruntime, opencv-python-headless" in \
+        dialog.summary.text()
     assert "torch: missing" in dialog.status_label.text()
+    assert dialog.digitising_check.isChecked() and not dialog.pytorch_check.isChecked()   # PyTorch optional
     assert dialog.install_button.text() == "Install" and dialog.install_button.isEnabled()
     assert dialog.cpu_radio.isChecked() != dialog.cuda_radio.isChecked()
     assert plugin.dock.isVisible()                       # the dock opens all the same

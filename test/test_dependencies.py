@@ -35,16 +35,25 @@ def test_status_lists_each_dependency_with_its_version_and_exits_0():
     lines = out.stdout.splitlines()
     import cv2
     import numpy
+    import onnxruntime
     import torch
     assert f"numpy: {numpy.__version__} OK" in out.stdout
+    assert any(line.startswith(f"onnxruntime: {onnxruntime.__version__} OK") for line in lines)
     assert any(line.startswith(f"torch: {torch.__version__} OK") for line in lines)
     assert any(line.startswith(f"cv2 (opencv-python-headless): {cv2.__version__} OK") for line in lines)
 
 
+def test_status_without_pytorch_is_fine_pytorch_is_optional():
+    out = run_cli("status", hide="torch")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "torch: missing: torch is not installed (optional: refinement modes, training, NVIDIA GPU)." \
+        in out.stdout
+
+
 def test_status_says_what_is_missing_and_exits_3():
-    out = run_cli("status", hide="torch,cv2")
+    out = run_cli("status", hide="torch,cv2,onnxruntime")
     assert out.returncode == 3, out.stdout + out.stderr
-    assert "torch: missing: torch is not installed (runs the segmentation model)." in out.stdout
+    assert "onnxruntime: missing: onnxruntime is not installed (runs the segmentation model)." in out.stdout
     assert "cv2 (opencv-python-headless): missing: opencv-python-headless is not installed" in out.stdout
     assert "numpy: " in out.stdout and " OK" in out.stdout.split("numpy: ")[1].splitlines()[0]
     assert "Traceback" not in out.stdout + out.stderr
@@ -101,15 +110,11 @@ def test_failure_reasons_are_one_sentence_each():
         "The installation failed: something odd happened."
 
 
-def test_never_upgrades_qgis_numpy_and_picks_the_right_builds():
+def test_never_upgrades_qgis_numpy_and_digitising_needs_no_torch():
     import numpy
     assert f"numpy=={numpy.__version__}" in installer.constraints_text().splitlines()
-    assert installer.default_packages("1.24.2") == ["torch", "opencv-python-headless<4.12"]
-    assert installer.default_packages("2.1.0") == ["torch", "opencv-python-headless"]
-    assert installer.torch_index(False, "linux") == installer.PYTORCH_INDEX + "cpu"
-    assert installer.torch_index(True, "linux") == ""
-    assert installer.torch_index(True, "win32") == installer.PYTORCH_INDEX + "cu126"
-    assert installer.torch_index(False, "win32") == ""
+    assert installer.default_packages("1.24.2") == ["onnxruntime", "opencv-python-headless<4.12"]
+    assert installer.default_packages("2.1.0") == ["onnxruntime", "opencv-python-headless"]
 
 
 def test_private_folder_is_in_the_qgis_profile_and_goes_last_on_sys_path(tmp_path, monkeypatch):

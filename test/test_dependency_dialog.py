@@ -1,6 +1,8 @@
 """The dependency dialog's installation runs as a QgsTask: a small real package from the configured index
-lands in the target, the log file holds pip's output, Remove deletes it; a failing install shows its one
-sentence. The CUDA choice is offered only with a detected NVIDIA driver, which the dialog names."""
+lands in the target, the log file holds pip's output, the progress line says packages and megabytes, Remove
+deletes it; a failing install shows its one sentence. Two steps: Digitising (ONNX Runtime + OpenCV) and the
+optional PyTorch, whose CUDA build is offered only with a detected NVIDIA driver (named) and only when asked
+for; the dialog fits a 1366×768 screen."""
 import os
 import time
 
@@ -28,6 +30,7 @@ def test_install_task_puts_a_package_into_the_target_with_a_log(qgis_app, tmp_pa
     _wait(dialog)
     assert (target / "tomli_w" / "__init__.py").is_file()
     assert dialog.progress.value() == 100 and dialog.result_label.text().startswith("Installed")
+    assert dialog.progress_label.text().startswith("Step 1 of 1 (Python packages: tomli-w): Installed 1 packages (")
     log = open(log_path(str(target)), encoding="utf-8").read()
     assert "Successfully installed tomli-w" in log and dialog.log_button.isEnabled()
     assert dialog.remove_button.isEnabled()
@@ -43,7 +46,6 @@ def test_failing_install_shows_its_sentence(qgis_app, tmp_path, monkeypatch):
     monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
     monkeypatch.setenv("PIP_RETRIES", "0")
     dialog = DependencyDialog(target=str(tmp_path / "d"), driver="Test GPU (driver 1.0)", packages=["tomli-w"])
-    assert dialog.cuda_radio.isEnabled() and dialog.cuda_radio.isChecked()
     assert "NVIDIA GPU detected: Test GPU (driver 1.0)" in dialog.cuda_radio.text()
     dialog.start_install()
     _wait(dialog)
@@ -76,3 +78,36 @@ def test_cancel_stops_pip(qgis_app, tmp_path, monkeypatch):
     assert time.monotonic() - started < 10
     assert dialog.result_label.text() == "The installation was cancelled; nothing already working was changed."
     dialog.deleteLater()
+
+
+def test_two_steps_pytorch_optional_cuda_only_when_asked(qgis_app, tmp_path):
+    from avalanche_iseg_plugin.dependencies import install as installer
+
+    dialog = DependencyDialog(target=str(tmp_path / "d"), driver="Test GPU (driver 1.0)")
+    assert "ONNX Runtime and OpenCV (about 95 MB" in dialog.digitising_check.text()
+    from avalanche_iseg_plugin.gui.setup import dependency_dialog
+    assert "PyTorch (optional)" in dialog.pytorch_check.text()
+    assert "refinement modes, training and the NVIDIA GPU" in dependency_dialog.PYTORCH_NOTE
+    assert not dialog.pytorch_check.isChecked() and not dialog.cuda_radio.isEnabled()
+    assert "onnxruntime: " in dialog.status_label.text() and "torch: " in dialog.status_label.text()
+    dialog.digitising_check.setChecked(True)
+    assert dialog.steps() == [installer.digitising_step()]
+    dialog.pytorch_check.setChecked(True)
+    assert dialog.cuda_radio.isEnabled() and dialog.cpu_radio.isChecked()          # CPU unless asked
+    assert [s.name for s in dialog.steps()] == ["digitising", "pytorch"]
+    assert dialog.steps()[1].index_url == installer.PYTORCH_INDEX + "cpu"
+    dialog.cuda_radio.setChecked(True)
+    assert dialog.steps()[1] == installer.pytorch_step(cuda=True)
+    dialog.digitising_check.setChecked(False)
+    dialog.pytorch_check.setChecked(False)
+    assert dialog.steps() == [] and not dialog.install_button.isEnabled()
+    dialog.show()
+    QCoreApplication.processEvents()
+    size = dialog.frameGeometry().size().expandedTo(dialog.sizeHint())
+    assert size.width() <= 1366 and size.height() <= 700, size
+    assert dialog.height() >= dialog.sizeHint().height()        # no wrapped line cut off
+    no_driver = DependencyDialog(target=str(tmp_path / "d"), driver="")
+    no_driver.pytorch_check.setChecked(True)
+    assert not no_driver.cuda_radio.isEnabled() and "no NVIDIA driver detected" in no_driver.cuda_radio.text()
+    dialog.deleteLater()
+    no_driver.deleteLater()

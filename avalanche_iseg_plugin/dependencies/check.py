@@ -1,8 +1,11 @@
-"""The plugin's third-party Python dependencies (PyTorch, OpenCV) and the plugin-private folder they are
-installed into — plain Python, no QGIS, so it also runs as a command line:
+"""The plugin's third-party Python dependencies and the plugin-private folder they are installed into —
+plain Python, no QGIS, so it also runs as a command line:
 
     python -m avalanche_iseg_plugin.dependencies status [--target DIR]
-    python -m avalanche_iseg_plugin.dependencies install [--cuda] [--target DIR]
+    python -m avalanche_iseg_plugin.dependencies install [--step digitising|pytorch] [--cuda] [--target DIR]
+
+Two steps (install.py): *digitising* (ONNX Runtime and OpenCV: needed to digitise) and the optional
+*pytorch* (refinement modes, training, the NVIDIA GPU); each dependency says which step brings it.
 
 The private folder lives in the QGIS profile (``<profile>/avalanche_iseg_deps/py3.X``, one per Python
 version), never in QGIS's own site-packages; ``add_private_dir_to_path`` puts it on sys.path at plugin
@@ -27,13 +30,20 @@ class Dependency:
     distribution: str    # what pip installs
     purpose: str
     installable: bool = True   # False: QGIS's own (numpy); checked, never installed
+    step: str = "digitising"   # the install step that brings it; 'pytorch' is optional
+
+    @property
+    def optional(self) -> bool:
+        return self.step == "pytorch"
 
 
 DEPENDENCIES = (
     Dependency("numpy", "numpy", "arrays (QGIS's own copy)", installable=False),
-    Dependency("torch", "torch", "runs the segmentation model"),
+    Dependency("onnxruntime", "onnxruntime", "runs the segmentation model"),
     Dependency("cv2", "opencv-python-headless", "image resizing and mask outlines"),
+    Dependency("torch", "torch", "optional: refinement modes, training, NVIDIA GPU", step="pytorch"),
 )
+REQUIRED = tuple(d for d in DEPENDENCIES if not d.optional)
 
 
 @dataclass(frozen=True)
@@ -112,6 +122,9 @@ def _exercise(name: str, module) -> None:
         tensor = module.from_numpy(np.arange(6, dtype=np.float32).reshape(2, 3))
         if float(tensor.sum()) != 15.0 or tensor.numpy().shape != (2, 3):
             raise RuntimeError("torch and numpy do not exchange arrays")
+    elif name == "onnxruntime":
+        if "CPUExecutionProvider" not in module.get_available_providers():
+            raise RuntimeError("ONNX Runtime has no CPU provider")
     elif name == "cv2":
         out = module.resize(np.zeros((4, 4), np.uint8), (2, 2))
         if out.shape != (2, 2):
@@ -122,8 +135,8 @@ def status(deep: bool = True, dependencies=DEPENDENCIES) -> list[DependencyStatu
     return [check(d) if deep else find(d) for d in dependencies]
 
 
-def missing(dependencies=DEPENDENCIES) -> list[DependencyStatus]:
-    """The dependencies that are not there (cheap; no import)."""
+def missing(dependencies=REQUIRED) -> list[DependencyStatus]:
+    """The dependencies needed to digitise that are not there (cheap; no import); PyTorch is optional."""
     return [s for s in status(deep=False, dependencies=dependencies) if not s.usable]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import time
 
 PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # avalanche_iseg_plugin/
 TARGET_ENV = "AVALANCHE_ISEG_DEPS_DIR"      # overrides the private folder (tests, managed installs)
@@ -41,28 +42,40 @@ def private_dir(plugin_dir: str = PLUGIN_DIR) -> str:
 
 
 def add_private_dir_to_path(folder: str | None = None) -> str | None:
-    """Appends the private folder to sys.path when it exists (after QGIS's folders); returns it."""
+    """Appends the private folder to sys.path when it exists (after QGIS's folders) and forgets the import
+    system's cached folder listings, so what an install just put there imports at once; returns it."""
     folder = folder or private_dir()
     if not os.path.isdir(folder):
         return None
     if folder not in sys.path:
         sys.path.append(folder)
-        importlib.invalidate_caches()
+    importlib.invalidate_caches()
     return folder
 
 
+STAMP_NAME = ".installed"
+
+
+def mark_installed(folder: str) -> None:
+    """Records that an install into ``folder`` has just finished (a running inference process compares
+    install_stamp before and after and restarts itself with the new packages)."""
+    with open(os.path.join(folder, STAMP_NAME), "w", encoding="utf-8") as f:
+        f.write(f"{time.time_ns()}\n")
+
+
+def install_stamp(folder: str | None = None) -> tuple:
+    """What identifies the private folder's present content: (exists, time of the last finished install)."""
+    folder = folder or private_dir()
+    try:
+        with open(os.path.join(folder, STAMP_NAME), encoding="utf-8") as f:
+            return True, f.read().strip()
+    except OSError:
+        return os.path.isdir(folder), ""
+
+
 def python_executable() -> str:
-    """The Python interpreter QGIS runs on (in QGIS sys.executable is qgis or qgis-bin.exe itself)."""
-    exe = sys.executable or ""
-    if os.path.basename(exe).lower().startswith("python"):
-        return exe
-    names = ("python.exe", "python3.exe") if os.name == "nt" else \
-        (f"python{sys.version_info.major}.{sys.version_info.minor}", "python3", "python")
-    folders = [sys.exec_prefix, sys.base_prefix, os.path.join(sys.exec_prefix, "bin"),
-               os.path.join(sys.base_prefix, "bin"), "/usr/bin"]
-    for folder in folders:
-        for name in names:
-            candidate = os.path.join(folder, name)
-            if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-                return candidate
-    return exe
+    """The Python interpreter QGIS runs on, for pip and the inference process ('' when it cannot be found):
+    see interpreter.py (never a ``python3`` found first on PATH)."""
+    from .interpreter import qgis_python
+
+    return qgis_python()

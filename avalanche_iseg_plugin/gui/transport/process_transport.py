@@ -10,6 +10,11 @@ out of memory, killed) ``crashed`` says so in one line, a new child starts, thos
 silently and the unanswered ones are sent again, so the next click continues the same avalanche.
 Finished avalanches were already delivered to the GUI and are not touched. A child that cannot start at
 all emits ``startFailed(sentence, commands)`` so the caller can fall back to the thread transport.
+
+The child gets QGIS's sys.path and the plugin-private dependency folder (dependencies/folder.py) as its
+PYTHONPATH when it starts. When an install has finished since then (the folder appeared or went, or its
+install stamp changed), the next command first restarts the child quietly with the new path, the present
+state replayed — so the click after an install uses what was just installed, without a QGIS restart.
 """
 from __future__ import annotations
 
@@ -23,7 +28,7 @@ from qgis.PyQt.QtCore import QObject, pyqtSignal
 
 from core_model.openmp import passive_openmp
 
-from ...dependencies.folder import python_executable
+from ...dependencies.folder import install_stamp, private_dir, python_executable
 from .worker_transport import wait_until_answered
 from ...engine.protocol import (AddClick, Box, Close, Discard, ErrorReply, Finish, SetRaster, SetThreshold,
                                StartFromPolygon, Undo)
@@ -54,16 +59,27 @@ class ProcessTransport(QObject):
         self._ready = False
         self._stopping = False
         self._failures = 0                        # child deaths since the last answered command
+        self._stamp = None                        # the private folder's install stamp the child started with
         self._received.connect(self._on_received)
         self._ended.connect(self._on_ended)
 
     # ---------------------------------------------------------------- the child
     def _environment(self) -> dict:
         env = dict(os.environ)
-        paths = [PLUGIN_PARENT] + [p for p in sys.path if p and os.path.isdir(p)]
-        env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+        env["PYTHONPATH"] = _python_path()
         passive_openmp(env)
         return env
+
+    def paths_changed(self) -> bool:
+        """True when the running child was started before the last install (or removal) of dependencies."""
+        return self.process is not None and self._stamp != install_stamp()
+
+    def restart(self) -> None:
+        """Lets the running child end (its stdin closes); the next command starts a new one with the present
+        Python path, the present state replayed silently first."""
+        old, self.process = self.process, None
+        if old is not None:
+            _let_end(old)
 
     def _start(self) -> bool:
         cmd = [self.python, "-m", "avalanche_iseg_plugin.engine.server_process"]
@@ -71,9 +87,13 @@ class ProcessTransport(QObject):
             cmd += ["--factory", self.factory_spec]
         self._generation += 1
         self._ready = False
+        self._stamp = install_stamp()
+        env = self._environment()
         try:
+            if not self.python:
+                raise OSError("the Python QGIS runs on was not found")
             self.process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None,
-                                            env=self._environment(), cwd=PLUGIN_PARENT)
+                                            env=env, cwd=PLUGIN_PARENT)
         except OSError as exc:
             self.process = None
             self._give_up(f"The inference process cannot be started ({exc}); predictions run in QGIS's "
@@ -102,9 +122,16 @@ class ProcessTransport(QObject):
     # ---------------------------------------------------------------- GUI-thread API
     def send(self, command) -> None:
         was_idle = not self._outstanding
+        if was_idle and self.paths_changed():
+            self.restart()
         self._outstanding.append((command, False))
-        if self.process is None and not self._start():
-            return
+        if self.process is None:
+            if not self._start():
+                return
+            for replayed in reversed(self.history):       # rebuild the state first, without replies
+                self._outstanding.appendleft((replayed, True))
+            for replayed in self.history:
+                self._write(replayed)
         self._write(command)
         if was_idle:
             self.busyChanged.emit(True)
@@ -208,6 +235,27 @@ class ProcessTransport(QObject):
         self._outstanding.clear()
         self._stopping = True
         self.startFailed.emit(sentence, commands)
+
+
+def _python_path() -> str:
+    """The child's PYTHONPATH: the plugin's parent folder, QGIS's sys.path, then the private folder."""
+    private = private_dir()
+    paths = [PLUGIN_PARENT] + [p for p in sys.path if p and os.path.isdir(p)] + \
+        ([private] if os.path.isdir(private) else [])
+    return os.pathsep.join(dict.fromkeys(paths))
+
+
+def _let_end(process) -> None:
+    """Closes a child's stdin (it then returns) and reaps it in the background; killed after 10 s."""
+    def reap() -> None:
+        try:
+            process.stdin.close()
+            process.wait(10)
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            process.kill()
+            process.wait(5)
+
+    threading.Thread(target=reap, daemon=True).start()
 
 
 def _exit_text(code) -> str:
