@@ -57,7 +57,7 @@ class AvalancheDock(QDockWidget):
         self.settings = settings
         self._save = save
         self._devices_checked = False
-        body = QWidget(self)
+        body = self.body = QWidget(self)    # the content, inside a scroll area (the dock's widget())
         layout = QVBoxLayout(body)
 
         # --- model

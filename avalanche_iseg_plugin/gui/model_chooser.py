@@ -70,11 +70,15 @@ class ModelChooser(QWidget):
         self.combo.blockSignals(False)
         self._select(name, path)
 
+    def _find(self, data: tuple) -> int:
+        """The index of the item holding `data` (QComboBox.findData does not compare Python tuples)."""
+        return next((i for i in range(self.combo.count()) if self.combo.itemData(i) == data), -1)
+
     def _add_file(self, path: str) -> int:
-        index = self.combo.findData((_FILE, path))
+        index = self._find((_FILE, path))
         if index < 0:
-            index = max(0, self.combo.findData((_BROWSE,)))
-            if self.combo.findData((_BROWSE,)) < 0:
+            index = self._find((_BROWSE,))
+            if index < 0:
                 index = self.combo.count()
             self.combo.insertItem(index, file_label(path), (_FILE, path))
             self.combo.setItemData(index, path, Qt.ToolTipRole)
@@ -161,4 +165,4 @@ class ModelChooser(QWidget):
         if path:
             self._choose_file(path)
         else:
-            self.combo.setCurrentIndex(max(0, self.combo.findData(self._current)))
+            self.combo.setCurrentIndex(max(0, self._find(self._current)))
