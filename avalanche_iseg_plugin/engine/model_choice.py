@@ -77,7 +77,9 @@ def choose_on_command_line(checkpoint, preset_value, flags: dict, default_thresh
     from core_model.models.choice import choose_checkpoint
     chosen = choose_checkpoint(checkpoint, preset_value, dict(flags))
     preset = getattr(chosen, "preset", None)
-    checked = dict(getattr(chosen, "flags", None) or {})    # checked there; 0 longest side already None
+    checked = dict(getattr(chosen, "flags", None) or {})    # checked there
+    if "max_longest_side" in checked and checked["max_longest_side"] is None:
+        checked["max_longest_side"] = 0     # full size, asked for (combine's None means not asked)
     if chosen is None:
         from core_model.default_model import default_checkpoint
         chosen = default_checkpoint()
