@@ -191,6 +191,30 @@ def test_verify_and_remove_in_the_dialog(digitiser, server, models_setup, monkey
     assert dock.settings.model == "default" and dock.checkpoint_widget.combo.currentIndex() == 0   # gave way
 
 
+def test_the_dialog_sets_the_models_folder_and_the_catalogue(digitiser, server, models_setup, tmp_path):
+    from core_model.models import ModelStore, load_catalogue
+
+    other = tmp_path / "elsewhere"
+    ModelStore(other, load_catalogue([QgsSettings().value("avalanche_iseg/catalogue")])).download("snow_test")
+    dialog = _open_dialog(digitiser)
+    combo = digitiser.plugin.dock.checkpoint_widget.combo
+    assert combo.count() == 2
+    edit = dialog.locations.folder_edit
+    edit.selectAll()
+    QTest.keyClicks(edit, str(other))
+    QTest.keyClick(edit, Qt.Key_Return)
+    assert QgsSettings().value("avalanche_iseg/models_dir") == str(other)
+    assert dialog.store.folder == other and _items(combo)[1].startswith("❄ snow_test")
+    edit = dialog.locations.catalogue_edit
+    edit.selectAll()
+    QTest.keyClicks(edit, str(tmp_path / "missing.json"))
+    QTest.keyClick(edit, Qt.Key_Return)
+    messages = dialog.messages()
+    assert len(messages) == 1 and "missing.json" in messages[0] and "does not exist" in messages[0]
+    names = [dialog.table.item(r, 0).text() for r in range(dialog.table.rowCount())]
+    assert "❄ aval_slf" in names and "❄ snow_test" in names       # shipped entries, and the folder's model
+
+
 def test_dialog_and_dock_fit_a_small_screen(digitiser):
     dialog = _open_dialog(digitiser)
     assert dialog.width() <= 1366 and dialog.height() <= 700

@@ -9,9 +9,10 @@ from qgis.PyQt.QtCore import QObject
 
 from core_model.models import DEFAULT_NAME
 
-from ..engine.plugin_settings import MODEL_SETTINGS
-from ..layers.model_store import plugin_store
+from ..engine.plugin_settings import MODEL_SETTINGS, PluginSettings
+from ..layers.model_store import plugin_models_dir, plugin_store
 from .model_chooser import ModelChooser
+from .model_locations import ModelLocations
 from .model_settings_box import ModelSettingsBox
 
 _FIELDS = (*MODEL_SETTINGS, "threshold")
@@ -62,12 +63,24 @@ class DockModels(QObject):
         if self.settings.model:
             self.memory.put(self.settings.model, self.current_values())
 
+    def _on_locations(self, folder: str, catalogue: str) -> None:
+        """Another models folder or institution catalogue: a new store, listed in the dialog and the dock."""
+        self._set("models_dir", folder)
+        self._set("catalogue", catalogue)
+        self.store, self.problem = plugin_store(self.settings)
+        if self.dialog is not None:
+            self.dialog.set_store(self.store, self.problem)
+        self.refresh()
+
     def show_dialog(self) -> None:
         """The Models… dialog; what it installs or removes shows in the Model row when it changes."""
         from .models_dialog import ModelsDialog
 
         if self.dialog is None:
-            self.dialog = ModelsDialog(self.store, self.dock, problem=self.problem)
+            locations = ModelLocations(self.settings.models_dir, self.settings.catalogue,
+                                       str(plugin_models_dir(PluginSettings())))
+            locations.locationsChanged.connect(self._on_locations)
+            self.dialog = ModelsDialog(self.store, self.dock, problem=self.problem, locations=locations)
             self.dialog.modelsChanged.connect(self.refresh)
         self.dialog.refresh()
         self.dialog.show()

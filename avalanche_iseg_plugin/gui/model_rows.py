@@ -28,7 +28,10 @@ def row_texts(info) -> tuple[str, str, str, str, str]:
 def _preset_text(settings: dict) -> str:
     if not settings:
         return "RITM's evaluation setting (zoom-in to 400 px, full size, threshold 0.49)"
-    return ", ".join(f"{k.replace('_', ' ')} {'full size' if v is None else v}" for k, v in settings.items())
+    words = {"zoom_in": lambda v: f"zoom-in {'on' if v else 'off'}", "threshold": lambda v: f"threshold {v:g}",
+             "zoom_target_size": lambda v: f"zoom-in size {v} px",
+             "max_longest_side": lambda v: "full size" if v is None else f"longest side {v} px"}
+    return ", ".join(words.get(k, lambda v, k=k: f"{k.replace('_', ' ')} {v}")(v) for k, v in settings.items())
 
 
 def _figures(published: dict) -> str:

@@ -23,15 +23,20 @@ LOG_TITLE = "Avalanche digitiser"
 class ModelsDialog(QDialog):
     modelsChanged = pyqtSignal()     # a model was installed or removed
 
-    def __init__(self, store, parent=None, problem: str = "", fetch=None):
+    def __init__(self, store, parent=None, problem: str = "", fetch=None, locations=None):
         """`store`: core_model ModelStore; `problem`: a sentence about the institution catalogue;
-        `fetch`: the download transport (default: QGIS's network stack)."""
+        `fetch`: the download transport (default: QGIS's network stack); `locations`: the rows that set
+        the models folder and catalogue (gui.model_locations.ModelLocations; the dock passes them)."""
         super().__init__(parent)
         self.setWindowTitle("Models")
         self.store, self.fetch, self.task = store, fetch, None
         layout = QVBoxLayout(self)
         self.bar = QgsMessageBar(self)
         layout.addWidget(self.bar)
+        self.locations = locations
+        if locations is not None:
+            locations.setParent(self)
+            layout.addWidget(locations)
         self.folder_label = QLabel(self)
         self.folder_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.folder_label.setWordWrap(True)
@@ -42,9 +47,13 @@ class ModelsDialog(QDialog):
         self.table.setSelectionMode(QAbstractItemView.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.table.setWordWrap(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.Stretch)      # trained on: the room that is left
+        header.setSectionResizeMode(2, QHeaderView.Interactive)  # licence: a short column, whole on hover
+        self.table.setColumnWidth(2, 150)
         self.table.itemSelectionChanged.connect(self._on_selection)
         layout.addWidget(self.table, 3)
         self.card = QLabel(self)
@@ -87,16 +96,26 @@ class ModelsDialog(QDialog):
         self._show_progress(None)
 
     # ---------------------------------------------------------------- list
+    def set_store(self, store, problem: str = "") -> None:
+        """Another models folder or catalogue (the locations changed)."""
+        self.store = store
+        self.bar.clearWidgets()
+        self.refresh()
+        if problem:
+            self.say(problem, Qgis.Warning)
+
     def refresh(self) -> None:
         selected = self.selected_name()
         self.infos = self.store.models()
-        self.folder_label.setText(f"Models folder: {self.store.folder}   ({AVALANCHE_MARK.strip()}: trained on "
-                                  "avalanches)")
+        legend = f"{AVALANCHE_MARK.strip()}: trained on avalanches; an interrupted download resumes where it stopped"
+        self.folder_label.setText(legend if self.locations is not None else
+                                  f"Models folder: {self.store.folder}   ({legend})")
         self.table.setRowCount(len(self.infos))
         for row, info in enumerate(self.infos):
             for col, text in enumerate(row_texts(info)):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.UserRole, info.name)
+                item.setToolTip(text)
                 if info.unpinned and col == 0:
                     item.setToolTip("Unpinned: no published id; accepted after the safe load and the "
                                     "architecture check.")
@@ -116,6 +135,7 @@ class ModelsDialog(QDialog):
         for row, info in enumerate(self.infos):
             if info.name == name:
                 self.table.selectRow(row)
+                self.table.scrollToItem(self.table.item(row, 0), QAbstractItemView.PositionAtCenter)
 
     def _info(self, name: str):
         return next((i for i in self.infos if i.name == name), None)
@@ -163,6 +183,8 @@ class ModelsDialog(QDialog):
         self.task.progressed.connect(self._on_progress)
         self.task.done.connect(self._on_done)
         self.bar.clearWidgets()
+        row = [i.name for i in self.infos].index(name)
+        self.table.item(row, len(COLUMNS) - 1).setText("downloading…")
         self._show_progress(0, self._info(name).entry.size, 0.0)
         QgsApplication.taskManager().addTask(self.task)
         self._on_selection()
@@ -244,6 +266,3 @@ class ModelsDialog(QDialog):
             self._failed(exc, "The verification")
             return
         self.say(result.message, Qgis.Success if result.ok else Qgis.Warning)
-
-    def closeEvent(self, event):  # noqa: N802 - Qt name; a download goes on in the background
-        super().closeEvent(event)
