@@ -136,9 +136,7 @@ class ModelChooser(QWidget):
 
     def _emit_if_changed(self, data) -> None:
         self.combo.setToolTip(self.combo.itemData(self.combo.currentIndex(), Qt.ToolTipRole) or "")
-        if data == self._current:
-            return
-        self._current = data
+        self._current = data     # said even when shown already: the bundled file shows as its model
         if data[0] == _MODEL:
             self.modelChosen.emit(data[1], data[2])
         else:
