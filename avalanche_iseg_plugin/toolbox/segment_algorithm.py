@@ -15,14 +15,14 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, Qgs
                        QgsProcessingParameterEnum, QgsProcessingParameterFeatureSink,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterFile, QgsProcessingParameterNumber, QgsProcessingParameterRasterLayer,
-                       QgsProcessingParameterString, QgsWkbTypes)
+                       QgsWkbTypes)
 from qgis.PyQt.QtGui import QIcon
 
 from ..engine.click_groups import click_sign, group_clicks
 from ..engine.errors import USER_ERRORS, AvalancheError
 from core_model.brs_modes import BRS_MODES
 from ..layers.settings import load_settings
-from .model_parameter import model_parameter
+from .model_parameters import model_choice, model_parameter, setting_parameters
 
 ICON_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "icon.png")
 
@@ -32,11 +32,7 @@ class SegmentFromPointsAlgorithm(QgsProcessingAlgorithm):
     CHECKPOINT, DEVICE, THRESHOLD, REFINEMENT = "CHECKPOINT", "DEVICE", "THRESHOLD", "REFINEMENT"
     MAX_SIDE, MIN_AREA, SIMPLIFY, OUTPUT = "MAX_SIDE", "MIN_AREA", "SIMPLIFY", "OUTPUT"
     RESOLUTION = "RESOLUTION"
-    MODEL, PRESET, ZOOM_IN, ZOOM_TARGET_SIZE, MAX_LONGEST_SIDE = (
-        "MODEL", "PRESET", "ZOOM_IN", "ZOOM_TARGET_SIZE", "MAX_LONGEST_SIDE")
     DEVICES = ["cpu", "cuda"]
-    FILE_CHOICE = "checkpoint file (below)"
-    ZOOM_CHOICES = ["the model's", "on", "off"]
 
     #: (checkpoint, device, threshold) -> InteractivePredictor; tests put a fake predictor here
     predictor_factory = None
@@ -82,27 +78,15 @@ class SegmentFromPointsAlgorithm(QgsProcessingAlgorithm):
                                                       parentLayerParameterName=self.POINTS, optional=True))
         self.addParameter(QgsProcessingParameterField(self.GROUP_FIELD, "Avalanche field (groups points)",
                                                       parentLayerParameterName=self.POINTS, optional=True))
-        self.addParameter(model_parameter(self.MODEL, self.FILE_CHOICE, settings))
+        self.addParameter(model_parameter(settings))
         # Optional: left out (a model, a script, qgis_process) or empty, it is the model the dock uses.
         self.addParameter(QgsProcessingParameterFile(self.CHECKPOINT, "Model checkpoint (.pth; empty: the dock's model)",
                                                      extension="pth", defaultValue=settings.checkpoint or None,
                                                      optional=True))
         self.addParameter(QgsProcessingParameterEnum(self.DEVICE, "Device", options=["CPU", "CUDA (GPU)"],
                                                      defaultValue=0))
-        self.addParameter(QgsProcessingParameterString(
-            self.PRESET, "Preset: a catalogue model's settings or a JSON file (empty: the chosen model's)",
-            optional=True))
-        self.addParameter(QgsProcessingParameterEnum(self.ZOOM_IN, "Zoom-in", options=self.ZOOM_CHOICES,
-                                                     defaultValue=0))
-        self.addParameter(QgsProcessingParameterNumber(self.ZOOM_TARGET_SIZE, "Zoom-in size (px; empty: the model's)",
-                                                       QgsProcessingParameterNumber.Integer, None, optional=True,
-                                                       minValue=16, maxValue=4096))
-        self.addParameter(QgsProcessingParameterNumber(
-            self.MAX_LONGEST_SIDE, "Longest side of the model's image (px; 0: full size; empty: the model's)",
-            QgsProcessingParameterNumber.Integer, None, optional=True, minValue=0, maxValue=16384))
-        self.addParameter(QgsProcessingParameterNumber(self.THRESHOLD, "Threshold (empty: the preset's, else the dock's)",
-                                                       QgsProcessingParameterNumber.Double, None, optional=True,
-                                                       minValue=0.01, maxValue=0.99))
+        for parameter in setting_parameters(self.THRESHOLD):   # preset, zoom-in, its size, longest side, threshold
+            self.addParameter(parameter)
         self.addParameter(QgsProcessingParameterEnum(
             self.REFINEMENT, "Refinement (RITM's back-propagating refinement; slower per click)",
             options=list(BRS_MODES),
@@ -141,7 +125,7 @@ class SegmentFromPointsAlgorithm(QgsProcessingAlgorithm):
         sign_field = self.parameterAsString(parameters, self.SIGN_FIELD, context)
         group_field = self.parameterAsString(parameters, self.GROUP_FIELD, context)
         try:
-            choice = self._model_choice(parameters, context)
+            choice = model_choice(self, parameters, context, self.CHECKPOINT, self.THRESHOLD)
         except USER_ERRORS as exc:   # a model that is not installed, a bad preset: one sentence
             raise QgsProcessingException(str(exc)) from exc
         checkpoint, threshold = choice.checkpoint, choice.threshold
@@ -225,33 +209,6 @@ class SegmentFromPointsAlgorithm(QgsProcessingAlgorithm):
         feedback.setProgress(100.0)
         feedback.pushInfo(f"{written} avalanche(s) written, {len(groups) - written} failed, {skipped} point(s) skipped.")
         return {self.OUTPUT: dest_id}
-
-    def _model_choice(self, parameters, context):
-        """engine.model_choice.ModelChoice of the model, checkpoint, preset and single-setting parameters."""
-        from ..engine.model_choice import choose_installed
-        from ..layers.model_store import plugin_store
-
-        settings = load_settings()
-        model = self.parameterAsString(parameters, self.MODEL, context)
-        model = "" if model in ("", self.FILE_CHOICE) else model
-        if self.MODEL not in parameters and parameters.get(self.CHECKPOINT):
-            model = ""    # a script that names a checkpoint file and no model runs that file
-        checkpoint = self.parameterAsFile(parameters, self.CHECKPOINT, context) or settings.checkpoint
-        zoom = self.ZOOM_CHOICES[self.parameterAsEnum(parameters, self.ZOOM_IN, context)]
-
-        def number(name, as_type):
-            value = parameters.get(name)
-            if value is None or value == "":
-                return None
-            return as_type(self.parameterAsDouble(parameters, name, context))
-
-        flags = {"zoom_in": None if zoom == "the model's" else zoom == "on",
-                 "zoom_target_size": number(self.ZOOM_TARGET_SIZE, int),
-                 "max_longest_side": number(self.MAX_LONGEST_SIDE, int),
-                 "threshold": number(self.THRESHOLD, float)}
-        store, _ = plugin_store(settings)
-        preset = (self.parameterAsString(parameters, self.PRESET, context) or "").strip()
-        return choose_installed(store, model, checkpoint, preset, flags, default_threshold=settings.threshold)
 
     def _read_points(self, points, sign_field, group_field, raster_crs, source, context, feedback):
         """([(x, y, positive, key), ...] in raster CRS, number of points skipped); see engine.click_groups
