@@ -146,3 +146,16 @@ def test_segment_cli_bad_preset_is_one_line(segment_scene, capsys):
     assert segment.main(base + ["--preset", "no_such_preset"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and "no_such_preset" in err[0]
+
+
+def test_model_choice_rules():
+    """A preset is complete and brings its threshold; single settings win; 0 is full size; nothing chosen
+    sends nothing."""
+    from avalanche_iseg_plugin.engine.model_choice import combine
+    none = combine("m.pth", None, {"zoom_in": None, "threshold": None})
+    assert none.factory_kwargs() == {} and none.threshold == 0.49 and none.describe() == ""
+    preset = combine("m.pth", {"zoom_in": False, "threshold": 0.5}, {"max_longest_side": 0, "threshold": None})
+    assert preset.threshold == 0.5
+    assert preset.factory_kwargs() == {"settings": {"zoom_in": False}, "overrides": {"max_longest_side": None}}
+    assert combine("m.pth", {"threshold": 0.5}, {"threshold": 0.7}).threshold == 0.7
+    assert combine("m.pth", {}, {}).factory_kwargs() == {"settings": {}}        # RITM's settings, complete
