@@ -175,6 +175,29 @@ def test_cancel_keeps_the_partial_file_and_the_next_download_resumes(digitiser, 
     assert ("/m/snow_test.pth", f"bytes={kept}-") in server.requests
 
 
+def test_import_file_recognises_an_entry_by_its_id_and_refuses_a_stranger(digitiser, models_setup, tmp_path,
+                                                                          monkeypatch, server):
+    from qgis.PyQt.QtWidgets import QFileDialog
+
+    copy = tmp_path / "from_a_usb_stick.pth"
+    copy.write_bytes(server.files["/m/snow_test.pth"])
+    stranger = tmp_path / "holiday.pth"
+    stranger.write_bytes(b"\xff\xd8\xff\xe0 a JPEG, not a checkpoint")
+    chosen = [str(copy)]
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (chosen[0], "")))
+    dialog = _open_dialog(digitiser)
+    QTest.mouseClick(dialog.import_button, Qt.LeftButton)
+    assert (models_setup / "snow_test.pth").read_bytes() == copy.read_bytes()
+    assert dialog.selected_name() == "snow_test" and any("installed as snow_test (catalogue)" in m
+                                                         for m in dialog.messages())
+    assert _items(digitiser.plugin.dock.checkpoint_widget.combo)[1].startswith("❄ snow_test")
+    chosen[0] = str(stranger)
+    QTest.mouseClick(dialog.import_button, Qt.LeftButton)
+    messages = dialog.messages()
+    assert len(messages) == 1 and "holiday.pth" in messages[0] and "Traceback" not in messages[0]
+    assert sorted(p.name for p in models_setup.iterdir()) == ["snow_test.json", "snow_test.pth"]
+
+
 def test_verify_and_remove_in_the_dialog(digitiser, server, models_setup, monkeypatch):
     from qgis.PyQt.QtWidgets import QMessageBox
 
