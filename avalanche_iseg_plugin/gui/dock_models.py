@@ -25,7 +25,8 @@ class DockModels(QObject):
         self.dock, self.settings, self.memory, self._set = dock, settings, memory, set_setting
         self.chooser = ModelChooser(dock)
         self.settings_box = ModelSettingsBox(dock)
-        self.settings_box.setCollapsed(False)
+        self.settings_box.setObjectName("AvalancheIsegModelSettings")
+        self.settings_box.setSaveCollapsedState(True)     # open or closed as the user left it
         self.chooser.modelChosen.connect(self.choose)
         self.chooser.modelsRequested.connect(self.show_dialog)
         self.settings_box.edited.connect(self._on_edited)
