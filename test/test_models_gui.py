@@ -81,6 +81,7 @@ def test_dock_lists_the_installed_models_of_its_folder(qgis_iface, qgis_new_proj
 def test_download_in_the_dialog_then_choose_it_in_the_dock(digitiser, server, models_setup):
     from avalanche_iseg_plugin.engine.predictor_loader import make_predictor
     from avalanche_iseg_plugin.layers.model_store import ModelMemory
+    from avalanche_iseg_plugin.layers.settings import load_settings
 
     d = digitiser
     dock = d.plugin.dock
@@ -117,6 +118,8 @@ def test_download_in_the_dialog_then_choose_it_in_the_dock(digitiser, server, mo
     s = dock.settings
     assert (s.model, s.checkpoint) == ("snow_test", str(installed))
     assert (s.zoom_in, s.max_longest_side, s.threshold) == (False, 800, 0.5)        # the preset, applied
+    saved = load_settings()                                                         # and kept in QgsSettings
+    assert (saved.model, saved.zoom_in, saved.max_longest_side, saved.threshold) == ("snow_test", False, 800, 0.5)
     box = dock.model_settings_box
     assert not box.zoom_check.isChecked() and box.longest_spin.value() == 800 and box.threshold_spin.value() == 0.5
     key = d.controller.rules.predictor_key
