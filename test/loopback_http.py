@@ -1,7 +1,8 @@
 """A loopback HTTP file server for download tests (127.0.0.1, a free port, a thread; nothing leaves the
 machine).  It serves `files` ({path: bytes}), honours `Range: bytes=N-` (206, or 416 past the end) unless
 `honour_range` is False, can cut the connection after N body bytes once per path (`cut_after`), and
-records every request's (path, Range header).  Used as an HTTP proxy too: a proxied request's path is the
+records every request's (path, Range header); `pause_s` > 0 sends the body in 64 KiB pieces with that pause
+between them (a slow server: a download that can be watched, cancelled or photographed mid-way).  Used as an HTTP proxy too: a proxied request's path is the
 absolute URL, which may be a key of `files`."""
 from __future__ import annotations
 
@@ -55,6 +56,16 @@ class _Handler(BaseHTTPRequestHandler):
             except OSError:
                 pass
             return
+        if srv.pause_s > 0:
+            import time
+            for at in range(0, len(body), 65536):
+                try:
+                    self.wfile.write(body[at:at + 65536])
+                    self.wfile.flush()
+                except OSError:      # the client went away (a cancelled download)
+                    return
+                time.sleep(srv.pause_s)
+            return
         self.wfile.write(body)
 
 
@@ -66,6 +77,7 @@ class LoopbackServer:
         self.httpd.requests = []
         self.httpd.cut_after = {}
         self.httpd.honour_range = True
+        self.httpd.pause_s = 0.0
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property
@@ -79,6 +91,14 @@ class LoopbackServer:
     @property
     def cut_after(self) -> dict:
         return self.httpd.cut_after
+
+    @property
+    def pause_s(self) -> float:
+        return self.httpd.pause_s
+
+    @pause_s.setter
+    def pause_s(self, value: float) -> None:
+        self.httpd.pause_s = float(value)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"

@@ -370,20 +370,22 @@ def test_checkpoint_shows_the_model_name_and_browses_from_its_folder(digitiser, 
 
     d = digitiser
     chooser = d.plugin.dock.checkpoint_widget
-    assert chooser.combo.currentText() == "Bundled avalanche model" and chooser.filePath() == str(DEFAULT_CHECKPOINT)
+    assert chooser.combo.currentText().startswith("default — ") and chooser.filePath() == str(DEFAULT_CHECKPOINT)
     models = tmp_path / "models"
     models.mkdir()
     mine = models / "tirol_h18_itermask.pth"
     seen = []
     monkeypatch.setattr(QFileDialog, "getOpenFileName",
                         staticmethod(lambda parent, title, start, flt: (seen.append(start), (str(mine), ""))[1]))
-    QTest.mouseClick(chooser.browse_button, Qt.LeftButton)
+    chooser.combo.setFocus()
+    QTest.keyClick(chooser.combo, Qt.Key_End)          # "Other file…", the last item, opens the file dialog
     assert seen == [str(DEFAULT_CHECKPOINT.parent)]
     assert chooser.combo.currentText() == "tirol_h18_itermask" and d.plugin.dock.settings.checkpoint == str(mine)
-    QTest.mouseClick(chooser.browse_button, Qt.LeftButton)
+    assert d.plugin.dock.settings.model == ""          # a plain file: the settings it recommends itself
+    QTest.keyClick(chooser.combo, Qt.Key_End)
     assert seen[-1] == str(models)                     # starts where the last checkpoint was
-    chooser.combo.setFocus()
-    QTest.keyClick(chooser.combo, Qt.Key_Up)            # back to the bundled model with the keyboard
+    assert chooser.combo.currentText() == "tirol_h18_itermask"
+    QTest.keyClick(chooser.combo, Qt.Key_Home)          # back to the bundled model with the keyboard
     assert d.plugin.dock.settings.checkpoint == str(DEFAULT_CHECKPOINT)
     assert QgsSettings().value("avalanche_iseg/checkpoint") == ""
 

@@ -85,7 +85,7 @@ def test_form_widgets_survive_reopening_in_a_fresh_project(digitiser, target):
 def test_next_attributes_carry_over_to_each_avalanche(digitiser, target):
     d = digitiser
     box = d.controller.next_attributes.box
-    assert box.parent() is d.plugin.dock.widget()
+    assert box.parent() is d.plugin.dock.body
     box.set_values({"aval_type": "slab", "size": 3, "moisture": "dry", "trigger": "natural",
                     "release_date": QDate(2021, 4, 11), "date_uncert_d": 2, "outline_certainty": "partly visible",
                     "observer": "A. Analyst", "comment": "cycle of 11 April", "source_type": "orthoimage"})

@@ -131,6 +131,32 @@ def test_project_clicked_objects(scene, monkeypatch, capsys, tmp_path):
         assert attrs["photo"] == "frame.png"  # found through the camera file
 
 
+def test_project_clicks_with_a_preset(scene, monkeypatch, capsys, tmp_path):
+    """--preset and the single settings reach the predictor factory; the preset's threshold is the objects'."""
+    from avalanche_iseg_plugin.engine import predictor_loader
+
+    made = []
+    monkeypatch.setattr(predictor_loader, "make_predictor",
+                        lambda checkpoint, device, threshold, **kw: made.append((threshold, kw)) or FakePredictor(
+                            threshold=threshold))
+    rows, cols = np.nonzero(scene["masks"][0])
+    (tmp_path / "clicks.json").write_text(json.dumps([{"row": int(rows[len(rows) // 2]),
+                                                       "col": int(cols[len(rows) // 2])}]))
+    checkpoint = tmp_path / "fake.pth"
+    checkpoint.write_bytes(b"never read")
+    out = tmp_path / "preset.gpkg"
+    code = webcam.main(["project", "--camera", str(scene["folder"] / "camera.json"), "--dem", str(scene["dem"]),
+                        "--clicks", str(tmp_path / "clicks.json"), "--checkpoint", str(checkpoint), "--out", str(out),
+                        "--preset", "aval_slf", "--max-longest-side", "0"])
+    assert code == 0, capsys.readouterr().err
+    assert made == [(0.5, {"settings": {"zoom_in": False, "max_longest_side": 800},
+                           "overrides": {"max_longest_side": None}})]
+    assert len(read_features(out)) == 1
+    assert webcam.main(["project", "--camera", str(scene["folder"] / "camera.json"), "--dem", str(scene["dem"]),
+                        "--clicks", str(tmp_path / "clicks.json"), "--out", str(out), "--preset", "nope"]) == 2
+    assert "nope" in capsys.readouterr().err
+
+
 def test_project_with_the_real_default_model(scene, tmp_path):
     from core_model.default_model import DEFAULT_CHECKPOINT
 

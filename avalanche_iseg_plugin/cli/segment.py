@@ -26,16 +26,17 @@ from .failures import one_line as _one_line  # noqa: F401 - also used by cli/web
 from .segment_options import (EXIT_BAD_INPUT, EXIT_BUG, EXIT_INTERRUPTED, EXIT_OK, EXIT_SKIPPED,  # noqa: F401
                               EXIT_TERMINATED,
                               PROG, InputError, build_parser, check_device, check_options, check_output,
-                              resolve_checkpoint)
+                              model_choice, resolve_checkpoint)
 
 
 # -- the work ----------------------------------------------------------------------------------------
-def make_predictor(checkpoint: Path, device: str, threshold: float, brs_mode: str = "NoBRS"):
+def make_predictor(checkpoint: Path, device: str, threshold: float, brs_mode: str = "NoBRS", **settings):
     """The real predictor, made as the plugin makes it, with the command line's wording (a name of its own
-    so that tests can put a fake in its place)."""
+    so that tests can put a fake in its place); `settings`: the model choice's (settings=, overrides=)."""
     from ..engine import predictor_loader
 
-    return predictor_loader.make_predictor(str(checkpoint), device, threshold, brs_mode, command_line=True)
+    return predictor_loader.make_predictor(str(checkpoint), device, threshold, brs_mode, command_line=True,
+                                           **settings)
 
 
 def segment_one(session, obj_no: int, clicks, min_area, simplify, threshold):
@@ -95,7 +96,8 @@ def run(args) -> int:
     args.raster_is_georeferenced = source.is_georeferenced
     objects = read_click_file(args.clicks, source)
     out = check_output(args.out)
-    checkpoint = resolve_checkpoint(args.checkpoint)
+    args.model_choice = model_choice(args)   # the checkpoint (or catalogue name), preset and settings
+    checkpoint = resolve_checkpoint(Path(args.model_choice.checkpoint) if args.checkpoint is not None else None)
     device = check_device(args.device, args.threads)
 
     from .headless import headless_qgis
@@ -141,9 +143,12 @@ def _segment_all(args, source, objects, checkpoint, device):
     t0 = time.monotonic()
     # the refinement mode only when chosen: replacements of the three-argument kind keep working
     predictor = make_predictor(checkpoint, device, args.threshold,
-                               **({} if args.brs == "NoBRS" else {"brs_mode": args.brs}))
+                               **({} if args.brs == "NoBRS" else {"brs_mode": args.brs}),
+                               **args.model_choice.factory_kwargs())
     n = len(objects)
     refinement = "" if args.brs == "NoBRS" else f" with {args.brs}"
+    if args.model_choice.describe():
+        refinement += f" ({args.model_choice.describe()}, threshold {args.threshold:g})"
     print(f"Model {Path(checkpoint).stem} on {device}{refinement} (loaded in {time.monotonic() - t0:.1f} s); raster "
           f"{source.name} ({_describe_raster(source)}); {_plural(n, 'object')}.", flush=True)
     session = DigitisingSession(source, predictor, max_side=args.max_side, min_area=args.min_area,

@@ -54,13 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clicks", required=True, type=Path, metavar="CLICKS.json", help="clicks file (JSON, see below)")
     p.add_argument("--out", required=True, type=Path, metavar="AVALANCHES.gpkg",
                    help="avalanche GeoPackage (.gpkg); created if missing, appended to otherwise")
-    p.add_argument("--checkpoint", type=Path, default=None, metavar="CKPT",
-                   help="RITM-format model checkpoint (.pth); default: the shipped default model "
-                        "core_model/weights/avalanche_iseg_default.pth")
+    add_model_choice_arguments(p)
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the model runs (default cpu)")
     p.add_argument("--threads", type=int, default=None, metavar="N", help="torch CPU threads (default: torch's choice)")
-    p.add_argument("--threshold", type=float, default=0.49, metavar="T",
-                   help="probability above which a pixel is avalanche (default 0.49)")
     p.add_argument("--brs", choices=BRS_MODES, default="NoBRS", metavar="MODE",
                    help="refinement mode (RITM's back-propagating refinement; slower per click): "
                         + ", ".join(BRS_MODES) + " (default NoBRS)")
@@ -80,9 +76,45 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def add_model_choice_arguments(p) -> None:
+    """--checkpoint NAME|FILE, --threshold, --preset and the single predictor settings (segment and
+    webcam project; resolved by core_model, see engine.model_choice)."""
+    p.add_argument("--checkpoint", type=Path, default=None, metavar="CKPT",
+                   help="RITM-format model checkpoint (.pth) or the name of an installed catalogue model "
+                        "(python -m core_model.models list; its preset applies); default: the shipped default "
+                        "model core_model/weights/avalanche_iseg_default.pth")
+    p.add_argument("--threshold", type=float, default=None, metavar="T",
+                   help="probability above which a pixel is avalanche (default: the preset's, else 0.49)")
+    group = p.add_argument_group("predictor settings (default: those the checkpoint recommends)")
+    group.add_argument("--preset", default=None, metavar="NAME|FILE",
+                       help="the settings of catalogue model NAME (e.g. aval_slf: no zoom-in, threshold 0.5, "
+                            "longest side 800) or of a JSON file; settings it leaves out are RITM's defaults")
+    group.add_argument("--zoom-in", action=argparse.BooleanOptionalAction, default=None,
+                       help="RITM's zoom-in on the object from the second click on")
+    group.add_argument("--zoom-target-size", type=int, default=None, metavar="PX", help="zoom-in crop size")
+    group.add_argument("--max-longest-side", type=int, default=None, metavar="PX",
+                       help="the model image's longest side at most (0: the window's full size)")
+
+
+def model_choice(args):
+    """The model, preset and settings of the options (engine.model_choice.ModelChoice); sets
+    args.threshold to the one that applies.  InputError with one sentence for a bad choice."""
+    from core_model.errors import CoreModelError
+
+    from ..engine.model_choice import choose_on_command_line
+    flags = {"zoom_in": args.zoom_in, "zoom_target_size": args.zoom_target_size,
+             "max_longest_side": args.max_longest_side, "threshold": args.threshold}
+    try:
+        choice = choose_on_command_line(args.checkpoint, args.preset, flags)
+    except CoreModelError as exc:
+        raise InputError(str(exc)) from None
+    args.threshold = choice.threshold
+    return choice
+
+
 # -- checks before anything heavy starts ---------------------------------------------------------------
 def check_options(args) -> None:
-    if not 0.0 < args.threshold < 1.0:
+    if args.threshold is not None and not 0.0 < args.threshold < 1.0:
         raise InputError(f"--threshold must be between 0 and 1 (exclusive), not {args.threshold:g}.")
     if args.max_side < 64:
         raise InputError(f"--max-side must be at least 64 pixels, not {args.max_side}.")

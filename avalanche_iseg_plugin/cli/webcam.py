@@ -21,7 +21,7 @@ from core_model.openmp import passive_openmp
 
 from .failures import one_line as _one_line, report_failure
 from .segment import _plural
-from .segment_options import EXIT_INTERRUPTED, EXIT_OK, InputError, _Parser
+from .segment_options import EXIT_INTERRUPTED, EXIT_OK, InputError, _Parser, add_model_choice_arguments, model_choice
 
 PROG = "python -m avalanche_iseg_plugin.webcam"
 EPILOG = """\
@@ -74,10 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     proj.add_argument("--out", required=True, type=Path, metavar="OUT.gpkg", help="GeoPackage (created or appended to)")
     proj.add_argument("--photo", type=Path, default=None,
                       help="the photo (needed with --clicks; default: the photo named in the camera file)")
-    proj.add_argument("--checkpoint", type=Path, default=None, metavar="CKPT", help="model checkpoint for --clicks "
-                      "(default: the shipped default model)")
+    add_model_choice_arguments(proj)    # --checkpoint NAME|FILE, --threshold, --preset and single settings
     proj.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the model runs (default cpu)")
-    proj.add_argument("--threshold", type=float, default=0.49, metavar="T", help="model threshold (default 0.49)")
     proj.add_argument("--resolution", type=float, default=None, metavar="R",
                       help="ground grid resolution in map units (default: the DEM's cell size)")
     proj.add_argument("--min-area", type=float, default=None, metavar="A",
@@ -169,9 +167,10 @@ def _objects_from_clicks(args, record, camera):
     source = RasterSource.open(photo)
     check_image_size(camera, (source.width, source.height), f"The photo '{photo.name}'", f"'{args.camera.name}'")
     objects = read_click_file(args.clicks, source)
-    checkpoint = resolve_checkpoint(args.checkpoint)
+    choice = args.model_choice
+    checkpoint = resolve_checkpoint(Path(choice.checkpoint) if args.checkpoint is not None else None)
     try:
-        predictor = make_predictor(str(checkpoint), args.device, args.threshold)
+        predictor = make_predictor(str(checkpoint), args.device, args.threshold, **choice.factory_kwargs())
     except PredictorUnavailable as exc:
         raise InputError(str(exc)) from None
     session = DigitisingSession(source, predictor)
@@ -199,8 +198,9 @@ def run_project(args) -> int:
             raise InputError(f"--{name.replace('_', '-')} must be positive, not {value:g}.")
     if args.simplify < 0:
         raise InputError(f"--simplify cannot be negative ({args.simplify:g}).")
-    if not 0.0 < args.threshold < 1.0:
+    if args.threshold is not None and not 0.0 < args.threshold < 1.0:
         raise InputError(f"--threshold must be between 0 and 1 (exclusive), not {args.threshold:g}.")
+    args.model_choice = model_choice(args)
     record = load_camera_file(args.camera)
     camera = record.camera
     dem = Dem.open(args.dem)

@@ -26,7 +26,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from .errors import USER_ERRORS, WriteDeferred
-from .plugin_settings import PluginSettings
+from .plugin_settings import MODEL_SETTINGS, PluginSettings
 from .protocol import (AddClick, Box, Close, Discard, ErrorReply, Finish, FinishedResult, PredictorKey, Preload,
                        SessionView, SetRaster, SetThreshold, StartFromPolygon, Undo)
 
@@ -129,7 +129,7 @@ class DigitisingRules:
     @property
     def predictor_key(self) -> PredictorKey:
         return PredictorKey(self.settings.checkpoint, self.settings.device,
-                            self.settings.brs_mode)
+                            self.settings.brs_mode, self.settings.predictor_settings())
 
     def status(self) -> Status:
         n_pos = self.view.n_pos + sum(1 for p in self.pending if p[2])
@@ -284,7 +284,7 @@ class DigitisingRules:
     def setting_changed(self, name: str) -> Outcome:
         if name == "threshold" and self.raster is not None:
             return Outcome([SetThreshold(float(self.settings.threshold))])
-        if name in ("checkpoint", "device", "brs_mode") and self.object_in_progress:
+        if name in ("checkpoint", "device", "brs_mode", "model", *MODEL_SETTINGS) and self.object_in_progress:
             return _say(NEW_MODEL_LATER, INFO, 4)
         return Outcome()
 

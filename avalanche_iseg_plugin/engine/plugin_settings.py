@@ -39,3 +39,35 @@ class PluginSettings:
     export_dir: str = ""
     export_layer_name: str = "avalanches"   # the layer's name inside an exported GeoPackage
     transport: str = "process"      # where the model runs: "process" (a child Python) or "thread"
+    # the model chosen in the dock: an installed catalogue model's name ('' = the checkpoint file as it is,
+    # with the settings it recommends itself) and, for a named model, its predictor settings (its preset
+    # or the user's edits, remembered per model)
+    model: str = ""
+    zoom_in: bool = True
+    zoom_target_size: int = 400
+    max_longest_side: int = 0       # 0: the window's full size
+    models_dir: str = ""            # '' = avalanche_iseg/models in the QGIS profile
+    catalogue: str = ""             # an institution's catalogue file: a path or an http(s) URL
+
+    def predictor_settings(self) -> tuple:
+        """The predictor settings (core_model PredictorSettings fields) that the chosen model runs with, as
+        sorted (name, value) pairs for engine.protocol.PredictorKey; () for a plain checkpoint file."""
+        if not self.model:
+            return ()
+        return tuple(sorted(model_settings_of(self).items()))
+
+
+MODEL_SETTINGS = ("zoom_in", "zoom_target_size", "max_longest_side")  # edited under the dock's Model settings
+
+
+def model_settings_of(settings: PluginSettings) -> dict:
+    """The predictor fields of `settings` (the threshold travels on its own: SetThreshold)."""
+    return {"zoom_in": bool(settings.zoom_in), "zoom_target_size": int(settings.zoom_target_size),
+            "max_longest_side": int(settings.max_longest_side) or None}
+
+
+def preset_values(preset: dict) -> dict:
+    """A catalogue preset (complete: what it leaves out is RITM's default) as the dock's four values."""
+    longest = preset.get("max_longest_side")
+    return {"zoom_in": bool(preset.get("zoom_in", True)), "zoom_target_size": int(preset.get("zoom_target_size", 400)),
+            "max_longest_side": int(longest or 0), "threshold": float(preset.get("threshold", 0.49))}

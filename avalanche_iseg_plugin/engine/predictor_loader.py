@@ -45,10 +45,13 @@ def refinement_problem(brs_mode: str, python: str = "QGIS's Python", choose: str
 
 
 def make_predictor(checkpoint: str, device: str, threshold: float, brs_mode: str = "NoBRS", *,
-                   command_line: bool = False):
+                   settings: dict | None = None, overrides: dict | None = None, command_line: bool = False):
     """The real predictor (runs on the worker thread; imports torch only now); `brs_mode` is the
     refinement mode (core_model.brs: NoBRS, f-BRS-A/B/C, RGB-BRS, DistMap-BRS). ``command_line``: the
-    sentences speak of this Python and of ``--brs`` instead of QGIS's Python and the dock."""
+    sentences speak of this Python and of ``--brs`` instead of QGIS's Python and the dock. ``settings``: the
+    chosen model's predictor settings (PredictorSettings fields: zoom_in, zoom_target_size, max_longest_side…),
+    a complete preset that replaces the checkpoint's recommendation (fields it leaves out are RITM's);
+    ``overrides``: single settings on top of the preset, or of the checkpoint's recommendation."""
     if brs_mode not in BRS_MODES:
         raise PredictorUnavailable(f"Unknown refinement mode '{brs_mode}': choose one of {', '.join(BRS_MODES)}.")
     problem = (refinement_problem(brs_mode, python="this Python", choose="use --brs NoBRS") if command_line
@@ -78,4 +81,10 @@ def make_predictor(checkpoint: str, device: str, threshold: float, brs_mode: str
         raise PredictorUnavailable(f"The model checkpoint '{checkpoint}' does not exist: pick an existing "
                                    "RITM .pth file (see the README for where to download one).")
     # CheckpointError: one sentence naming the file
-    return load_predictor(checkpoint, device=device, threshold=threshold, brs_mode=brs_mode)
+    overrides = {k: v for k, v in (overrides or {}).items() if k not in ("threshold", "brs_mode")}
+    if settings is not None:   # a preset is complete: what it leaves out is RITM's default (core_model.models.presets)
+        from core_model.predictor import PredictorSettings
+        chosen = {k: v for k, v in settings.items() if k not in ("threshold", "brs_mode")}
+        return load_predictor(checkpoint, device=device, settings=PredictorSettings(
+            **{**chosen, **overrides}, threshold=threshold, brs_mode=brs_mode))
+    return load_predictor(checkpoint, device=device, threshold=threshold, brs_mode=brs_mode, **overrides)

@@ -27,6 +27,8 @@ class PredictorKey:
     checkpoint: str
     device: str
     brs_mode: str = "NoBRS"     # refinement mode (core_model.brs), part of how the predictor is built
+    settings: tuple = ()        # sorted (name, value) pairs of PredictorSettings (a model's preset as edited);
+    #                             () = the checkpoint's own recommended settings
 
 
 @dataclass(frozen=True)

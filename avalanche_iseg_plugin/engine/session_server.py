@@ -2,9 +2,10 @@
 
 ``SessionServer.handle(command) -> reply`` owns everything live: the RasterSource opened from the
 command's path, the DigitisingSession on it, the threshold, and the loaded predictor. The predictor is
-made through ``predictor_factory(checkpoint, device, threshold)`` the first time a session needs it
-(so torch loads on the first click, not when a raster is chosen) and reused by later sessions while
-the (checkpoint, device) key stays the same; only the latest model is kept in memory.
+made through ``predictor_factory(checkpoint, device, threshold[, brs_mode=, settings=])`` the first time
+a session needs it (so torch loads on the first click, not when a raster is chosen) and reused by later
+sessions while the PredictorKey (checkpoint, device, refinement, settings) stays the same; only the latest
+model is kept in memory.
 
 Nothing live leaves the server: replies are protocol.SessionView / FinishedResult / ErrorReply. Any
 exception becomes an ErrorReply (the plugin's own errors as one sentence, bugs with their traceback).
@@ -172,6 +173,8 @@ class SessionServer:
                 _free_model_memory()
             # the refinement mode only when set: factories of the three-argument kind keep working
             extra = {} if key.brs_mode == "NoBRS" else {"brs_mode": key.brs_mode}
+            if key.settings:   # a chosen model's preset: likewise only when there is one
+                extra["settings"] = dict(key.settings)
             self._predictor = self._factory(key.checkpoint, key.device, self.threshold, **extra)
             self._predictor_key = key
         return self._predictor

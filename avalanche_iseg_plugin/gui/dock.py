@@ -18,6 +18,7 @@ from qgis.PyQt.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QSlider,
     QSpinBox,
     QVBoxLayout,
@@ -26,9 +27,11 @@ from qgis.PyQt.QtWidgets import (
 
 from core_model.brs_modes import BRS_MODES
 from ..engine.target_rules import unit_suffixes
-from ..engine.plugin_settings import PluginSettings, default_checkpoint_path
+from ..engine.plugin_settings import PluginSettings
+from ..layers.model_store import ModelMemory
 from ..layers.settings import save_settings
-from .dock_rows import CheckpointChooser, RasterRow, UnitsLabel, UnsavedRow
+from .dock_rows import RasterRow, UnitsLabel, UnsavedRow
+from .dock_models import DockModels
 from .raster_look import raster_look_combo
 
 DOCK_OBJECT_NAME = "AvalancheIsegDock"
@@ -46,22 +49,23 @@ class AvalancheDock(QDockWidget):
     settingsChanged = pyqtSignal(str)         # name of the PluginSettings field that changed
     closed = pyqtSignal()                     # the user closed the dock: the tool goes off
 
-    def __init__(self, settings: PluginSettings, parent=None, save=save_settings):
-        """``save(settings)`` keeps a changed setting (QgsSettings; a test passes its own)."""
+    def __init__(self, settings: PluginSettings, parent=None, save=save_settings, memory=None):
+        """``save(settings)`` keeps a changed setting (QgsSettings; a test passes its own); ``memory``
+        keeps each model's settings (layers.model_store.ModelMemory)."""
         super().__init__("Avalanche digitiser", parent)
         self.setObjectName(DOCK_OBJECT_NAME)
         self.settings = settings
         self._save = save
         self._devices_checked = False
-        body = QWidget(self)
+        body = self.body = QWidget(self)    # the content, inside a scroll area (the dock's widget())
         layout = QVBoxLayout(body)
 
         # --- model
         model_box = QGroupBox("Model", body)
         form = QFormLayout(model_box)
-        self.checkpoint_widget = CheckpointChooser(default_checkpoint_path(), settings.checkpoint, model_box)
-        self.checkpoint_widget.fileChanged.connect(self._on_checkpoint)
-        form.addRow("Checkpoint", self.checkpoint_widget)
+        self.models = DockModels(self, settings, memory if memory is not None else ModelMemory(), self._set)
+        self.checkpoint_widget = self.models.chooser     # the model row (the tests' and scripts' name)
+        form.addRow("Model", self.checkpoint_widget)
         self.device_combo = QComboBox(model_box)
         self.device_combo.addItem("CPU", "cpu")
         self.device_combo.currentIndexChanged.connect(self._on_device)
@@ -85,9 +89,6 @@ class AvalancheDock(QDockWidget):
         self.refinement_combo.currentIndexChanged.connect(
             lambda _i: self._set("brs_mode", self.refinement_combo.currentData() or "NoBRS"))
         form.addRow("Refinement", self.refinement_combo)
-        self.threshold_spin = self._double(0.05, 0.95, 0.01, 2, settings.threshold, "threshold")
-        self.threshold_spin.setToolTip("Probability above which a pixel belongs to the avalanche")
-        form.addRow("Threshold", self.threshold_spin)
         self.max_side_spin = QSpinBox(model_box)
         self.max_side_spin.setRange(256, 8192)
         self.max_side_spin.setSingleStep(100)
@@ -100,6 +101,9 @@ class AvalancheDock(QDockWidget):
         self.raster_look_combo = raster_look_combo(model_box, settings, self._set)
         form.addRow("Raster look", self.raster_look_combo)
         layout.addWidget(model_box)
+        self.model_settings_box = self.models.settings_box
+        self.threshold_spin = self.model_settings_box.threshold_spin
+        layout.addWidget(self.model_settings_box)
         self.raster_row = RasterRow(body)
         raster_form = QFormLayout()
         raster_form.addRow("Raster", self.raster_row)
@@ -194,7 +198,14 @@ class AvalancheDock(QDockWidget):
         self.status_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         layout.addWidget(self.status_label)
         layout.addStretch(1)
-        self.setWidget(body)
+        scroll = QScrollArea(self)     # the dock fits a 1366×768 screen: its content scrolls
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        scroll.setWidget(body)
+        scroll.setMinimumWidth(body.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
+        self.setWidget(scroll)
+        self.models.refresh()
         self.set_status(0, 0, "", "cpu")
 
     # ---------------------------------------------------------------- helpers
@@ -213,9 +224,6 @@ class AvalancheDock(QDockWidget):
         setattr(self.settings, name, value)
         self._save(self.settings)
         self.settingsChanged.emit(name)
-
-    def _on_checkpoint(self, path: str) -> None:
-        self._set("checkpoint", path)
 
     def _on_device(self, _index: int) -> None:
         device = self.device_combo.currentData() or "cpu"

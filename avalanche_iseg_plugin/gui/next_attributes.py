@@ -149,8 +149,8 @@ class NextAttributes:
 
     def __init__(self, iface, dock, say):
         self.iface, self.say = iface, say
-        self.box = NextAttributesBox(dock.widget())
-        layout = dock.widget().layout()
+        self.box = NextAttributesBox(dock.body)
+        layout = dock.body.layout()
         layout.insertWidget(layout.indexOf(dock.layer_combo.parentWidget()) + 1, self.box)
         self.form = None          # the attribute dialog opened after the last Finish
         self.dock = dock

@@ -18,13 +18,18 @@ def load_settings() -> PluginSettings:
         default = getattr(PluginSettings, f.name)
         raw = store.value(PREFIX + f.name, default)
         try:
-            values[f.name] = type(default)(raw)
+            values[f.name] = as_bool(raw) if isinstance(default, bool) else type(default)(raw)
         except (TypeError, ValueError):
             values[f.name] = default
     settings = PluginSettings(**values)
     if not settings.checkpoint:
         settings.checkpoint = default_checkpoint_path()
     return settings
+
+
+def as_bool(raw) -> bool:
+    """QgsSettings gives a stored bool back as a bool or as the text 'true'/'false'."""
+    return raw.strip().lower() in ("true", "1", "yes") if isinstance(raw, str) else bool(raw)
 
 
 def save_settings(settings: PluginSettings) -> None:

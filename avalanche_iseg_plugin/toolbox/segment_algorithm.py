@@ -22,6 +22,7 @@ from ..engine.click_groups import click_sign, group_clicks
 from ..engine.errors import USER_ERRORS, AvalancheError
 from core_model.brs_modes import BRS_MODES
 from ..layers.settings import load_settings
+from .model_parameters import model_choice, model_parameter, setting_parameters
 
 ICON_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "icon.png")
 
@@ -77,15 +78,15 @@ class SegmentFromPointsAlgorithm(QgsProcessingAlgorithm):
                                                       parentLayerParameterName=self.POINTS, optional=True))
         self.addParameter(QgsProcessingParameterField(self.GROUP_FIELD, "Avalanche field (groups points)",
                                                       parentLayerParameterName=self.POINTS, optional=True))
+        self.addParameter(model_parameter(settings))
         # Optional: left out (a model, a script, qgis_process) or empty, it is the model the dock uses.
         self.addParameter(QgsProcessingParameterFile(self.CHECKPOINT, "Model checkpoint (.pth; empty: the dock's model)",
                                                      extension="pth", defaultValue=settings.checkpoint or None,
                                                      optional=True))
         self.addParameter(QgsProcessingParameterEnum(self.DEVICE, "Device", options=["CPU", "CUDA (GPU)"],
                                                      defaultValue=0))
-        self.addParameter(QgsProcessingParameterNumber(self.THRESHOLD, "Threshold",
-                                                       QgsProcessingParameterNumber.Double, settings.threshold,
-                                                       minValue=0.01, maxValue=0.99))
+        for parameter in setting_parameters(self.THRESHOLD):   # preset, zoom-in, its size, longest side, threshold
+            self.addParameter(parameter)
         self.addParameter(QgsProcessingParameterEnum(
             self.REFINEMENT, "Refinement (RITM's back-propagating refinement; slower per click)",
             options=list(BRS_MODES),
@@ -123,14 +124,17 @@ class SegmentFromPointsAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException("Choose a raster layer and a point layer.")
         sign_field = self.parameterAsString(parameters, self.SIGN_FIELD, context)
         group_field = self.parameterAsString(parameters, self.GROUP_FIELD, context)
-        checkpoint = self.parameterAsFile(parameters, self.CHECKPOINT, context) or load_settings().checkpoint
+        try:
+            choice = model_choice(self, parameters, context, self.CHECKPOINT, self.THRESHOLD)
+        except USER_ERRORS as exc:   # a model that is not installed, a bad preset: one sentence
+            raise QgsProcessingException(str(exc)) from exc
+        checkpoint, threshold = choice.checkpoint, choice.threshold
         device = self.DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)]
         from ..engine.devices import device_problem
 
         problem = device_problem(device)   # CUDA without a GPU: one line, before any work
         if problem:
             raise QgsProcessingException(problem)
-        threshold = self.parameterAsDouble(parameters, self.THRESHOLD, context)
         max_side = self.parameterAsInt(parameters, self.MAX_SIDE, context)
         brs_mode = BRS_MODES[self.parameterAsEnum(parameters, self.REFINEMENT, context)]
         min_area = self.parameterAsDouble(parameters, self.MIN_AREA, context)
@@ -161,11 +165,12 @@ class SegmentFromPointsAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException("The output layer cannot be created; choose another output file.")
 
         factory = type(self).predictor_factory or make_predictor
-        feedback.pushInfo(f"Loading the model {os.path.basename(checkpoint) if checkpoint else ''} on {device}…")
+        feedback.pushInfo(f"Loading the model {os.path.basename(checkpoint) if checkpoint else ''} on {device}"
+                          + (f" ({choice.describe()}, threshold {threshold:g})…" if choice.describe() else "…"))
         try:
-            # the refinement mode only when chosen: factories of the three-argument kind keep working
+            # the refinement mode and settings only when chosen: factories of the three-argument kind keep working
             predictor = factory(checkpoint, device, threshold, **({} if brs_mode == "NoBRS" else
-                                                                 {"brs_mode": brs_mode}))
+                                                                 {"brs_mode": brs_mode}), **choice.factory_kwargs())
         except USER_ERRORS as exc:  # PredictorUnavailable, core_model's CheckpointError
             raise QgsProcessingException(str(exc)) from exc
         except (RuntimeError, AssertionError, MemoryError) as exc:  # e.g. CUDA out of memory, torch without CUDA

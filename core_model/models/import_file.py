@@ -64,7 +64,11 @@ def import_model(path, folder, catalogue: Catalogue, name: str | None = None) ->
             return catalogue.get(DEFAULT_NAME), DEFAULT_CHECKPOINT, "bundled"
         if entry is None:
             from ..checkpoint import load_model  # the safe load: torch, only for files the catalogue does not pin
-            model = load_model(tmp)
+            from ..errors import CoreModelError
+            try:
+                model = load_model(tmp)
+            except CoreModelError as exc:   # its sentence names the user's file, not the temporary copy
+                raise type(exc)(str(exc).replace(str(tmp), str(path))) from None
             arch = getattr(model, "arch_name", "")
             del model
             entry = _unpinned_match(catalogue, path, arch)
