@@ -20,3 +20,8 @@ class DatasetError(CoreModelError):
 
 class CliError(CoreModelError):
     """Bad input to a command line; the message is one sentence shown as-is."""
+
+
+class EngineError(CoreModelError):
+    """An inference engine that is missing or cannot do what was asked (e.g. a refinement mode on ONNX
+    Runtime); the message is one sentence."""

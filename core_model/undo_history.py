@@ -10,13 +10,16 @@ own, as the only one).  Undo within the kept states is exact (the tensors are co
 Undoing a click whose state was dropped makes the predictor replay the remaining clicks from the start
 (InteractivePredictor.undo), which gives the same result bit for bit (the pipeline is deterministic) at
 the cost of one network run per remaining click.
+The states hold torch tensors (torch engine) or numpy arrays (ONNX Runtime engine); the buffer is of the
+same kind (torch is never imported for numpy states).
 """
 from __future__ import annotations
 
+import sys
 from collections import deque
 from dataclasses import dataclass
 
-import torch
+import numpy as np
 
 UNDO_MEMORY_BUDGET = 128 << 20  # bytes
 _ALIGN = 64
@@ -28,15 +31,32 @@ class _Stored:
     offset: int
     nbytes: int
     shape: tuple
-    dtype: torch.dtype
+    dtype: object  # torch.dtype or numpy dtype
     ref: int  # equal refs within one state: the same tensor (kept shared on restore)
 
 
-def _tensors(state) -> dict[int, torch.Tensor]:
+def _is_tensor(item) -> bool:
+    torch = sys.modules.get("torch")
+    return isinstance(item, np.ndarray) or (torch is not None and isinstance(item, torch.Tensor))
+
+
+def _nbytes(t) -> int:
+    return t.nbytes if isinstance(t, np.ndarray) else t.numel() * t.element_size()
+
+
+def _device(t):
+    return "numpy" if isinstance(t, np.ndarray) else t.device
+
+
+def _clone(t):
+    return t.copy() if isinstance(t, np.ndarray) else t.clone()
+
+
+def _tensors(state) -> dict:
     found, todo = {}, [state]
     while todo:
         item = todo.pop()
-        if isinstance(item, torch.Tensor):
+        if _is_tensor(item):
             found.setdefault(id(item), item)
         elif isinstance(item, (tuple, list)):
             todo.extend(item)
@@ -44,7 +64,7 @@ def _tensors(state) -> dict[int, torch.Tensor]:
 
 
 def _replace(state, mapping):
-    if isinstance(state, torch.Tensor):
+    if _is_tensor(state):
         return mapping[id(state)]
     if isinstance(state, _Stored):
         return mapping[state.ref]
@@ -63,7 +83,7 @@ class UndoHistory:
 
     def __init__(self, budget: int | None = None):
         self.budget = _padded(int(UNDO_MEMORY_BUDGET if budget is None else budget))
-        self._buffer: torch.Tensor | None = None
+        self._buffer = None  # uint8 torch tensor or numpy array of `budget` bytes
         self._entries: deque[tuple[object, int, int]] = deque()  # (state, offset, bytes); offset -1: own tensors
         self.dropped = 0
 
@@ -77,22 +97,31 @@ class UndoHistory:
         if not tensors:
             self._entries.append((state, 0, 0))
             return
-        device = next(iter(tensors.values())).device
-        size = sum(_padded(t.numel() * t.element_size()) for t in tensors.values())
-        if self._buffer is not None and self._buffer.device != device:
+        device = _device(next(iter(tensors.values())))
+        size = sum(_padded(_nbytes(t)) for t in tensors.values())
+        if self._buffer is not None and _device(self._buffer) != device:
             self.clear()
+            self._buffer = None
         if size > self.budget:
             self.dropped += len(self._entries)
             self._entries.clear()
-            self._entries.append((_replace(state, {k: t.clone() for k, t in tensors.items()}), -1, size))
+            self._entries.append((_replace(state, {k: _clone(t) for k, t in tensors.items()}), -1, size))
             return
         if self._buffer is None:
-            self._buffer = torch.empty(self.budget, dtype=torch.uint8, device=device)
+            if device == "numpy":
+                self._buffer = np.empty(self.budget, dtype=np.uint8)
+            else:
+                import torch
+                self._buffer = torch.empty(self.budget, dtype=torch.uint8, device=device)
         offset = self._place(size)
         stored, at = {}, offset
         for key, t in tensors.items():
-            n = t.numel() * t.element_size()
-            self._view(at, n, t.shape, t.dtype).copy_(t)
+            n = _nbytes(t)
+            view = self._view(at, n, t.shape, t.dtype)
+            if isinstance(view, np.ndarray):
+                view[...] = t
+            else:
+                view.copy_(t)
             stored[key] = _Stored(at, n, tuple(t.shape), t.dtype, key)
             at += _padded(n)
         self._entries.append((_replace(state, stored), offset, size))
@@ -117,8 +146,9 @@ class UndoHistory:
             self._entries.popleft()
             self.dropped += 1
 
-    def _view(self, offset: int, nbytes: int, shape, dtype) -> torch.Tensor:
-        return self._buffer[offset:offset + nbytes].view(dtype).view(shape)
+    def _view(self, offset: int, nbytes: int, shape, dtype):
+        flat = self._buffer[offset:offset + nbytes].view(dtype)
+        return flat.reshape(shape) if isinstance(flat, np.ndarray) else flat.view(shape)
 
     def pop(self):
         """The newest state (its tensors fresh copies), or None when none is kept."""
@@ -129,7 +159,7 @@ class UndoHistory:
             return state
         copies = {}
         for item in _stored(state):
-            copies[item.ref] = self._view(item.offset, item.nbytes, item.shape, item.dtype).clone()
+            copies[item.ref] = _clone(self._view(item.offset, item.nbytes, item.shape, item.dtype))
         return _replace(state, copies)
 
     def clear(self) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..noc import IOU_CURVE_CLICKS, NOC_THRESHOLDS, evaluate_sample, mean_iou_at, noc
 from .common import ArgumentParser, CliError, add_brs_argument, add_model_arguments, checkpoint_path, predictor as make_predictor, \
-    run, setup_torch
+    run, setup_engine
 
 
 def summarise(all_ious, seconds: float, max_clicks: int) -> dict:
@@ -74,9 +74,10 @@ def main(argv=None) -> int:
     from ..datasets import EvalDataset
     from ..predictor import PredictorSettings
     dataset = EvalDataset(args.dataset, args.layout)
-    device = setup_torch(args.device, args.threads)
+    device = setup_engine(args)
     ckpt = checkpoint_path(args.checkpoint)
-    predictor = make_predictor(ckpt, device, PredictorSettings() if args.ritm_settings else None, brs_mode=args.brs)
+    predictor = make_predictor(ckpt, device, PredictorSettings() if args.ritm_settings else None, brs_mode=args.brs,
+                               engine=args.engine, threads=args.threads)
     settings, model = predictor.settings, predictor.model
     n = len(dataset) if args.limit is None else min(args.limit, len(dataset))
     from tqdm import tqdm

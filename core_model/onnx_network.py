@@ -1,0 +1,81 @@
+"""A RITM checkpoint's network in ONNX Runtime, without torch: the shipped graph of its variant
+(core_model.onnx_variants) with the checkpoint's numpy weights supplied at session creation
+(SessionOptions.add_external_initializers: the graphs hold no weights, only their names and shapes).
+
+The network takes the normalised image and the coordinate channels (previous mask, then the click maps)
+and returns logits at the input size (RITM's 'instances'); normalisation, the click maps and the
+previous-mask binarisation are done in numpy by the ONNX Runtime predictor engine.
+"""
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+
+from .checkpoint_arrays import CheckpointArrays, load_checkpoint_arrays
+from .errors import EngineError
+from .onnx_variants import GRAPH_DIR, Variant, match_variant
+from .checkpoint_arrays import _fail  # one sentence naming the file, as every checkpoint refusal
+
+ENGINE_NAME = "onnxruntime"
+IMAGENET_MEAN_STD = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+
+
+def import_onnxruntime():
+    try:
+        import onnxruntime
+    except ImportError:
+        raise EngineError("ONNX Runtime is not installed; install the onnxruntime package (or torch for the "
+                          "PyTorch engine).") from None
+    return onnxruntime
+
+
+class OnnxRuntimeNetwork:
+    """The network of one checkpoint as an ONNX Runtime session, with the model attributes the predictor
+    reads (arch_name, params, predictor_hints, with_prev_mask, checkpoint_path)."""
+    engine_kind = ENGINE_NAME
+
+    def __init__(self, arrays: CheckpointArrays, variant: Variant, graph_weights: list[str], graph_file: str,
+                 threads: int | None = None, graph_path=None):
+        ort = import_onnxruntime()
+        params = arrays.params
+        self.variant = variant
+        self.params = dict(params)
+        self.arch_name = f"hrnet{variant.width}{'s' if variant.small else ''}"
+        self.checkpoint_path = str(arrays.path)
+        self.predictor_hints = dict(arrays.hints)
+        self.with_prev_mask = variant.with_prev_mask
+        self.binary_prev_mask = bool(params.get("binary_prev_mask", False))
+        self.use_disks = bool(params.get("use_disks", False))
+        self.norm_radius = float(params.get("norm_radius", 260))
+        mean, std = params.get("norm_mean_std", IMAGENET_MEAN_STD)
+        self.norm_mean = np.asarray(mean, np.float32).reshape(1, 3, 1, 1)
+        self.norm_std = np.asarray(std, np.float32).reshape(1, 3, 1, 1)
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        if threads is not None:
+            options.intra_op_num_threads = int(threads)
+            options.inter_op_num_threads = 1
+        # The OrtValues wrap the arrays without copying: both are kept alive with the session.
+        self._weights = [np.ascontiguousarray(arrays.state[name]) for name in graph_weights]
+        self._values = [ort.OrtValue.ortvalue_from_numpy(w) for w in self._weights]
+        options.add_external_initializers(list(graph_weights), self._values)
+        path = graph_path if graph_path is not None else GRAPH_DIR / graph_file
+        self.session = ort.InferenceSession(gzip.decompress(path.read_bytes()), options, providers=["CPUExecutionProvider"])
+
+    def normalize(self, rgb: np.ndarray) -> np.ndarray:
+        return (rgb - self.norm_mean) / self.norm_std
+
+    def __call__(self, image: np.ndarray, coord: np.ndarray) -> np.ndarray:
+        """Logits B×1×H×W of the normalised image B×3×H×W and the coordinate channels B×(2|3)×H×W."""
+        return self.session.run(["logits"], {"image": np.ascontiguousarray(image, np.float32),
+                                             "coord": np.ascontiguousarray(coord, np.float32)})[0]
+
+
+def load_onnx_network(path, threads: int | None = None, graph_path=None) -> OnnxRuntimeNetwork:
+    """The network of the RITM checkpoint `path` in ONNX Runtime (no torch); CheckpointError naming the file
+    for an unusable checkpoint or one whose network has no shipped graph."""
+    arrays = load_checkpoint_arrays(path)
+    variant, entry = match_variant(lambda reason: _fail(arrays.path, reason), arrays.params, arrays.state)
+    return OnnxRuntimeNetwork(arrays, variant, entry["graph_weights"], entry["graph"], threads, graph_path)
