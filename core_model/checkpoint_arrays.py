@@ -59,7 +59,8 @@ class _Storage:
         self.kind = kind
 
 
-def _fail(path, reason: str) -> CheckpointError:
+def checkpoint_error(path, reason: str) -> CheckpointError:
+    """The one-sentence error naming the file, as every checkpoint refusal."""
     return CheckpointError(f"Checkpoint {cap(os.fspath(path), 300)} {reason}.")
 
 
@@ -133,7 +134,7 @@ def read_arrays(path) -> dict:
     """The checkpoint dictionary of `path` with numpy arrays for tensors (no torch; CheckpointError naming
     the file for anything unusable)."""
     path = Path(path)
-    fail = lambda reason: _fail(path, reason)  # noqa: E731
+    fail = lambda reason: checkpoint_error(path, reason)  # noqa: E731
     if not path.exists():
         raise fail("does not exist")
     if not path.is_file():
@@ -197,7 +198,7 @@ def state_arrays(fail, data: dict) -> dict:
 def load_checkpoint_arrays(path) -> CheckpointArrays:
     """Read and check a RITM checkpoint without torch (its weights are matched to a network elsewhere)."""
     path = Path(path)
-    fail = lambda reason: _fail(path, reason)  # noqa: E731
+    fail = lambda reason: checkpoint_error(path, reason)  # noqa: E731
     data = read_arrays(path)
     params = model_params(fail, data, _is_weight)
     state = state_arrays(fail, data)

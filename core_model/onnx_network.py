@@ -12,10 +12,9 @@ import gzip
 
 import numpy as np
 
-from .checkpoint_arrays import CheckpointArrays, load_checkpoint_arrays
+from .checkpoint_arrays import CheckpointArrays, checkpoint_error as _fail, load_checkpoint_arrays
 from .errors import EngineError
 from .onnx_variants import GRAPH_DIR, Variant, match_variant
-from .checkpoint_arrays import _fail  # one sentence naming the file, as every checkpoint refusal
 
 ENGINE_NAME = "onnxruntime"
 IMAGENET_MEAN_STD = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
@@ -73,9 +72,16 @@ class OnnxRuntimeNetwork:
                                              "coord": np.ascontiguousarray(coord, np.float32)})[0]
 
 
-def load_onnx_network(path, threads: int | None = None, graph_path=None) -> OnnxRuntimeNetwork:
-    """The network of the RITM checkpoint `path` in ONNX Runtime (no torch); CheckpointError naming the file
-    for an unusable checkpoint or one whose network has no shipped graph."""
+def read_checkpoint(path) -> tuple[CheckpointArrays, Variant, dict]:
+    """The torch-free reader: the checkpoint's checked contents, its variant and that variant's manifest
+    entry (the weights' names and shapes matched strictly); CheckpointError naming the file for an unusable
+    checkpoint or one whose network has no shipped graph."""
     arrays = load_checkpoint_arrays(path)
     variant, entry = match_variant(lambda reason: _fail(arrays.path, reason), arrays.params, arrays.state)
+    return arrays, variant, entry
+
+
+def load_onnx_network(path, threads: int | None = None, graph_path=None) -> OnnxRuntimeNetwork:
+    """The network of the RITM checkpoint `path` in ONNX Runtime (no torch); CheckpointError as read_checkpoint."""
+    arrays, variant, entry = read_checkpoint(path)
     return OnnxRuntimeNetwork(arrays, variant, entry["graph_weights"], entry["graph"], threads, graph_path)
