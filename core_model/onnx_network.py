@@ -35,10 +35,14 @@ class OnnxRuntimeNetwork:
     engine_kind = ENGINE_NAME
 
     def __init__(self, arrays: CheckpointArrays, variant: Variant, graph_weights: list[str], graph_file: str,
-                 threads: int | None = None, graph_path=None):
+                 threads: int | None = None, model_bytes: bytes | None = None):
+        """The shipped graph `graph_file` with the weights `graph_weights` from `arrays`; or, with
+        `model_bytes`, that model as it is (weights embedded: an int8 copy, core_model.onnx_int8)."""
         ort = import_onnxruntime()
         params = arrays.params
         self.variant = variant
+        self.arrays = arrays
+        self.quantized = model_bytes is not None
         self.params = dict(params)
         self.arch_name = f"hrnet{variant.width}{'s' if variant.small else ''}"
         self.checkpoint_path = str(arrays.path)
@@ -56,12 +60,14 @@ class OnnxRuntimeNetwork:
         if threads is not None:
             options.intra_op_num_threads = int(threads)
             options.inter_op_num_threads = 1
+        self.graph_weights = list(graph_weights)
         # The OrtValues wrap the arrays without copying: both are kept alive with the session.
-        self._weights = [np.ascontiguousarray(arrays.state[name]) for name in graph_weights]
-        self._values = [ort.OrtValue.ortvalue_from_numpy(w) for w in self._weights]
-        options.add_external_initializers(list(graph_weights), self._values)
-        path = graph_path if graph_path is not None else GRAPH_DIR / graph_file
-        self.session = ort.InferenceSession(gzip.decompress(path.read_bytes()), options, providers=["CPUExecutionProvider"])
+        self.weight_arrays = [np.ascontiguousarray(arrays.state[name]) for name in graph_weights]
+        if model_bytes is None:
+            self._values = [ort.OrtValue.ortvalue_from_numpy(w) for w in self.weight_arrays]
+            options.add_external_initializers(self.graph_weights, self._values)
+            model_bytes = gzip.decompress((GRAPH_DIR / graph_file).read_bytes())
+        self.session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
 
     def normalize(self, rgb: np.ndarray) -> np.ndarray:
         return (rgb - self.norm_mean) / self.norm_std
@@ -81,7 +87,13 @@ def read_checkpoint(path) -> tuple[CheckpointArrays, Variant, dict]:
     return arrays, variant, entry
 
 
-def load_onnx_network(path, threads: int | None = None, graph_path=None) -> OnnxRuntimeNetwork:
+def load_onnx_network(path, threads: int | None = None) -> OnnxRuntimeNetwork:
     """The network of the RITM checkpoint `path` in ONNX Runtime (no torch); CheckpointError as read_checkpoint."""
     arrays, variant, entry = read_checkpoint(path)
-    return OnnxRuntimeNetwork(arrays, variant, entry["graph_weights"], entry["graph"], threads, graph_path)
+    return OnnxRuntimeNetwork(arrays, variant, entry["graph_weights"], entry["graph"], threads)
+
+
+def with_model(network: OnnxRuntimeNetwork, model_bytes: bytes, threads: int | None = None) -> OnnxRuntimeNetwork:
+    """`network`'s checkpoint run by another model of the same network (e.g. its int8 copy)."""
+    return OnnxRuntimeNetwork(network.arrays, network.variant, network.graph_weights, network.variant.graph_file,
+                              threads, model_bytes=model_bytes)

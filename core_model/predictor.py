@@ -115,7 +115,7 @@ class InteractivePredictor:
         self._key = None
         self._initial = None
         self._clicker = Clicker()
-        self._history = UndoHistory()  # bounded: see core_model.undo_history
+        self._history = UndoHistory(numpy_arrays=self.engine.name == "onnxruntime")  # bounded: see undo_history
         self._prev = None
         self._probs = None
 

@@ -10,8 +10,10 @@ own, as the only one).  Undo within the kept states is exact (the tensors are co
 Undoing a click whose state was dropped makes the predictor replay the remaining clicks from the start
 (InteractivePredictor.undo), which gives the same result bit for bit (the pipeline is deterministic) at
 the cost of one network run per remaining click.
-The states hold torch tensors (torch engine) or numpy arrays (ONNX Runtime engine); the buffer is of the
-same kind (torch is never imported for numpy states).
+The states hold torch tensors (torch engine) or numpy arrays (ONNX Runtime engine, `numpy_arrays=True`);
+the buffer is of that kind, and only arrays of that kind are copied into it (others, e.g. a refinement
+mode's numpy state beside torch tensors, are kept by reference, as they are never changed in place).
+torch is never imported for numpy states.
 """
 from __future__ import annotations
 
@@ -35,9 +37,13 @@ class _Stored:
     ref: int  # equal refs within one state: the same tensor (kept shared on restore)
 
 
-def _is_tensor(item) -> bool:
+def _is_torch_tensor(item) -> bool:
     torch = sys.modules.get("torch")
-    return isinstance(item, np.ndarray) or (torch is not None and isinstance(item, torch.Tensor))
+    return torch is not None and isinstance(item, torch.Tensor)
+
+
+def _is_numpy_array(item) -> bool:
+    return isinstance(item, np.ndarray)
 
 
 def _nbytes(t) -> int:
@@ -52,24 +58,24 @@ def _clone(t):
     return t.copy() if isinstance(t, np.ndarray) else t.clone()
 
 
-def _tensors(state) -> dict:
+def _tensors(state, is_tensor) -> dict:
     found, todo = {}, [state]
     while todo:
         item = todo.pop()
-        if _is_tensor(item):
+        if is_tensor(item):
             found.setdefault(id(item), item)
         elif isinstance(item, (tuple, list)):
             todo.extend(item)
     return found
 
 
-def _replace(state, mapping):
-    if _is_tensor(state):
+def _replace(state, mapping, is_tensor):
+    if is_tensor(state):
         return mapping[id(state)]
     if isinstance(state, _Stored):
         return mapping[state.ref]
     if isinstance(state, (tuple, list)):
-        return type(state)(_replace(s, mapping) for s in state)
+        return type(state)(_replace(s, mapping, is_tensor) for s in state)
     return state
 
 
@@ -81,7 +87,8 @@ class UndoHistory:
     """States before each click within `budget` bytes (default UNDO_MEMORY_BUDGET); `dropped` counts the
     oldest states let go since the last `clear` (undoing that far needs a replay)."""
 
-    def __init__(self, budget: int | None = None):
+    def __init__(self, budget: int | None = None, numpy_arrays: bool = False):
+        self._is_tensor = _is_numpy_array if numpy_arrays else _is_torch_tensor
         self.budget = _padded(int(UNDO_MEMORY_BUDGET if budget is None else budget))
         self._buffer = None  # uint8 torch tensor or numpy array of `budget` bytes
         self._entries: deque[tuple[object, int, int]] = deque()  # (state, offset, bytes); offset -1: own tensors
@@ -93,7 +100,7 @@ class UndoHistory:
         return sum(size for _, _, size in self._entries)
 
     def push(self, state) -> None:
-        tensors = _tensors(state)
+        tensors = _tensors(state, self._is_tensor)
         if not tensors:
             self._entries.append((state, 0, 0))
             return
@@ -105,7 +112,8 @@ class UndoHistory:
         if size > self.budget:
             self.dropped += len(self._entries)
             self._entries.clear()
-            self._entries.append((_replace(state, {k: _clone(t) for k, t in tensors.items()}), -1, size))
+            copies = {k: _clone(t) for k, t in tensors.items()}
+            self._entries.append((_replace(state, copies, self._is_tensor), -1, size))
             return
         if self._buffer is None:
             if device == "numpy":
@@ -124,7 +132,7 @@ class UndoHistory:
                 view.copy_(t)
             stored[key] = _Stored(at, n, tuple(t.shape), t.dtype, key)
             at += _padded(n)
-        self._entries.append((_replace(state, stored), offset, size))
+        self._entries.append((_replace(state, stored, self._is_tensor), offset, size))
 
     def _place(self, size: int) -> int:
         """Offset of `size` free bytes after the newest state (wrapping round), dropping the oldest."""
@@ -160,7 +168,7 @@ class UndoHistory:
         copies = {}
         for item in _stored(state):
             copies[item.ref] = _clone(self._view(item.offset, item.nbytes, item.shape, item.dtype))
-        return _replace(state, copies)
+        return _replace(state, copies, self._is_tensor)
 
     def clear(self) -> None:
         self._entries.clear()

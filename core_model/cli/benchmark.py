@@ -35,14 +35,18 @@ from .common import ArgumentParser, CliError, add_brs_argument, add_model_argume
 MODES = ("optimised", "reference-equivalent", "optimised-unfused")
 DEFAULT_MODES = MODES[:2]
 REFERENCE = MODES[1]
-ONNX_MODES = (ONNXRUNTIME,)
+INT8 = "onnxruntime-int8"
+ONNX_MODES = (ONNXRUNTIME, INT8)
 ALL_MODES = MODES + ONNX_MODES
 
 
 def _modes(args) -> tuple[str, ...]:
     """The modes to time, the fast one first."""
+    torch_modes = DEFAULT_MODES[::-1] if torch_available() else ()
     if args.engine == ONNXRUNTIME:
-        return ONNX_MODES + (DEFAULT_MODES[::-1] if torch_available() else ())
+        return (ONNXRUNTIME,) + torch_modes
+    if args.engine == INT8:
+        return ONNX_MODES[::-1] + torch_modes
     return DEFAULT_MODES + (MODES[2:] if args.unfused else ())
 
 
@@ -79,10 +83,19 @@ def _scene(args):
     return image, gt
 
 
-def _predictor(mode: str, checkpoint, device, brs_mode: str = "NoBRS", threads: int | None = None):
+def _predictor(mode: str, checkpoint, device, brs_mode: str = "NoBRS", threads: int | None = None,
+               calibration: Path | None = None):
     """optimised: load_predictor's inference copy with caches; reference-equivalent: its reference pipeline;
     optimised-unfused: the inference copy without fused activations; onnxruntime: the ONNX Runtime engine
-    with its caches (all in refinement mode `brs_mode`)."""
+    with its caches; onnxruntime-int8: that with the int8 copy of the network calibrated on images of
+    `calibration` (all in refinement mode `brs_mode`)."""
+    if mode == INT8:
+        from ..onnx_int8 import int8_network
+        from ..predictor import InteractivePredictor, recommended_settings
+        if calibration is None:
+            raise CliError("--engine onnxruntime-int8 needs --calibration FOLDER (images and masks to calibrate on).")
+        network = int8_network(checkpoint_path(checkpoint), calibration, threads)
+        return InteractivePredictor(network, settings=recommended_settings(network, brs_mode=brs_mode))
     if mode in ONNX_MODES:
         return make_predictor(checkpoint, "cpu", brs_mode=brs_mode, engine=mode, threads=threads)
     return make_predictor(checkpoint, device, reference=mode == "reference-equivalent", brs_mode=brs_mode,
@@ -157,7 +170,8 @@ def measure(args) -> dict:
     device = _setup(args)
     image, gt = _scene(args)
     modes = _modes(args)
-    predictors = {mode: _predictor(mode, args.checkpoint, device, args.brs, args.threads) for mode in modes}
+    predictors = {mode: _predictor(mode, args.checkpoint, device, args.brs, args.threads, args.calibration)
+                  for mode in modes}
     ref = REFERENCE if REFERENCE in modes else modes[0]
     model = predictors[ref].model
 
@@ -227,7 +241,10 @@ def main(argv=None) -> int:
     import argparse
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = ArgumentParser(prog="python -m core_model.benchmark", description=__doc__.split("\n")[0])
-    add_model_arguments(parser, threads_default=2)  # threads: torch's and ONNX Runtime's alike
+    add_model_arguments(parser, threads_default=2, extra_engines=(INT8,))  # threads: torch's and ONNX Runtime's
+    parser.add_argument("--calibration", type=Path, default=None,
+                        help="dataset folder (img/ + gt/) whose first 16 images calibrate the int8 model "
+                             "(--engine onnxruntime-int8)")
     add_brs_argument(parser)
     parser.add_argument("--size", type=int, default=400, help="width of the synthetic 16:9 image (default 400)")
     parser.add_argument("--image", type=Path, default=None, help="use this image instead of the synthetic one")
@@ -270,8 +287,9 @@ def main(argv=None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             clicks_file = Path(tmp) / "clicks.json"
             clicks_file.write_text(json.dumps(res["clicks_list"]))
-            for m in res["modes"]:
-                m["peak_memory_mib"] = _memory_in_fresh_process(m["mode"], argv, clicks_file)
+            for m in res["modes"]:  # (the int8 model is not made again for a memory run: n/a)
+                m["peak_memory_mib"] = None if m["mode"] == INT8 else \
+                    _memory_in_fresh_process(m["mode"], argv, clicks_file)
     print(json.dumps(res, indent=2) if args.json else format_report(res))
     return 0
 
