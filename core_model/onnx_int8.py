@@ -69,9 +69,16 @@ def record_calibration_inputs(network, samples, n_clicks: int = 3) -> list[dict]
     return recorded
 
 
-def quantize_int8(network, calibration: list[dict]) -> bytes:
+# Kept in float by default: the first convolutions (image stem, click maps — the click path is the
+# smallest signal) and the classifier heads; only convolutions are quantized (not the OCR attention).
+FLOAT_NODES = ("/conv1/Conv", "/maps_transform/maps_transform.0/Conv", "/maps_transform/maps_transform.2/Conv",
+               "/cls_head/Conv")
+
+
+def quantize_int8(network, calibration: list[dict], everything: bool = False) -> bytes:
     """The int8 (QDQ) model of `network` calibrated on `calibration` (min–max), as bytes (the logging of
-    the quantizer is left to the caller)."""
+    the quantizer is left to the caller).  `everything=True` quantizes every operator ONNX Runtime can
+    (FLOAT_NODES and the non-convolutions too)."""
     onnx, _ = _onnx()
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -88,8 +95,9 @@ def quantize_int8(network, calibration: list[dict]) -> bytes:
         onnx.save(float_model(network), str(source))
         # ONNX Runtime's recommended pre-processing: BatchNorm folded into the convolutions, shapes inferred.
         quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
+        selection = {} if everything else {"op_types_to_quantize": ["Conv"], "nodes_to_exclude": list(FLOAT_NODES)}
         quantize_static(str(prepared), str(target), _Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, **selection)
         return target.read_bytes()
 
 
@@ -112,7 +120,7 @@ def calibration_samples(folder, n_images: int = 16, exclude=()) -> list[tuple[np
 
 
 def int8_network(checkpoint, calibration_folder, threads: int | None = None, exclude=(), n_images: int = 16,
-                 n_clicks: int = 3):
+                 n_clicks: int = 3, everything: bool = False):
     """The int8 network of `checkpoint`, calibrated on `n_clicks` simulated clicks on each of `n_images`
     images of `calibration_folder` (none of `exclude`)."""
     import logging
@@ -124,7 +132,7 @@ def int8_network(checkpoint, calibration_folder, threads: int | None = None, exc
     level = logging.getLogger().level
     logging.getLogger().setLevel(logging.ERROR)  # the quantizer logs a warning per BatchNorm-free weight
     try:
-        model = quantize_int8(network, calibration)
+        model = quantize_int8(network, calibration, everything)
     finally:
         logging.getLogger().setLevel(level)
     return with_model(network, model, threads)

@@ -32,6 +32,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--calibration-images", type=int, default=16)
     parser.add_argument("--torch", action="store_true", help="also evaluate the torch engine")
+    parser.add_argument("--no-float", action="store_true", help="evaluate the int8 model only")
+    parser.add_argument("--everything", action="store_true",
+                        help="quantize every operator (default: convolutions, the first ones and the heads kept float)")
     args = parser.parse_args()
     from core_model.load_predictor import load_predictor
     from core_model.onnx_int8 import int8_network
@@ -41,9 +44,11 @@ def main() -> None:
     n = len(dataset) if args.limit is None else min(args.limit, len(dataset))
     names = [dataset[i].name for i in range(n)]
     start = time.perf_counter()
-    int8 = int8_network(ckpt, args.calibration, args.threads, exclude=names, n_images=args.calibration_images)
-    predictors = {"onnxruntime-int8": InteractivePredictor(int8, settings=recommended_settings(int8)),
-                  "onnxruntime": load_predictor(ckpt, engine="onnxruntime", threads=args.threads)}
+    int8 = int8_network(ckpt, args.calibration, args.threads, exclude=names, n_images=args.calibration_images,
+                        everything=args.everything)
+    predictors = {"onnxruntime-int8": InteractivePredictor(int8, settings=recommended_settings(int8))}
+    if not args.no_float:
+        predictors["onnxruntime"] = load_predictor(ckpt, engine="onnxruntime", threads=args.threads)
     quantize_s = time.perf_counter() - start
     if args.torch:
         import torch
