@@ -17,6 +17,12 @@ from .checkpoint_file import cap, quote
 Fail = Callable[[str], Exception]
 
 HRNET_CLASS = "isegm.model.is_hrnet_model.HRNetModel"
+IMAGENET_MEAN_STD = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+# RITM's HRNetModel defaults of the parameters a config may leave out (those the torch-free engine reads;
+# core_model.model.HRNetModel has the same defaults in its signature).
+HRNET_DEFAULTS = dict(width=48, ocr_width=256, small=False, use_rgb_conv=True, use_leaky_relu=False, conv_extend=False,
+                      with_prev_mask=False, binary_prev_mask=False, use_disks=False, norm_radius=260.0,
+                      norm_mean_std=IMAGENET_MEAN_STD)
 # RITM model classes we recognise but cannot build (named in the refusal so the user knows what they have).
 OTHER_RITM_MODELS = {
     "isegm.model.is_deeplab_model.DeeplabModel": "a RITM DeepLab (ResNet) model",

@@ -75,12 +75,13 @@ FLOAT_NODES = ("/conv1/Conv", "/maps_transform/maps_transform.0/Conv", "/maps_tr
                "/cls_head/Conv")
 
 
-def quantize_int8(network, calibration: list[dict], everything: bool = False) -> bytes:
+def quantize_int8(network, calibration: list[dict], everything: bool = False, method: str = "minmax") -> bytes:
     """The int8 (QDQ) model of `network` calibrated on `calibration` (min–max), as bytes (the logging of
     the quantizer is left to the caller).  `everything=True` quantizes every operator ONNX Runtime can
     (FLOAT_NODES and the non-convolutions too)."""
     onnx, _ = _onnx()
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, \
+        quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     class _Reader(CalibrationDataReader):
@@ -97,7 +98,9 @@ def quantize_int8(network, calibration: list[dict], everything: bool = False) ->
         quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
         selection = {} if everything else {"op_types_to_quantize": ["Conv"], "nodes_to_exclude": list(FLOAT_NODES)}
         quantize_static(str(prepared), str(target), _Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, **selection)
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        calibrate_method={"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
+                                          "entropy": CalibrationMethod.Entropy}[method], **selection)
         return target.read_bytes()
 
 
@@ -120,7 +123,7 @@ def calibration_samples(folder, n_images: int = 16, exclude=()) -> list[tuple[np
 
 
 def int8_network(checkpoint, calibration_folder, threads: int | None = None, exclude=(), n_images: int = 16,
-                 n_clicks: int = 3, everything: bool = False):
+                 n_clicks: int = 3, everything: bool = False, method: str = "minmax"):
     """The int8 network of `checkpoint`, calibrated on `n_clicks` simulated clicks on each of `n_images`
     images of `calibration_folder` (none of `exclude`)."""
     import logging
@@ -132,7 +135,7 @@ def int8_network(checkpoint, calibration_folder, threads: int | None = None, exc
     level = logging.getLogger().level
     logging.getLogger().setLevel(logging.ERROR)  # the quantizer logs a warning per BatchNorm-free weight
     try:
-        model = quantize_int8(network, calibration, everything)
+        model = quantize_int8(network, calibration, everything, method)
     finally:
         logging.getLogger().setLevel(level)
     return with_model(network, model, threads)

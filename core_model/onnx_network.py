@@ -13,11 +13,11 @@ import gzip
 import numpy as np
 
 from .checkpoint_arrays import CheckpointArrays, checkpoint_error as _fail, load_checkpoint_arrays
+from .checkpoint_values import HRNET_DEFAULTS
 from .errors import EngineError
 from .onnx_variants import GRAPH_DIR, Variant, match_variant
 
 ENGINE_NAME = "onnxruntime"
-IMAGENET_MEAN_STD = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
 
 
 def import_onnxruntime():
@@ -39,7 +39,7 @@ class OnnxRuntimeNetwork:
         """The shipped graph `graph_file` with the weights `graph_weights` from `arrays`; or, with
         `model_bytes`, that model as it is (weights embedded: an int8 copy, core_model.onnx_int8)."""
         ort = import_onnxruntime()
-        params = arrays.params
+        params = {**HRNET_DEFAULTS, **arrays.params}
         self.variant = variant
         self.arrays = arrays
         self.quantized = model_bytes is not None
@@ -48,10 +48,10 @@ class OnnxRuntimeNetwork:
         self.checkpoint_path = str(arrays.path)
         self.predictor_hints = dict(arrays.hints)
         self.with_prev_mask = variant.with_prev_mask
-        self.binary_prev_mask = bool(params.get("binary_prev_mask", False))
-        self.use_disks = bool(params.get("use_disks", False))
-        self.norm_radius = float(params.get("norm_radius", 260))
-        mean, std = params.get("norm_mean_std", IMAGENET_MEAN_STD)
+        self.binary_prev_mask = bool(params["binary_prev_mask"])
+        self.use_disks = bool(params["use_disks"])
+        self.norm_radius = float(params["norm_radius"])
+        mean, std = params["norm_mean_std"]
         self.norm_mean = np.asarray(mean, np.float32).reshape(1, 3, 1, 1)
         self.norm_std = np.asarray(std, np.float32).reshape(1, 3, 1, 1)
         options = ort.SessionOptions()

@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .checkpoint_file import cap
+from .checkpoint_values import HRNET_DEFAULTS
 
 GRAPH_DIR = Path(__file__).resolve().parent / "onnx_graphs"
 WEIGHTS_LOCATION = "checkpoint-weights"  # the external-data location the graphs name (supplied in memory)
@@ -58,14 +59,9 @@ class Variant:
                     with_aux_output=True)
 
 
-# RITM's HRNetModel defaults for parameters a config may leave out.
-_DEFAULTS = dict(width=48, ocr_width=256, small=False, use_rgb_conv=True, use_leaky_relu=False, conv_extend=False,
-                 with_prev_mask=False)
-
-
 def variant_of(params: dict) -> Variant:
     """The variant of a checkpoint's HRNetModel keyword arguments (RITM's defaults for those left out)."""
-    p = {**_DEFAULTS, **params}
+    p = {**HRNET_DEFAULTS, **params}
     return Variant(int(p["width"]), bool(p["small"]), int(p["ocr_width"]), bool(p["use_leaky_relu"]),
                    bool(p["use_rgb_conv"]), bool(p["conv_extend"]) and not p["use_rgb_conv"], bool(p["with_prev_mask"]))
 

@@ -32,6 +32,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--calibration-images", type=int, default=16)
     parser.add_argument("--torch", action="store_true", help="also evaluate the torch engine")
+    parser.add_argument("--method", choices=("minmax", "percentile", "entropy"), default="minmax",
+                        help="calibration method (default minmax)")
     parser.add_argument("--no-float", action="store_true", help="evaluate the int8 model only")
     parser.add_argument("--everything", action="store_true",
                         help="quantize every operator (default: convolutions, the first ones and the heads kept float)")
@@ -45,7 +47,7 @@ def main() -> None:
     names = [dataset[i].name for i in range(n)]
     start = time.perf_counter()
     int8 = int8_network(ckpt, args.calibration, args.threads, exclude=names, n_images=args.calibration_images,
-                        everything=args.everything)
+                        everything=args.everything, method=args.method)
     predictors = {"onnxruntime-int8": InteractivePredictor(int8, settings=recommended_settings(int8))}
     if not args.no_float:
         predictors["onnxruntime"] = load_predictor(ckpt, engine="onnxruntime", threads=args.threads)
