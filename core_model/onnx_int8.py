@@ -75,6 +75,11 @@ FLOAT_NODES = ("/conv1/Conv", "/maps_transform/maps_transform.0/Conv", "/maps_tr
                "/cls_head/Conv")
 
 
+# Min–max over all calibration inputs, or its moving average per input.  (ONNX Runtime's histogram methods,
+# percentile and entropy, need inputs of one size; the predictor's crops vary.)
+CALIBRATION_METHODS = ("minmax", "moving-average")
+
+
 def quantize_int8(network, calibration: list[dict], everything: bool = False, method: str = "minmax") -> bytes:
     """The int8 (QDQ) model of `network` calibrated on `calibration` (min–max), as bytes (the logging of
     the quantizer is left to the caller).  `everything=True` quantizes every operator ONNX Runtime can
@@ -82,6 +87,8 @@ def quantize_int8(network, calibration: list[dict], everything: bool = False, me
     onnx, _ = _onnx()
     from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, \
         quantize_static
+    if method not in CALIBRATION_METHODS:
+        raise EngineError(f"Unknown calibration method {method!r}; choose one of {', '.join(CALIBRATION_METHODS)}.")
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     class _Reader(CalibrationDataReader):
@@ -99,8 +106,8 @@ def quantize_int8(network, calibration: list[dict], everything: bool = False, me
         selection = {} if everything else {"op_types_to_quantize": ["Conv"], "nodes_to_exclude": list(FLOAT_NODES)}
         quantize_static(str(prepared), str(target), _Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        calibrate_method={"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
-                                          "entropy": CalibrationMethod.Entropy}[method], **selection)
+                        calibrate_method=CalibrationMethod.MinMax,
+                        extra_options={"CalibMovingAverage": method == "moving-average"}, **selection)
         return target.read_bytes()
 
 

@@ -32,7 +32,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--calibration-images", type=int, default=16)
     parser.add_argument("--torch", action="store_true", help="also evaluate the torch engine")
-    parser.add_argument("--method", choices=("minmax", "percentile", "entropy"), default="minmax",
+    parser.add_argument("--method", choices=("minmax", "moving-average"), default="minmax",
                         help="calibration method (default minmax)")
     parser.add_argument("--no-float", action="store_true", help="evaluate the int8 model only")
     parser.add_argument("--everything", action="store_true",

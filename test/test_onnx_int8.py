@@ -49,3 +49,24 @@ def test_int8_model_runs_in_the_predictor_close_to_float(tmp_path):
     assert float(np.abs(a - b).mean()) < 0.05
     agree = np.logical_and(a > 0.49, b > 0.49).sum() / max(1, np.logical_or(a > 0.49, b > 0.49).sum())
     assert agree > 0.8
+
+
+def test_benchmark_times_int8_beside_float_and_torch(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    folder = _dataset(tmp_path / "calib", n=2)
+    base = [sys.executable, "-m", "core_model.benchmark", "--engine", "onnxruntime-int8", "--size", "96", "--clicks",
+            "2", "--repeats", "1", "--no-memory", "--json"]
+    env = dict(os.environ, OMP_NUM_THREADS="2")
+    proc = subprocess.run(base, capture_output=True, text=True, cwd=root, env=env, timeout=300)
+    assert proc.returncode == 2 and "--calibration" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    proc = subprocess.run(base + ["--calibration", str(folder)], capture_output=True, text=True, cwd=root, env=env,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    res = json.loads(proc.stdout)
+    assert [m["mode"] for m in res["modes"]] == ["onnxruntime-int8", "onnxruntime", "reference-equivalent", "optimised"]
+    assert res["engine"] == "onnxruntime-int8" and res["ratio_per_click"] > 0

@@ -28,14 +28,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engines import ONNXRUNTIME, torch_available
+from ..engines import ONNXRUNTIME, ONNXRUNTIME_INT8, torch_available
 from .common import ArgumentParser, CliError, add_brs_argument, add_model_arguments, checkpoint_path, predictor as make_predictor, \
     run, setup_engine, setup_torch
 
 MODES = ("optimised", "reference-equivalent", "optimised-unfused")
 DEFAULT_MODES = MODES[:2]
 REFERENCE = MODES[1]
-INT8 = "onnxruntime-int8"
+INT8 = ONNXRUNTIME_INT8
 ONNX_MODES = (ONNXRUNTIME, INT8)
 ALL_MODES = MODES + ONNX_MODES
 
@@ -89,15 +89,11 @@ def _predictor(mode: str, checkpoint, device, brs_mode: str = "NoBRS", threads: 
     optimised-unfused: the inference copy without fused activations; onnxruntime: the ONNX Runtime engine
     with its caches; onnxruntime-int8: that with the int8 copy of the network calibrated on images of
     `calibration` (all in refinement mode `brs_mode`)."""
-    if mode == INT8:
-        from ..onnx_int8 import int8_network
-        from ..predictor import InteractivePredictor, recommended_settings
-        if calibration is None:
-            raise CliError("--engine onnxruntime-int8 needs --calibration FOLDER (images and masks to calibrate on).")
-        network = int8_network(checkpoint_path(checkpoint), calibration, threads)
-        return InteractivePredictor(network, settings=recommended_settings(network, brs_mode=brs_mode))
+    if mode == INT8 and calibration is None:
+        raise CliError("--engine onnxruntime-int8 needs --calibration FOLDER (images and masks to calibrate on).")
     if mode in ONNX_MODES:
-        return make_predictor(checkpoint, "cpu", brs_mode=brs_mode, engine=mode, threads=threads)
+        return make_predictor(checkpoint, "cpu", brs_mode=brs_mode, engine=mode, threads=threads,
+                              int8_calibration=calibration if mode == INT8 else None)
     return make_predictor(checkpoint, device, reference=mode == "reference-equivalent", brs_mode=brs_mode,
                           fuse=mode != "optimised-unfused", engine="torch")
 

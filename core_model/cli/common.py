@@ -95,13 +95,14 @@ def checkpoint_path(arg: Path | None) -> Path:
 
 
 def predictor(arg: Path | None, device, settings=None, *, reference: bool = False, brs_mode: str = "NoBRS",
-              fuse: bool = True, engine: str | None = None, threads: int | None = None):
+              fuse: bool = True, engine: str | None = None, threads: int | None = None, int8_calibration=None):
     """The predictor of checkpoint `arg` (default: the shipped model), made by core_model.load_predictor on
     `engine`; `brs_mode` replaces the refinement mode of `settings` (or of the checkpoint's recommended ones)."""
     import dataclasses
 
     from ..load_predictor import load_predictor
-    common = dict(device=device, reference=reference, fuse=fuse, engine=engine, threads=threads)
+    common = dict(device=device, reference=reference, fuse=fuse, engine=engine, threads=threads,
+                  int8_calibration=int8_calibration)
     if settings is not None:
         return load_predictor(checkpoint_path(arg), settings=dataclasses.replace(settings, brs_mode=brs_mode), **common)
     return load_predictor(checkpoint_path(arg), brs_mode=brs_mode, **common)
