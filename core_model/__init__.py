@@ -5,7 +5,9 @@ The public API is importable from here; each name is loaded on first use (module
 may lack torch.  Names that need torch (the model, checkpoints, the predictor) import it when touched.
 
 Packages and modules: the model (model, hrnet, ocr, click_maps, inference_speedups), checkpoints
-(checkpoint, default_model), inference (predictor, transforms, points, load_predictor), clicks and RITM's
+(checkpoint, default_model), inference (predictor, transforms, points, load_predictor), the ONNX Runtime
+engine, which needs no torch (engines, checkpoint_arrays, onnx_variants, onnx_network, click_maps_numpy,
+predictor_onnxruntime; docs/onnx_engine.md), clicks and RITM's
 NoC protocol (clicks, noc), data (datasets: the folder layouts; raster_rgb: raster windows → model RGB),
 the model catalogue and manager (``core_model.models``, ``python -m core_model.models``; pure, no torch at
 import) and the command lines in ``core_model.cli`` (``python -m core_model.predict | evaluate | benchmark``).
@@ -22,7 +24,10 @@ from .noc import noc
 _EXPORTS = {
     # model and checkpoints
     "build_model": "model", "HRNetModel": "model",
-    "load_model": "checkpoint", "save_checkpoint": "checkpoint", "CheckpointError": "checkpoint",
+    "load_model": "checkpoint", "save_checkpoint": "checkpoint", "CheckpointError": "errors",
+    "CoreModelError": "errors", "EngineError": "errors",
+    # the ONNX Runtime engine (no torch): the network of a checkpoint, the engine choice
+    "load_onnx_network": "onnx_network", "choose_engine": "engines",
     "optimize_for_inference": "inference_speedups",
     "DEFAULT_CHECKPOINT": "default_model", "default_checkpoint": "default_model",
     # the predictor

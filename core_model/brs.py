@@ -23,10 +23,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .brs_modes import BRS_MODES, NO_BRS, brs_net_clicks_limit, check_brs_mode  # noqa: F401 - the modes' API
+from .brs_modes import BRS_MODES, NO_BRS, OPTIMIZE_AFTER_N_CLICKS, brs_net_clicks_limit, check_brs_mode  # noqa: F401
 from .brs_objective import ClickObjective, click_masks, input_bias_unpack, minimize, scale_bias_unpack
-
-OPTIMIZE_AFTER_N_CLICKS = 1   # RITM: optimisation from the second click on
 
 
 def make_refiner(mode: str, model, flip: bool, settings):

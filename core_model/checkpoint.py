@@ -17,19 +17,15 @@ import torch
 
 from .errors import CheckpointError
 from .checkpoint_file import cap, load_untrusted, quote
-from .checkpoint_values import KNOWN_PARAMS, param_value, predictor_hints, state_dict  # noqa: F401 - API
+from .checkpoint_values import (BATCH_NORM, HRNET_CLASS, KNOWN_PARAMS, model_params,  # noqa: F401 - API
+                                predictor_hints)
 from .inference_speedups import InferenceHRNetModel
 from .model import HRNetModel
 
-HRNET_CLASS = "isegm.model.is_hrnet_model.HRNetModel"
-_MODEL_CLASSES = {HRNET_CLASS: HRNetModel}
-# RITM model classes we recognise but cannot build (named in the refusal so the user knows what they have).
-_OTHER_RITM_MODELS = {
-    "isegm.model.is_deeplab_model.DeeplabModel": "a RITM DeepLab (ResNet) model",
-    "isegm.model.is_segformer_model.SegformerModel": "a RITM SegFormer model",
-    "isegm.model.is_plainvit_model.PlainVitModel": "a SimpleClick (plain ViT) model",
-}
 _NORM_LAYER_NAME = "torch.nn.modules.batchnorm.BatchNorm2d"
+_NORM_LAYERS = {BATCH_NORM: torch.nn.BatchNorm2d}
+# Weight types a checkpoint may hold (floats are used as float32).
+_TENSOR_DTYPES = {torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.int64, torch.int32}
 # The largest model built from a file (elements of its weights; RITM's HRNet-48 has about 66 million).
 MAX_MODEL_PARAMETERS = 150_000_000
 
@@ -53,29 +49,36 @@ def _read_file(path: Path):
 
 
 def _model_kwargs(path, data) -> dict:
-    if not isinstance(data, dict):
-        raise _fail(path, "does not hold a RITM checkpoint dictionary")
-    if "config" not in data:
-        if "state_dict" in data or all(isinstance(v, torch.Tensor) for v in data.values()):
-            raise _fail(path, "holds only weights without the model config (RITM checkpoints carry "
-                              "{'state_dict', 'config'})")
-        raise _fail(path, "has no model config")
-    config = data["config"]
-    if not isinstance(config, dict) or not isinstance(config.get("class"), str):
-        raise _fail(path, "has a malformed model config")
-    cls = config["class"]
-    if cls not in _MODEL_CLASSES:
-        if cls in _OTHER_RITM_MODELS:
-            raise _fail(path, f"is {_OTHER_RITM_MODELS[cls]} ({cls}); only RITM HRNet models are supported")
-        if cls.startswith("isegm."):
-            raise _fail(path, f"is a RITM model of class {cap(cls, 80)}, which is not supported; only RITM "
-                              "HRNet models are supported")
-        raise _fail(path, f"names an unknown model class {quote(cls)}")
-    params = config.get("params", {})
-    if not isinstance(params, dict):
-        raise _fail(path, "has a malformed model config")
     fail = lambda reason: _fail(path, reason)  # noqa: E731
-    return {name: param_value(fail, name, entry) for name, entry in params.items()}
+    kwargs = model_params(fail, data, lambda v: isinstance(v, torch.Tensor))
+    if "norm_layer" in kwargs:
+        kwargs["norm_layer"] = _NORM_LAYERS[kwargs["norm_layer"]]
+    return kwargs
+
+
+def state_dict(fail, data: dict) -> dict:
+    """The weights: dense CPU tensors of a real type, finite, BatchNorm variances not negative; floats
+    as float32."""
+    state = data.get("state_dict")
+    if not isinstance(state, dict) or not state:
+        raise fail("has no weights ('state_dict')")
+    out = {}
+    for key, value in state.items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            raise fail(f"has a non-tensor entry {quote(key)} in its weights")
+        if value.layout != torch.strided or value.device.type != "cpu" or value.dtype not in _TENSOR_DTYPES:
+            what = (f"{value.layout}".replace("torch.", "") if value.layout != torch.strided
+                    else value.device.type if value.device.type != "cpu" else str(value.dtype).replace("torch.", ""))
+            raise fail(f"holds weight {quote(key)} as a {what} tensor; only dense real-valued tensors are "
+                       "accepted")
+        if value.is_floating_point():
+            value = value.float()
+            if not bool(torch.isfinite(value).all()):
+                raise fail(f"holds non-finite numbers (NaN or infinity) in weight {quote(key)}")
+            if key.endswith("running_var") and bool((value < 0).any()):
+                raise fail(f"holds a negative BatchNorm variance in {quote(key)}")
+        out[key] = value
+    return out
 
 
 def _short(keys) -> str:

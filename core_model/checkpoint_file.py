@@ -18,8 +18,6 @@ import zlib
 from pathlib import Path
 from typing import Callable
 
-import torch
-
 MIB = 1 << 20
 # A checkpoint's members may inflate to at most this factor of the file's size (torch stores them
 # uncompressed: factor 1) and never beyond MAX_INFLATED_BYTES.
@@ -150,7 +148,9 @@ def describe_refused_pickle(path: Path, head: bytes) -> str | None:
 
 
 def load_untrusted(path: Path, head: bytes, fail: Callable[[str], Exception]):
-    """torch.load(path, weights_only=True) with its warnings kept quiet; any failure is `fail(...)`."""
+    """torch.load(path, weights_only=True) with its warnings kept quiet; any failure is `fail(...)`.
+    (torch is imported here only: the rest of this module serves the torch-free reader too.)"""
+    import torch
     if head.startswith(b"PK\x03\x04"):
         check_zip(path, fail)
     try:

@@ -3,6 +3,8 @@ checked against a range before anything is built from it (a value that would all
 forever or give NaN at click time is refused at load).
 
 `fail(reason)` is the caller's one-sentence error naming the file; values are quoted short (`quote`).
+Torch-free: shared by the torch loader (core_model.checkpoint) and the torch-free one (checkpoint_arrays);
+each checks the weights of its own array type.
 """
 from __future__ import annotations
 
@@ -10,20 +12,31 @@ import math
 import numbers
 from typing import Callable
 
-import torch
-from torch import nn
-
-from .checkpoint_file import quote
+from .checkpoint_file import cap, quote
 
 Fail = Callable[[str], Exception]
 
-# 'class' parameter values we accept, by their recorded name (never imported).
+HRNET_CLASS = "isegm.model.is_hrnet_model.HRNetModel"
+IMAGENET_MEAN_STD = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+# RITM's HRNetModel defaults of the parameters a config may leave out (those the torch-free engine reads;
+# core_model.model.HRNetModel has the same defaults in its signature).
+HRNET_DEFAULTS = dict(width=48, ocr_width=256, small=False, use_rgb_conv=True, use_leaky_relu=False, conv_extend=False,
+                      with_prev_mask=False, binary_prev_mask=False, use_disks=False, norm_radius=260.0,
+                      norm_mean_std=IMAGENET_MEAN_STD)
+# RITM model classes we recognise but cannot build (named in the refusal so the user knows what they have).
+OTHER_RITM_MODELS = {
+    "isegm.model.is_deeplab_model.DeeplabModel": "a RITM DeepLab (ResNet) model",
+    "isegm.model.is_segformer_model.SegformerModel": "a RITM SegFormer model",
+    "isegm.model.is_plainvit_model.PlainVitModel": "a SimpleClick (plain ViT) model",
+}
+# 'class' parameter values we accept, by their recorded name (never imported), and the layer each means.
+BATCH_NORM = "BatchNorm2d"
 KNOWN_CLASSES = {
-    "torch.nn.modules.batchnorm.BatchNorm2d": nn.BatchNorm2d,
-    "torch.nn.BatchNorm2d": nn.BatchNorm2d,
+    "torch.nn.modules.batchnorm.BatchNorm2d": BATCH_NORM,
+    "torch.nn.BatchNorm2d": BATCH_NORM,
     # SyncBatchNorm stores the same tensors and computes the same as BatchNorm2d at inference.
-    "torch.nn.modules.batchnorm.SyncBatchNorm": nn.BatchNorm2d,
-    "torch.nn.SyncBatchNorm": nn.BatchNorm2d,
+    "torch.nn.modules.batchnorm.SyncBatchNorm": BATCH_NORM,
+    "torch.nn.SyncBatchNorm": BATCH_NORM,
 }
 BOOL_PARAMS = {"small", "use_rgb_conv", "with_aux_output", "use_disks", "cpu_dist_maps", "with_prev_mask",
                "use_leaky_relu", "binary_prev_mask", "conv_extend"}
@@ -39,8 +52,6 @@ MEAN_RANGE, STD_RANGE = (-1e3, 1e3), (1e-6, 1e3)
 HINT_LIMITS = {"zoom_target_size": (32, 2048, True, False), "zoom_min_crop_size": (1, 100_000, True, False),
                "max_longest_side": (32, 4096, True, True), "zoom_expansion_ratio": (1.0, 10.0, False, False),
                "zoom_prob_thresh": (0.0, 1.0, False, False)}
-# Weight types a checkpoint may hold (floats are used as float32).
-_TENSOR_DTYPES = {torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.int64, torch.int32}
 
 
 def in_range(value, low, high) -> bool:
@@ -118,26 +129,28 @@ def predictor_hints(fail: Fail, hints) -> dict:
     return out
 
 
-def state_dict(fail: Fail, data: dict) -> dict:
-    """The weights: dense CPU tensors of a real type, finite, BatchNorm variances not negative; floats
-    as float32."""
-    state = data.get("state_dict")
-    if not isinstance(state, dict) or not state:
-        raise fail("has no weights ('state_dict')")
-    out = {}
-    for key, value in state.items():
-        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
-            raise fail(f"has a non-tensor entry {quote(key)} in its weights")
-        if value.layout != torch.strided or value.device.type != "cpu" or value.dtype not in _TENSOR_DTYPES:
-            what = (f"{value.layout}".replace("torch.", "") if value.layout != torch.strided
-                    else value.device.type if value.device.type != "cpu" else str(value.dtype).replace("torch.", ""))
-            raise fail(f"holds weight {quote(key)} as a {what} tensor; only dense real-valued tensors are "
-                       "accepted")
-        if value.is_floating_point():
-            value = value.float()
-            if not bool(torch.isfinite(value).all()):
-                raise fail(f"holds non-finite numbers (NaN or infinity) in weight {quote(key)}")
-            if key.endswith("running_var") and bool((value < 0).any()):
-                raise fail(f"holds a negative BatchNorm variance in {quote(key)}")
-        out[key] = value
-    return out
+def model_params(fail: Fail, data, is_weight: Callable[[object], bool]) -> dict:
+    """The HRNetModel keyword arguments of checkpoint dictionary `data` (norm_layer as the layer's name,
+    see KNOWN_CLASSES); `is_weight(value)` tells a weight of the loader's array type."""
+    if not isinstance(data, dict):
+        raise fail("does not hold a RITM checkpoint dictionary")
+    if "config" not in data:
+        if "state_dict" in data or all(is_weight(v) for v in data.values()):
+            raise fail("holds only weights without the model config (RITM checkpoints carry "
+                       "{'state_dict', 'config'})")
+        raise fail("has no model config")
+    config = data["config"]
+    if not isinstance(config, dict) or not isinstance(config.get("class"), str):
+        raise fail("has a malformed model config")
+    cls = config["class"]
+    if cls != HRNET_CLASS:
+        if cls in OTHER_RITM_MODELS:
+            raise fail(f"is {OTHER_RITM_MODELS[cls]} ({cls}); only RITM HRNet models are supported")
+        if cls.startswith("isegm."):
+            raise fail(f"is a RITM model of class {cap(cls, 80)}, which is not supported; only RITM "
+                       "HRNet models are supported")
+        raise fail(f"names an unknown model class {quote(cls)}")
+    params = config.get("params", {})
+    if not isinstance(params, dict):
+        raise fail("has a malformed model config")
+    return {name: param_value(fail, name, entry) for name, entry in params.items()}

@@ -8,7 +8,7 @@ DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "weights" / "avalanche_is
 
 def default_checkpoint() -> Path:
     """The default checkpoint's path; CheckpointError if it is not installed."""
-    from .checkpoint import CheckpointError  # torch; only when it is needed (the path itself is cheap)
+    from .errors import CheckpointError
     if not DEFAULT_CHECKPOINT.is_file():
         raise CheckpointError(f"The default model {DEFAULT_CHECKPOINT} is not installed; pass --checkpoint "
                               "with a RITM-format .pth file or put the default model there.")

@@ -36,3 +36,8 @@ class TransportError(ModelDownloadError):
 
 class DownloadCancelled(ModelDownloadError):
     """The user cancelled a download; its partial file is kept so that a later download resumes it."""
+
+
+class EngineError(CoreModelError):
+    """An inference engine that is missing or cannot do what was asked (e.g. a refinement mode on ONNX
+    Runtime); the message is one sentence."""

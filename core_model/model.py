@@ -11,10 +11,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checkpoint_values import IMAGENET_MEAN_STD  # noqa: F401 - one definition (torch-free), importable here
 from .click_maps import ClickMaps
 from .hrnet import HighResolutionNet
-
-IMAGENET_MEAN_STD = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
 
 # Backbone of each supported architecture: width, small, default OCR width (that of the official checkpoints).
 ARCHITECTURES = {

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Iterable, NamedTuple, Sequence
 
 import numpy as np
-import torch
 
 PAD = (-1.0, -1.0, -1.0)
 
@@ -42,10 +41,17 @@ def points_rows(clicks: Sequence[NetClick], n_points: int) -> np.ndarray:
 
 
 def points_tensor(clicks_lists: Sequence[Sequence[NetClick]], net_clicks_limit: int | None = None,
-                  device="cpu", n_points: int | None = None) -> torch.Tensor:
+                  device="cpu", n_points: int | None = None):
     """B×2N×3 float32 for a batch of click lists.  N is `n_points`, or else the largest number of clicks of
     one sign in the batch (at least 1), capped by `net_clicks_limit`, which also keeps only each list's
     first `net_clicks_limit` clicks (RITM's net_clicks_limit)."""
+    import torch
+    return torch.from_numpy(points_array(clicks_lists, net_clicks_limit, n_points)).to(device)
+
+
+def points_array(clicks_lists: Sequence[Sequence[NetClick]], net_clicks_limit: int | None = None,
+                 n_points: int | None = None) -> np.ndarray:
+    """points_tensor's B×2N×3 float32 as a numpy array (no torch)."""
     if n_points is None:
         counts = [sum(c.is_positive for c in cl) for cl in clicks_lists]
         counts += [len(cl) - p for cl, p in zip(clicks_lists, counts)]
@@ -53,5 +59,4 @@ def points_tensor(clicks_lists: Sequence[Sequence[NetClick]], net_clicks_limit: 
         if net_clicks_limit is not None:
             n_points = min(net_clicks_limit, n_points)
         n_points = max(1, n_points)
-    rows = [points_rows(list(cl)[:net_clicks_limit], n_points) for cl in clicks_lists]
-    return torch.from_numpy(np.stack(rows)).to(device)
+    return np.stack([points_rows(list(cl)[:net_clicks_limit], n_points) for cl in clicks_lists])

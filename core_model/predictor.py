@@ -6,6 +6,11 @@ longest-side limit, flip), the network runs once on the batch (image and its mir
 back through the inverse transforms (flip average → sigmoid → paste of the zoomed crop).  Work that depends
 only on the image (tensor, crops, flipped copies, the network's image stem) is cached and reused while
 the zoom-in region stays the same, which leaves the output bit-identical to the uncached pipeline.
+
+Two engines run the network: torch (core_model.predictor_torch: the reference, CPU or CUDA, refinement
+modes) and ONNX Runtime (core_model.predictor_onnxruntime: numpy arrays, no torch).  The model passed in
+chooses: a torch HRNetModel, or an OnnxRuntimeNetwork (core_model.onnx_network).  Everything else — the
+transforms, the clicks, the undo history — is the same code for both.
 """
 from __future__ import annotations
 
@@ -13,9 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
-from .brs import NO_BRS, brs_net_clicks_limit, make_refiner
+from . import array_ops as ops
+from .brs_modes import NO_BRS, brs_net_clicks_limit
 from .clicks import Click, Clicker
 from .points import net_clicks, points_tensor  # noqa: F401 - points_tensor: importable from here too
 from .transforms import HorizontalFlip, LimitLongestSide, NetInput, Sigmoid, Transform, ZoomIn
@@ -46,10 +51,18 @@ def recommended_settings(model, **overrides) -> PredictorSettings:
     return PredictorSettings(**values)
 
 
-def image_to_tensor(image: np.ndarray, device) -> torch.Tensor:
-    """H×W×3 uint8 → 1×3×H×W float32 in [0, 1] (torchvision's ToTensor arithmetic)."""
-    t = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).to(torch.float32).div(255)
-    return t.unsqueeze(0).to(device)
+def image_to_tensor(image: np.ndarray, device):
+    """H×W×3 uint8 → 1×3×H×W float32 torch tensor in [0, 1] (torchvision's ToTensor arithmetic)."""
+    from .predictor_torch import image_to_tensor as to_tensor
+    return to_tensor(image, device)
+
+
+def _engine(model, device, cache: bool):
+    if getattr(model, "engine_kind", None) == "onnxruntime":
+        from .predictor_onnxruntime import OnnxRuntimeEngine
+        return OnnxRuntimeEngine(model, cache)
+    from .predictor_torch import TorchEngine
+    return TorchEngine(model, device, cache)
 
 
 def _as_rgb(image: Any) -> np.ndarray:
@@ -74,11 +87,13 @@ class InteractivePredictor:
     """RITM's interactive predictor.  Without `settings` it uses the ones the model's checkpoint recommends
     (RITM's defaults for official checkpoints; see recommended_settings).  `cache=False` gives the plain
     reference pipeline (every crop and the network's image stem recomputed for each click, auxiliary output
-    computed) — used for benchmarks."""
+    computed) — used for benchmarks.  `model` is a torch HRNetModel (torch engine, on `device`) or an
+    OnnxRuntimeNetwork (ONNX Runtime engine, CPU)."""
 
     def __init__(self, model, device="cpu", settings: PredictorSettings | None = None, *, cache: bool = True):
-        self.device = torch.device(device)
-        self.model = model.to(self.device).eval()
+        self.engine = _engine(model, device, cache)
+        self.device = self.engine.device
+        self.model = self.engine.model
         self.settings = settings or recommended_settings(model)
         self.cache = cache
         s = self.settings
@@ -93,27 +108,24 @@ class InteractivePredictor:
         self._transforms.append(Sigmoid())
         if s.flip:
             self._transforms.append(HorizontalFlip(cache=cache))
-        self._refiner = make_refiner(s.brs_mode, self.model, s.flip, s)
+        self._refiner = self.engine.make_refiner(s.brs_mode, s.flip, s)
         self._net_clicks_limit = s.net_clicks_limit if s.net_clicks_limit is not None \
             else brs_net_clicks_limit(s.brs_mode)
-        self._uses_prev_mask = bool(getattr(model, "with_prev_mask", False))
-        self._split_forward = cache and hasattr(model, "image_features") and hasattr(model, "forward_from_features")
-        self._features: tuple[Any, Any] | None = None
-        self._image: torch.Tensor | None = None
+        self._image = None    # 1×3×H×W in [0, 1]: a torch tensor or a numpy array (the engine's arrays)
         self._key = None
-        self._initial: torch.Tensor | None = None
+        self._initial = None
         self._clicker = Clicker()
-        self._history = UndoHistory()  # bounded: see core_model.undo_history
-        self._prev: torch.Tensor | None = None
-        self._probs: torch.Tensor | None = None
+        self._history = UndoHistory(numpy_arrays=self.engine.name == "onnxruntime")  # bounded: see undo_history
+        self._prev = None
+        self._probs = None
 
     # --- image and object -------------------------------------------------------------------------
     def set_image(self, image: np.ndarray) -> None:
         """Set the H×W×3 uint8 RGB image; clears the clicks and any initial mask."""
         rgb = _as_rgb(image)
-        self._image = image_to_tensor(rgb, self.device)
+        self._image = self.engine.image_array(rgb)
         self._key = _ImageKey()
-        self._features = None
+        self.engine.forget_image()
         for t in self._transforms:
             t.clear_cache()
         self._initial = None
@@ -124,13 +136,12 @@ class InteractivePredictor:
     def _prepare_first_click(self) -> None:
         """Image-only work of the first click (flipped copy, the network's image stem), done here once:
         the transforms are run forward without clicks, which is what the first click sees, then reset."""
-        with torch.inference_mode():
+        with self.engine.inference():
             inp = NetInput(self._image, self._prev, self._key)
             clicks_lists = [[]]
             for t in self._transforms:
                 inp, clicks_lists = t.transform(inp, clicks_lists)
-            if self._split_forward:
-                self._features = (inp.key, self.model.image_features(inp.rgb))
+            self.engine.prepare(inp)
         for t in self._transforms:
             t.reset()
 
@@ -144,7 +155,7 @@ class InteractivePredictor:
             raise ValueError(f"The initial mask is {mask.shape[1] if mask.ndim > 1 else '?'}×{mask.shape[0]} "
                              f"pixels but the image is {w}×{h}; pass a mask of the image's size.")
         m = np.clip(mask.astype(np.float32), 0.0, 1.0)
-        self._initial = torch.from_numpy(np.ascontiguousarray(m))[None, None].to(self.device)
+        self._initial = self.engine.mask_array(m)
         self.reset()
 
     def reset(self) -> None:
@@ -165,7 +176,7 @@ class InteractivePredictor:
         elif has_initial:
             self._prev = self._initial
         else:
-            self._prev = torch.zeros_like(self._image[:, :1])
+            self._prev = ops.zeros(self._image[:, :1].shape, like=self._image)
 
     # --- clicks -----------------------------------------------------------------------------------
     def add_click(self, row: int, col: int, is_positive: bool) -> np.ndarray:
@@ -184,7 +195,7 @@ class InteractivePredictor:
         self._clicker.add(Click(r, c, bool(is_positive)))
         try:
             self._predict()
-            if not bool(torch.isfinite(self._probs).all()):
+            if not ops.all_finite(self._probs):
                 raise ValueError("The model gave no valid prediction for this click (its output is NaN or "
                                  "infinite); its checkpoint is unusable for this image.")
         except BaseException:
@@ -216,9 +227,9 @@ class InteractivePredictor:
     @property
     def probabilities(self) -> np.ndarray | None:
         if self._probs is not None:
-            return self._probs[0, 0].cpu().numpy().copy()
+            return ops.to_numpy(self._probs[0, 0]).copy()
         if self._initial is not None:
-            return self._initial[0, 0].cpu().numpy().copy()
+            return ops.to_numpy(self._initial[0, 0]).copy()
         return None
 
     @property
@@ -250,16 +261,19 @@ class InteractivePredictor:
         for t, st in zip(self._transforms, states):
             t.set_state(st)
 
-    @torch.inference_mode()
     def _predict(self) -> None:
+        with self.engine.inference():
+            self._predict_now()
+
+    def _predict_now(self) -> None:
         clicks = net_clicks(self._clicker.clicks, self._clicker.index_offset)
         inp = NetInput(self._image, self._prev, self._key)
         clicks_lists = [clicks]
         for t in self._transforms:
             inp, clicks_lists = t.transform(inp, clicks_lists)
-        points = points_tensor(clicks_lists, self._net_clicks_limit, self.device)
+        points = self.engine.points(clicks_lists, self._net_clicks_limit)
         if self._refiner is None:
-            logits = self._network(inp, points)
+            logits = self.engine.network(inp, points)
         else:
             changed = any(t.image_changed for t in self._transforms)
             logits = self._refiner.refine(inp, clicks_lists, changed, points, self._net_clicks_limit)
@@ -267,21 +281,6 @@ class InteractivePredictor:
         for t in reversed(self._transforms):
             prob = t.inv_transform(prob)
         if self._zoom is not None and self._zoom.check_possible_recalculation():
-            return self._predict()
+            return self._predict_now()
         self._prev = prob
         self._probs = prob
-
-    def _network(self, inp: NetInput, points: torch.Tensor) -> torch.Tensor:
-        prev = inp.prev if self._uses_prev_mask else None
-        if self._split_forward:
-            if self._features is None or self._features[0] != inp.key:
-                self._features = (inp.key, self.model.image_features(inp.rgb))
-            out = self.model.forward_from_features(self._features[1], prev, points, with_aux=False)
-        else:
-            x = inp.rgb if prev is None else torch.cat([inp.rgb, prev], dim=1)
-            out = self.model(x, points)
-        logits = out["instances"]
-        if logits.shape[2:] != inp.rgb.shape[2:]:
-            logits = torch.nn.functional.interpolate(logits, size=inp.rgb.shape[2:], mode="bilinear",
-                                                     align_corners=True)
-        return logits

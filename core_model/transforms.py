@@ -7,6 +7,8 @@ The network input is split into the RGB part, which only changes when the crop c
 previous-prediction channel, which changes with every click: the RGB crop is cached under a key so
 that it is not recomputed while the zoom-in region stays the same (the result is bit-identical, since
 bilinear resampling treats every channel on its own).
+The arrays are torch tensors (torch engine) or numpy arrays (ONNX Runtime engine): the operations go
+through core_model.array_ops, which does torch's own operation on a tensor.
 """
 from __future__ import annotations
 
@@ -15,20 +17,19 @@ from dataclasses import dataclass
 from typing import Any, Hashable
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-
+from . import array_ops as ops
 from .points import NetClick
 
 ClickLists = list  # list[list[NetClick]], one list per batch element
+Array = Any  # a torch tensor (torch engine) or a numpy array (ONNX Runtime engine); see core_model.array_ops
 
 
 @dataclass(frozen=True)
 class NetInput:
     """The network input: `rgb` B×3×H×W in [0, 1], `prev` B×1×H×W previous probabilities; `key`
     names the content of `rgb` (equal keys ⇒ equal tensors) so crops can be cached."""
-    rgb: torch.Tensor
-    prev: torch.Tensor
+    rgb: Array
+    prev: Array
     key: Hashable
 
     @property
@@ -51,7 +52,7 @@ class Transform(ABC):
         """The network input and the clicks, mapped forward."""
 
     @abstractmethod
-    def inv_transform(self, prob: torch.Tensor) -> torch.Tensor:
+    def inv_transform(self, prob: Array) -> Array:
         """The prediction, mapped back."""
 
     def reset(self) -> None:
@@ -135,9 +136,9 @@ def roi_output_size(roi, target_size) -> tuple[int, int]:
     return int(round(h * scale)), int(round(w * scale))
 
 
-def crop_resize(t: torch.Tensor, roi, size: tuple[int, int]) -> torch.Tensor:
+def crop_resize(t: Array, roi, size: tuple[int, int]) -> Array:
     rmin, rmax, cmin, cmax = roi
-    return F.interpolate(t[:, :, rmin:rmax + 1, cmin:cmax + 1], size=size, mode="bilinear", align_corners=True)
+    return ops.resize(t[:, :, rmin:rmax + 1, cmin:cmax + 1], size)
 
 
 # --- transforms -----------------------------------------------------------------------------------------
@@ -157,12 +158,12 @@ class ZoomIn(Transform):
         self.cache = cache
         # Interactions that precede the clicks (1 when an existing outline is being corrected).
         self.extra_interactions = 0
-        self._rgb_cache: tuple[Hashable, torch.Tensor] | None = None
+        self._rgb_cache: tuple[Hashable, Array] | None = None
         self.reset()
 
     def reset(self) -> None:
         self.object_roi = None
-        self.prev_probs: torch.Tensor | None = None
+        self.prev_probs: Array | None = None
         self.roi_size: tuple[int, int] | None = None
         self.input_shape: tuple[int, int] | None = None
         self.image_changed = False
@@ -186,7 +187,7 @@ class ZoomIn(Transform):
 
         current = None
         if self.prev_probs is not None:
-            pred_mask = (self.prev_probs > self.prob_thresh)[0, 0].cpu().numpy()
+            pred_mask = ops.to_numpy(self.prev_probs > self.prob_thresh)[0, 0]
             if pred_mask.any():
                 current = object_roi(pred_mask, clicks, self.expansion_ratio, self.min_crop_size)
         if current is None:
@@ -222,7 +223,7 @@ class ZoomIn(Transform):
         return [c._replace(row=h * (c.row - rmin) / (rmax - rmin + 1), col=w * (c.col - cmin) / (cmax - cmin + 1))
                 for c in clicks]
 
-    def inv_transform(self, prob: torch.Tensor) -> torch.Tensor:
+    def inv_transform(self, prob: Array) -> Array:
         if self.object_roi is None:
             self.prev_probs = prob
             return prob
@@ -230,22 +231,22 @@ class ZoomIn(Transform):
         rmin, rmax, cmin, cmax = self.object_roi
         prob = self._to_roi_size(prob)
         if self.prev_probs is not None:
-            full = torch.zeros(self.prev_probs.shape, device=prob.device, dtype=prob.dtype)
+            full = ops.zeros(self.prev_probs.shape, like=prob)
             full[:, :, rmin:rmax + 1, cmin:cmax + 1] = prob
         else:
             full = prob
         self.prev_probs = full
         return full
 
-    def _to_roi_size(self, prob: torch.Tensor) -> torch.Tensor:
+    def _to_roi_size(self, prob: Array) -> Array:
         rmin, rmax, cmin, cmax = self.object_roi
-        return F.interpolate(prob, size=(rmax - rmin + 1, cmax - cmin + 1), mode="bilinear", align_corners=True)
+        return ops.resize(prob, (rmax - rmin + 1, cmax - cmin + 1))
 
     def check_possible_recalculation(self) -> bool:
         """RITM: with skip_clicks <= 0, redo the first prediction zoomed in when the object is small."""
         if self.prev_probs is None or self.object_roi is not None or self.skip_clicks > 0:
             return False
-        pred_mask = (self.prev_probs > self.prob_thresh)[0, 0].cpu().numpy()
+        pred_mask = ops.to_numpy(self.prev_probs > self.prob_thresh)[0, 0]
         if pred_mask.any():
             roi = object_roi(pred_mask, [], self.expansion_ratio, self.min_crop_size)
             h, w = self.input_shape
@@ -273,7 +274,7 @@ class LimitLongestSide(ZoomIn):
         self.input_shape = (inp.height, inp.width)
         return self._crop(inp), [self._map_clicks(clicks_lists[0])]
 
-    def inv_transform(self, prob: torch.Tensor) -> torch.Tensor:
+    def inv_transform(self, prob: Array) -> Array:
         # The region is always the whole input, so the result is the resized prediction. (RITM pastes it
         # into a map shaped like the previous one, which fails when zoom-in changed the input size since.)
         if self.object_roi is not None:
@@ -291,8 +292,8 @@ class Sigmoid(Transform):
     def transform(self, inp: NetInput, clicks_lists: ClickLists):
         return inp, clicks_lists
 
-    def inv_transform(self, prob: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(prob)
+    def inv_transform(self, prob: Array) -> Array:
+        return ops.sigmoid(prob)
 
 
 class HorizontalFlip(Transform):
@@ -300,7 +301,7 @@ class HorizontalFlip(Transform):
 
     def __init__(self, cache: bool = True):
         self.cache = cache
-        self._rgb_cache: tuple[Hashable, torch.Tensor] | None = None
+        self._rgb_cache: tuple[Hashable, Array] | None = None
 
     def clear_cache(self) -> None:
         self._rgb_cache = None
@@ -310,14 +311,14 @@ class HorizontalFlip(Transform):
         if self.cache and self._rgb_cache is not None and self._rgb_cache[0] == key:
             rgb = self._rgb_cache[1]
         else:
-            rgb = torch.cat([inp.rgb, torch.flip(inp.rgb, dims=[3])], dim=0)
+            rgb = ops.concat_batch(inp.rgb, ops.flip_width(inp.rgb))
             if self.cache:
                 self._rgb_cache = (key, rgb)
-        prev = torch.cat([inp.prev, torch.flip(inp.prev, dims=[3])], dim=0)
+        prev = ops.concat_batch(inp.prev, ops.flip_width(inp.prev))
         w = inp.width
         flipped = [[c._replace(col=w - c.col - 1) for c in clicks] for clicks in clicks_lists]
         return NetInput(rgb, prev, key), clicks_lists + flipped
 
-    def inv_transform(self, prob: torch.Tensor) -> torch.Tensor:
+    def inv_transform(self, prob: Array) -> Array:
         n = prob.shape[0] // 2
-        return 0.5 * (prob[:n] + torch.flip(prob[n:], dims=[3]))
+        return 0.5 * (prob[:n] + ops.flip_width(prob[n:]))

@@ -7,6 +7,9 @@ Runs a realistic simulated session (RITM's simulated user on a synthetic 16:9 im
   image stem prepared in set_image and reused while the zoom-in region is unchanged);
 - reference-equivalent: the plain model as loaded, no caching, auxiliary output computed — what RITM does;
 - optimised-unfused (with --unfused): the optimised mode without the fused conv activations (fused_convs).
+With --engine onnxruntime the first mode is `onnxruntime` (the predictor on the ONNX Runtime engine, with its
+caches), timed beside the torch optimised and reference-equivalent modes when torch is installed (alone
+when it is not).
 A first, untimed session lets the simulated user choose the clicks (and warms torch up) and records the
 largest probability difference between the modes.  The timed sessions replay the clicks with the
 modes alternating click by click, so that load on a shared machine hits both alike.  The image load and
@@ -25,11 +28,26 @@ from pathlib import Path
 
 import numpy as np
 
+from ..engines import ONNXRUNTIME, ONNXRUNTIME_INT8, torch_available
 from .common import ArgumentParser, CliError, add_brs_argument, add_model_arguments, checkpoint_path, predictor as make_predictor, \
-    run, setup_torch
+    run, setup_engine, setup_torch
 
 MODES = ("optimised", "reference-equivalent", "optimised-unfused")
 DEFAULT_MODES = MODES[:2]
+REFERENCE = MODES[1]
+INT8 = ONNXRUNTIME_INT8
+ONNX_MODES = (ONNXRUNTIME, INT8)
+ALL_MODES = MODES + ONNX_MODES
+
+
+def _modes(args) -> tuple[str, ...]:
+    """The modes to time, the fast one first."""
+    torch_modes = DEFAULT_MODES[::-1] if torch_available() else ()
+    if args.engine == ONNXRUNTIME:
+        return (ONNXRUNTIME,) + torch_modes
+    if args.engine == INT8:
+        return ONNX_MODES[::-1] + torch_modes
+    return DEFAULT_MODES + (MODES[2:] if args.unfused else ())
 
 
 def synthetic_scene(width: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -65,22 +83,41 @@ def _scene(args):
     return image, gt
 
 
-def _predictor(mode: str, checkpoint, device, brs_mode: str = "NoBRS"):
+def _predictor(mode: str, checkpoint, device, brs_mode: str = "NoBRS", threads: int | None = None,
+               calibration: Path | None = None):
     """optimised: load_predictor's inference copy with caches; reference-equivalent: its reference pipeline;
-    optimised-unfused: the inference copy without fused activations (all in refinement mode `brs_mode`)."""
+    optimised-unfused: the inference copy without fused activations; onnxruntime: the ONNX Runtime engine
+    with its caches; onnxruntime-int8: that with the int8 copy of the network calibrated on images of
+    `calibration` (all in refinement mode `brs_mode`)."""
+    if mode == INT8 and calibration is None:
+        raise CliError("--engine onnxruntime-int8 needs --calibration FOLDER (images and masks to calibrate on).")
+    if mode in ONNX_MODES:
+        return make_predictor(checkpoint, "cpu", brs_mode=brs_mode, engine=mode, threads=threads,
+                              int8_calibration=calibration if mode == INT8 else None)
     return make_predictor(checkpoint, device, reference=mode == "reference-equivalent", brs_mode=brs_mode,
-                          fuse=mode != "optimised-unfused")
+                          fuse=mode != "optimised-unfused", engine="torch")
+
+
+def _is_cuda(device) -> bool:
+    return getattr(device, "type", str(device)) == "cuda"
+
+
+def _setup(args):
+    """The device: torch's threads are set whenever torch is installed (the torch modes run beside ONNX
+    Runtime); the engine is checked as the other commands check it."""
+    device = setup_engine(args)
+    return setup_torch(args.device, args.threads) if torch_available() else device
 
 
 def _sync(device) -> None:
-    if device.type == "cuda":
+    if _is_cuda(device):
         import torch
         torch.cuda.synchronize(device)
 
 
 def _peak_memory_mib(device) -> float | None:
-    import torch
-    if device.type == "cuda":
+    if _is_cuda(device):
+        import torch
         return torch.cuda.max_memory_allocated(device) / 2 ** 20
     try:  # Linux: this process image's own high-water mark (ru_maxrss would include the parent's at fork)
         for line in Path("/proc/self/status").read_text().splitlines():
@@ -98,13 +135,13 @@ def _peak_memory_mib(device) -> float | None:
 
 def memory_worker(mode: str, args) -> dict:
     """Replay the clicks once in this (fresh) process and report its peak memory."""
-    import torch
-    device = setup_torch(args.device, args.threads)
+    device = setup_engine(args) if mode in ONNX_MODES else setup_torch(args.device, args.threads)
     image, _ = _scene(args)
     clicks = json.loads(Path(args.clicks_file).read_text())
-    if device.type == "cuda":
+    if _is_cuda(device):
+        import torch
         torch.cuda.reset_peak_memory_stats(device)
-    predictor = _predictor(mode, args.checkpoint, device, args.brs)
+    predictor = _predictor(mode, args.checkpoint, device, args.brs, args.threads)
     predictor.set_image(image)
     for row, col, positive in clicks:
         predictor.add_click(row, col, positive)
@@ -126,11 +163,13 @@ def _memory_in_fresh_process(mode: str, argv: list[str], clicks_file: Path) -> f
 
 def measure(args) -> dict:
     from ..clicks import ClickSimulator
-    device = setup_torch(args.device, args.threads)
+    device = _setup(args)
     image, gt = _scene(args)
-    modes = DEFAULT_MODES + (MODES[2:] if args.unfused else ())
-    predictors = {mode: _predictor(mode, args.checkpoint, device, args.brs) for mode in modes}
-    model = predictors[MODES[1]].model
+    modes = _modes(args)
+    predictors = {mode: _predictor(mode, args.checkpoint, device, args.brs, args.threads, args.calibration)
+                  for mode in modes}
+    ref = REFERENCE if REFERENCE in modes else modes[0]
+    model = predictors[ref].model
 
     # Untimed session: the simulated user clicks on the reference-equivalent output; both modes follow.
     for p in predictors.values():
@@ -141,8 +180,8 @@ def measure(args) -> dict:
     for _ in range(args.clicks):
         click = simulator.next(pred)
         out = {m: p.add_click(click.row, click.col, click.is_positive) for m, p in predictors.items()}
-        max_diff = max([max_diff] + [float(np.abs(out[m] - out[MODES[1]]).max()) for m in modes if m != MODES[1]])
-        pred = out[MODES[1]] > predictors[MODES[1]].settings.threshold
+        max_diff = max([max_diff] + [float(np.abs(out[m] - out[ref]).max()) for m in modes if m != ref])
+        pred = out[ref] > predictors[ref].settings.threshold
     clicks = simulator.clicks
 
     times = {m: [] for m in modes}
@@ -175,7 +214,8 @@ def measure(args) -> dict:
 
 def format_report(res: dict) -> str:
     w, h = res["image_size"]
-    lines = [f"benchmark: {res['checkpoint']} ({res['arch']}), {res['device']}, {res['threads']} threads, "
+    lines = [f"benchmark: {res['checkpoint']} ({res['arch']}), {res.get('engine', 'torch')} engine, {res['device']}, "
+             f"{res['threads']} threads, "
              f"image {w}×{h}, {res['clicks']} simulated clicks × {res['repeats']} repeats (image load excluded), "
              f"{res.get('brs_mode', 'NoBRS')}{', tuned malloc' if res.get('tune_malloc') else ''}",
              f"{'mode':<22}{'median s/click':>15}{'first click s':>15}{'later clicks s':>16}{'set_image s':>13}"
@@ -185,10 +225,11 @@ def format_report(res: dict) -> str:
         later = "n/a" if m["median_s_later_clicks"] is None else f"{m['median_s_later_clicks']:.3f}"
         lines.append(f"{m['mode']:<22}{m['median_s_per_click']:>15.3f}{m['median_s_first_click']:>15.3f}"
                      f"{later:>16}{m['median_s_set_image']:>13.3f}{mem:>10}")
-    lines.append(f"optimised / reference-equivalent (medians): {res['ratio_per_click']:.2f} per click (speed-up "
-                 f"{res['speedup']:.2f}×), {res['ratio_first_click']:.2f} first click (speed-up "
-                 f"{1 / res['ratio_first_click']:.2f}×); largest |Δ probability| between the modes over the session: "
-                 f"{res['max_abs_prob_diff']:.1e}")
+    if res.get("speedup") is not None:
+        lines.append(f"{res['modes'][0]['mode']} / reference-equivalent (medians): {res['ratio_per_click']:.2f} per "
+                     f"click (speed-up {res['speedup']:.2f}×), {res['ratio_first_click']:.2f} first click (speed-up "
+                     f"{1 / res['ratio_first_click']:.2f}×); largest |Δ probability| between the modes over the "
+                     f"session: {res['max_abs_prob_diff']:.1e}")
     return "\n".join(lines)
 
 
@@ -196,7 +237,10 @@ def main(argv=None) -> int:
     import argparse
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = ArgumentParser(prog="python -m core_model.benchmark", description=__doc__.split("\n")[0])
-    add_model_arguments(parser, threads_default=2)
+    add_model_arguments(parser, threads_default=2, extra_engines=(INT8,))  # threads: torch's and ONNX Runtime's
+    parser.add_argument("--calibration", type=Path, default=None,
+                        help="dataset folder (img/ + gt/) whose first 16 images calibrate the int8 model "
+                             "(--engine onnxruntime-int8)")
     add_brs_argument(parser)
     parser.add_argument("--size", type=int, default=400, help="width of the synthetic 16:9 image (default 400)")
     parser.add_argument("--image", type=Path, default=None, help="use this image instead of the synthetic one")
@@ -210,7 +254,7 @@ def main(argv=None) -> int:
     parser.add_argument("--unfused", action="store_true",
                         help="also time the inference copy without fused activations (optimised-unfused)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
-    parser.add_argument("--worker-mode", choices=MODES, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--worker-mode", choices=ALL_MODES, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--clicks-file", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if (args.image is None) != (args.mask is None):
@@ -228,16 +272,20 @@ def main(argv=None) -> int:
     ckpt = checkpoint_path(args.checkpoint)
     res = {"checkpoint": str(ckpt), "device": args.device, "threads": args.threads, "clicks": args.clicks,
            "repeats": args.repeats, "brs_mode": args.brs, "tune_malloc": args.tune_malloc, **measure(args)}
-    fast, ref = res["modes"][:2]
-    res["speedup"] = ref["median_s_per_click"] / fast["median_s_per_click"]
-    res["ratio_per_click"] = fast["median_s_per_click"] / ref["median_s_per_click"]
-    res["ratio_first_click"] = fast["median_s_first_click"] / ref["median_s_first_click"]
+    res["engine"] = args.engine  # resolved by measure
+    fast, ref = res["modes"][0], next((m for m in res["modes"] if m["mode"] == REFERENCE), None)
+    res["speedup"] = res["ratio_per_click"] = res["ratio_first_click"] = None
+    if ref is not None:
+        res["speedup"] = ref["median_s_per_click"] / fast["median_s_per_click"]
+        res["ratio_per_click"] = fast["median_s_per_click"] / ref["median_s_per_click"]
+        res["ratio_first_click"] = fast["median_s_first_click"] / ref["median_s_first_click"]
     if not args.no_memory:
         with tempfile.TemporaryDirectory() as tmp:
             clicks_file = Path(tmp) / "clicks.json"
             clicks_file.write_text(json.dumps(res["clicks_list"]))
-            for m in res["modes"]:
-                m["peak_memory_mib"] = _memory_in_fresh_process(m["mode"], argv, clicks_file)
+            for m in res["modes"]:  # (the int8 model is not made again for a memory run: n/a)
+                m["peak_memory_mib"] = None if m["mode"] == INT8 else \
+                    _memory_in_fresh_process(m["mode"], argv, clicks_file)
     print(json.dumps(res, indent=2) if args.json else format_report(res))
     return 0
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..evaluation.modes import describe_settings  # noqa: F401 - a public name of this module before
 from ..evaluation.report import format_block as format_table
-from .common import run, setup_torch
+from .common import run, setup_engine
 from .evaluate_options import build_parser, checkpoints, datasets, modes, run_options
 
 
@@ -60,7 +60,7 @@ def main(argv=None) -> int:
     from ..evaluation.report import markdown_table, summarise, write_ious_csv
     from ..evaluation.runs import run_one
     loaded = [(d, EvalDataset(d.path, args.layout, args.split)) for d in sets]   # all read before any run
-    device = setup_torch(args.device, args.threads)
+    device = setup_engine(args)
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
     results, pictures = [], []

@@ -147,4 +147,4 @@ def run_options(args) -> RunOptions:
                       targets=tuple(sorted(set(args.target_iou))),
                       full_sessions=args.print_ious or args.iou_analysis,
                       resize=tuple(args.resize) if args.resize else None, overrides=overrides, limit=args.limit,
-                      preset=args.preset)
+                      preset=args.preset, engine=args.engine, threads=args.threads)

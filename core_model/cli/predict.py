@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from .common import (ArgumentParser, CliError, add_brs_argument, add_model_arguments, predictor as make_predictor, read_image, run,
-                     setup_torch)
+                     setup_engine)
 
 
 def parse_clicks(path: Path) -> list[tuple[int, int, bool]]:
@@ -69,8 +69,8 @@ def main(argv=None) -> int:
     for out in (args.out, args.mask_out):
         if out is not None and not out.parent.resolve().is_dir():
             raise CliError(f"Output folder {out.parent} does not exist.")
-    device = setup_torch(args.device, args.threads)
-    predictor = make_predictor(args.checkpoint, device, brs_mode=args.brs)
+    device = setup_engine(args)
+    predictor = make_predictor(args.checkpoint, device, brs_mode=args.brs, engine=args.engine, threads=args.threads)
     predictor.set_image(image)
     for row, col, pos in clicks:
         predictor.add_click(row, col, pos)

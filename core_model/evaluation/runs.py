@@ -28,6 +28,8 @@ class RunOptions:
     overrides: dict = field(default_factory=dict)   # PredictorSettings fields (None: the mode's)
     limit: int | None = None
     preset: str | None = None          # --preset: complete settings, on RITM's defaults instead of the recommended
+    engine: str | None = None          # torch or onnxruntime (None: torch when installed)
+    threads: int | None = None
 
 
 @dataclass
@@ -86,10 +88,10 @@ def make_predictor(checkpoint: Path, mode: str, dataset_name: str, options: RunO
     if full_size:
         del overrides["max_longest_side"]
     if mode == RECOMMENDED and options.preset is None:
-        return load_predictor(checkpoint, device=device, **overrides,
-                              **({"max_longest_side": None} if full_size else {}))
+        return load_predictor(checkpoint, device=device, engine=options.engine, threads=options.threads,
+                              **overrides, **({"max_longest_side": None} if full_size else {}))
     settings = run_settings(RITM if mode == RECOMMENDED else mode, dataset_name, overrides)
-    return load_predictor(checkpoint, device=device,
+    return load_predictor(checkpoint, device=device, engine=options.engine, threads=options.threads,
                           settings=dataclasses.replace(settings, max_longest_side=None) if full_size else settings)
 
 
