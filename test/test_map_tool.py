@@ -194,16 +194,34 @@ def test_failing_prediction_gives_one_message_and_keeps_clicks(digitiser):
     assert c.state.mask is not None and c.state.mask.any()
 
 
-def test_torch_missing_is_one_clear_message(digitiser, monkeypatch):
+def test_no_engine_is_one_clear_message(digitiser, monkeypatch):
+    d = digitiser
+    from avalanche_iseg_plugin.engine.predictor_loader import make_predictor
+
+    d.controller.predictor_factory = make_predictor
+    monkeypatch.setitem(sys.modules, "torch", None)
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    d.click(*d.info["lobe_xy"])
+    warnings = d.warnings()
+    assert len(warnings) == 1 and "Neither ONNX Runtime nor PyTorch is installed" in warnings[0]
+    assert d.controller.state.clicks == []
+
+
+def test_without_torch_the_real_model_runs_on_onnx_runtime(digitiser, monkeypatch):
+    """QGIS's Python without PyTorch: the shipped model digitises on ONNX Runtime through the real map tool,
+    the status line says which engine runs, and a refinement mode says why it cannot run."""
     d = digitiser
     from avalanche_iseg_plugin.engine.predictor_loader import make_predictor
 
     d.controller.predictor_factory = make_predictor
     monkeypatch.setitem(sys.modules, "torch", None)
     d.click(*d.info["lobe_xy"])
-    warnings = d.warnings()
-    assert len(warnings) == 1 and "PyTorch is not installed" in warnings[0]
-    assert d.controller.state.clicks == []
+    assert d.warnings() == [] and len(d.controller.state.clicks) == 1 and d.controller.state.mask.any()
+    assert d.controller.state.engine == "ONNX Runtime, CPU"
+    assert "engine: ONNX Runtime, CPU" in d.plugin.dock.status_label.text()
+    from avalanche_iseg_plugin.engine.predictor_loader import PredictorUnavailable
+    with pytest.raises(PredictorUnavailable, match="The refinement mode 'f-BRS-B' needs PyTorch"):
+        make_predictor(d.controller.settings.checkpoint, "cpu", 0.49, brs_mode="f-BRS-B")
 
 
 def test_missing_checkpoint_is_one_clear_message(digitiser, tmp_path):

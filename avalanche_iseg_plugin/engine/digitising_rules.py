@@ -85,6 +85,7 @@ class Status:
     device: str
     latency_ms: float | None = None
     brs_mode: str = "NoBRS"
+    engine: str = ""               # e.g. "ONNX Runtime, CPU" once the model is loaded
 
 
 def _model_of(key: PredictorKey | None):
@@ -147,7 +148,7 @@ class DigitisingRules:
         brs = (self.session_key if self.object_in_progress and self.session_key else self.predictor_key).brs_mode
         if self.object_in_progress and self.session_key and brs != self.predictor_key.brs_mode:
             brs += f", then {self.predictor_key.brs_mode}"    # a mode chosen mid-avalanche: the next one's
-        return Status(n_pos, n_neg, model, device, self.view.latency_ms, brs)
+        return Status(n_pos, n_neg, model, device, self.view.latency_ms, brs, self.view.engine)
 
     # ------------------------------------------------------------------ which raster
     def raster_for_click(self, active: RasterRef | None) -> tuple[RasterRef | None, Outcome]:

@@ -1,5 +1,7 @@
-"""Makes the real predictor from a checkpoint: the only place the plugin imports torch and core_model's
-model code, and only when the first prediction is needed (no Qt here; runs on worker threads)."""
+"""Makes the real predictor from a checkpoint: the only place the plugin imports core_model's model code
+(and torch, where it is installed), and only when the first prediction is needed (no Qt here; runs on
+worker threads). The engine: PyTorch when QGIS's Python has it (needed for the refinement modes and an
+NVIDIA GPU), else ONNX Runtime (digitising needs nothing more)."""
 from __future__ import annotations
 
 import os
@@ -9,10 +11,11 @@ from core_model.openmp import passive_openmp
 
 from .errors import AvalancheError
 
-TORCH_MISSING = ("PyTorch is not installed in QGIS's Python, so the model cannot run: install it with the "
-                 "dock's 'Python packages…' button (or see docs/install.md for the manual commands).")
-TORCH_MISSING_CLI = ("PyTorch is not installed in this Python, so the model cannot run: install it (see "
-                     "docs/install.md for the commands).")
+ENGINE_MISSING = ("Neither ONNX Runtime nor PyTorch is installed in QGIS's Python, so the model cannot run: "
+                  "install the digitising packages with the dock's 'Python packages…' button (or see "
+                  "docs/install.md for the manual commands).")
+ENGINE_MISSING_CLI = ("Neither ONNX Runtime nor PyTorch is installed in this Python, so the model cannot run: "
+                      "install onnxruntime (see docs/install.md for the commands).")
 
 
 class PredictorUnavailable(AvalancheError):
@@ -59,13 +62,7 @@ def make_predictor(checkpoint: str, device: str, threshold: float, brs_mode: str
     if problem:
         raise PredictorUnavailable(problem)
     passive_openmp()   # QGIS's GUI thread shares the CPU with inference; only before torch loads
-    try:
-        import torch  # noqa: F401
-    except ImportError as exc:
-        raise PredictorUnavailable(TORCH_MISSING_CLI if command_line else TORCH_MISSING) from exc
-    except Exception as exc:  # e.g. a DLL that fails to load on Windows
-        raise PredictorUnavailable(f"PyTorch is installed but cannot be imported ({type(exc).__name__}: {exc}); "
-                                   "reinstall it for QGIS's Python.") from exc
+    engine = engine_for(brs_mode, device, command_line)
     from core_model.load_predictor import load_predictor
 
     from .devices import device_problem
@@ -85,6 +82,35 @@ def make_predictor(checkpoint: str, device: str, threshold: float, brs_mode: str
     if settings is not None:   # a preset is complete: what it leaves out is RITM's default (core_model.models.presets)
         from core_model.predictor import PredictorSettings
         chosen = {k: v for k, v in settings.items() if k not in ("threshold", "brs_mode")}
-        return load_predictor(checkpoint, device=device, settings=PredictorSettings(
+        return load_predictor(checkpoint, device=device, engine=engine, settings=PredictorSettings(
             **{**chosen, **overrides}, threshold=threshold, brs_mode=brs_mode))
-    return load_predictor(checkpoint, device=device, threshold=threshold, brs_mode=brs_mode, **overrides)
+    return load_predictor(checkpoint, device=device, engine=engine, threshold=threshold, brs_mode=brs_mode,
+                          **overrides)
+
+
+def engine_for(brs_mode: str, device: str, command_line: bool = False) -> str:
+    """'torch' where QGIS's Python has it, else 'onnxruntime'; PredictorUnavailable (one sentence) when what
+    was asked for needs PyTorch (a refinement mode, a GPU) or neither engine is installed."""
+    python = "this Python" if command_line else "QGIS's Python"
+    try:
+        import torch  # noqa: F401
+        return "torch"
+    except ImportError:
+        pass
+    except Exception as exc:  # e.g. a DLL that fails to load on Windows
+        raise PredictorUnavailable(f"PyTorch is installed but cannot be imported ({type(exc).__name__}: {exc}); "
+                                   f"reinstall it for {python}.") from exc
+    second_step = ("install it as the second step of the dock's 'Python packages…'" if not command_line
+                   else "install torch (docs/install.md)")
+    if brs_mode != "NoBRS":
+        choose = "use --brs NoBRS" if command_line else "choose Refinement 'NoBRS'"
+        raise PredictorUnavailable(f"The refinement mode '{brs_mode}' needs PyTorch, which {python} does not have: "
+                                   f"{choose}, or {second_step}.")
+    if device != "cpu":
+        raise PredictorUnavailable(f"The device '{device}' needs PyTorch, which {python} does not have: choose "
+                                   f"CPU (ONNX Runtime), or {second_step}.")
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError as exc:
+        raise PredictorUnavailable(ENGINE_MISSING_CLI if command_line else ENGINE_MISSING) from exc
+    return "onnxruntime"

@@ -158,6 +158,7 @@ has mask and window None."""
     model_name: str = ""
     threshold: float | None = None
     device: str = ""                  # where the loaded model really runs ('' = not loaded yet)
+    engine: str = ""                  # what runs it, e.g. "ONNX Runtime, CPU" ('' = not loaded / unknown)
     latency_ms: float | None = None   # the server's time for the last click / box / undo
 
     def __eq__(self, other) -> bool:   # the same state; a timing is not part of it

@@ -197,6 +197,7 @@ class SessionServer:
                            model_name=model_name(loaded) if loaded is not None else "",
                            threshold=self.threshold,
                            device=str(getattr(loaded, "device", "") or "") if loaded is not None else "",
+                           engine=str(getattr(getattr(loaded, "engine", None), "description", "") or ""),
                            latency_ms=self._latency_ms)
 
 

@@ -158,7 +158,7 @@ class DigitisingController:
     def _update_status(self) -> None:
         s = self.rules.status()
         self.dock.set_status(s.n_pos, s.n_neg, s.model, s.device, busy=not self.worker.is_idle(),
-                             latency_ms=s.latency_ms, refinement=s.brs_mode)
+                             latency_ms=s.latency_ms, refinement=s.brs_mode, engine=s.engine)
         if getattr(self, "dock_sync", None) is not None:
             self.dock_sync.refresh()
 

@@ -271,9 +271,11 @@ class AvalancheDock(QDockWidget):
         self.layer_combo.setLayer(layer)
 
     def set_status(self, n_pos: int, n_neg: int, model: str, device: str, busy: bool = False,
-                   latency_ms: float | None = None, refinement: str = "NoBRS") -> None:
+                   latency_ms: float | None = None, refinement: str = "NoBRS", engine: str = "") -> None:
+        """``engine``: what runs the model once it is loaded ("ONNX Runtime, CPU"), shown for the device."""
         model_text = model or "not loaded"
-        text = f"Clicks: {n_pos} positive, {n_neg} negative · model: {model_text} · device: {device}"
+        where = f"engine: {engine}" if engine else f"device: {device}"
+        text = f"Clicks: {n_pos} positive, {n_neg} negative · model: {model_text} · {where}"
         if refinement != "NoBRS":
             text += f" · refinement: {refinement}"
         if latency_ms is not None:
