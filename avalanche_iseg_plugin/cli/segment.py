@@ -144,6 +144,7 @@ def _segment_all(args, source, objects, checkpoint, device):
     # the refinement mode only when chosen: replacements of the three-argument kind keep working
     predictor = make_predictor(checkpoint, device, args.threshold,
                                **({} if args.brs == "NoBRS" else {"brs_mode": args.brs}),
+                               **({} if args.engine == "auto" else {"engine": args.engine}),
                                **args.model_choice.factory_kwargs())
     n = len(objects)
     refinement = "" if args.brs == "NoBRS" else f" with {args.brs}"

@@ -85,6 +85,9 @@ def add_model_choice_arguments(p) -> None:
                         "model core_model/weights/avalanche_iseg_default.pth")
     p.add_argument("--threshold", type=float, default=None, metavar="T",
                    help="probability above which a pixel is avalanche (default: the preset's, else 0.49)")
+    p.add_argument("--engine", choices=("auto", "onnxruntime", "torch"), default="auto",
+                   help="what runs the network: auto (PyTorch where installed, else ONNX Runtime; default), "
+                        "onnxruntime (CPU, no PyTorch needed) or torch (refinement modes, CUDA)")
     group = p.add_argument_group("predictor settings (default: those the checkpoint recommends)")
     group.add_argument("--preset", default=None, metavar="NAME|FILE",
                        help="the settings of catalogue model NAME (e.g. aval_slf: no zoom-in, threshold 0.5, "

@@ -170,7 +170,8 @@ def _objects_from_clicks(args, record, camera):
     choice = args.model_choice
     checkpoint = resolve_checkpoint(Path(choice.checkpoint) if args.checkpoint is not None else None)
     try:
-        predictor = make_predictor(str(checkpoint), args.device, args.threshold, **choice.factory_kwargs())
+        predictor = make_predictor(str(checkpoint), args.device, args.threshold, **choice.factory_kwargs(),
+                                   **({} if args.engine == "auto" else {"engine": args.engine}))
     except PredictorUnavailable as exc:
         raise InputError(str(exc)) from None
     session = DigitisingSession(source, predictor)

@@ -130,7 +130,7 @@ class DigitisingRules:
     @property
     def predictor_key(self) -> PredictorKey:
         return PredictorKey(self.settings.checkpoint, self.settings.device,
-                            self.settings.brs_mode, self.settings.predictor_settings())
+                            self.settings.brs_mode, self.settings.predictor_settings(), self.settings.engine)
 
     def status(self) -> Status:
         n_pos = self.view.n_pos + sum(1 for p in self.pending if p[2])
@@ -285,7 +285,7 @@ class DigitisingRules:
     def setting_changed(self, name: str) -> Outcome:
         if name == "threshold" and self.raster is not None:
             return Outcome([SetThreshold(float(self.settings.threshold))])
-        if name in ("checkpoint", "device", "brs_mode", "model", *MODEL_SETTINGS) and self.object_in_progress:
+        if name in ("checkpoint", "device", "brs_mode", "engine", "model", *MODEL_SETTINGS) and self.object_in_progress:
             return _say(NEW_MODEL_LATER, INFO, 4)
         return Outcome()
 

@@ -29,6 +29,7 @@ class PluginSettings:
     device: str = "cpu"
     threshold: float = 0.49
     brs_mode: str = "NoBRS"         # refinement mode (core_model.brs); applies from the next avalanche
+    engine: str = "auto"            # what runs the network: auto (PyTorch where installed), onnxruntime, torch
     overlay_opacity: float = 0.45
     click_radius: int = 6
     max_side: int = 1600

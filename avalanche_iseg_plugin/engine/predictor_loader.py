@@ -48,13 +48,15 @@ def refinement_problem(brs_mode: str, python: str = "QGIS's Python", choose: str
 
 
 def make_predictor(checkpoint: str, device: str, threshold: float, brs_mode: str = "NoBRS", *,
-                   settings: dict | None = None, overrides: dict | None = None, command_line: bool = False):
+                   settings: dict | None = None, overrides: dict | None = None, command_line: bool = False,
+                   engine: str = "auto"):
     """The real predictor (runs on the worker thread; imports torch only now); `brs_mode` is the
     refinement mode (core_model.brs: NoBRS, f-BRS-A/B/C, RGB-BRS, DistMap-BRS). ``command_line``: the
     sentences speak of this Python and of ``--brs`` instead of QGIS's Python and the dock. ``settings``: the
     chosen model's predictor settings (PredictorSettings fields: zoom_in, zoom_target_size, max_longest_side…),
     a complete preset that replaces the checkpoint's recommendation (fields it leaves out are RITM's);
-    ``overrides``: single settings on top of the preset, or of the checkpoint's recommendation."""
+    ``overrides``: single settings on top of the preset, or of the checkpoint's recommendation. ``engine``:
+    auto (PyTorch where installed, else ONNX Runtime), onnxruntime or torch."""
     if brs_mode not in BRS_MODES:
         raise PredictorUnavailable(f"Unknown refinement mode '{brs_mode}': choose one of {', '.join(BRS_MODES)}.")
     problem = (refinement_problem(brs_mode, python="this Python", choose="use --brs NoBRS") if command_line
@@ -62,7 +64,7 @@ def make_predictor(checkpoint: str, device: str, threshold: float, brs_mode: str
     if problem:
         raise PredictorUnavailable(problem)
     passive_openmp()   # QGIS's GUI thread shares the CPU with inference; only before torch loads
-    engine = engine_for(brs_mode, device, command_line)
+    engine = engine_for(brs_mode, device, command_line, engine)
     from core_model.load_predictor import load_predictor
 
     from .devices import device_problem
@@ -88,15 +90,25 @@ def make_predictor(checkpoint: str, device: str, threshold: float, brs_mode: str
                           **overrides)
 
 
-def engine_for(brs_mode: str, device: str, command_line: bool = False) -> str:
-    """'torch' where QGIS's Python has it, else 'onnxruntime'; PredictorUnavailable (one sentence) when what
-    was asked for needs PyTorch (a refinement mode, a GPU) or neither engine is installed."""
+def engine_for(brs_mode: str, device: str, command_line: bool = False, wanted: str = "auto") -> str:
+    """``wanted`` ('auto': 'torch' where QGIS's Python has it, else 'onnxruntime'); PredictorUnavailable (one
+    sentence) when what was asked for needs PyTorch (a refinement mode, a GPU) or the engine is missing."""
     python = "this Python" if command_line else "QGIS's Python"
+    if wanted not in ("auto", "torch", "onnxruntime"):
+        raise PredictorUnavailable(f"Unknown engine '{wanted}': choose auto, onnxruntime or torch.")
+    if wanted == "onnxruntime":
+        if brs_mode != "NoBRS" or device != "cpu":
+            what = f"The refinement mode '{brs_mode}'" if brs_mode != "NoBRS" else f"The device '{device}'"
+            raise PredictorUnavailable(f"{what} needs the PyTorch engine: choose the engine PyTorch (or Automatic), "
+                                       "or NoBRS on the CPU with ONNX Runtime.")
+        return _onnxruntime_or_say(command_line)
     try:
         import torch  # noqa: F401
         return "torch"
     except ImportError:
-        pass
+        if wanted == "torch":
+            raise PredictorUnavailable(f"The PyTorch engine was chosen but {python} has no PyTorch: choose the "
+                                       "engine Automatic or ONNX Runtime, or install PyTorch.") from None
     except Exception as exc:  # e.g. a DLL that fails to load on Windows
         raise PredictorUnavailable(f"PyTorch is installed but cannot be imported ({type(exc).__name__}: {exc}); "
                                    f"reinstall it for {python}.") from exc
@@ -109,6 +121,10 @@ def engine_for(brs_mode: str, device: str, command_line: bool = False) -> str:
     if device != "cpu":
         raise PredictorUnavailable(f"The device '{device}' needs PyTorch, which {python} does not have: choose "
                                    f"CPU (ONNX Runtime), or {second_step}.")
+    return _onnxruntime_or_say(command_line)
+
+
+def _onnxruntime_or_say(command_line: bool) -> str:
     try:
         import onnxruntime  # noqa: F401
     except ImportError as exc:

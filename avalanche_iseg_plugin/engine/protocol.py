@@ -29,6 +29,7 @@ class PredictorKey:
     brs_mode: str = "NoBRS"     # refinement mode (core_model.brs), part of how the predictor is built
     settings: tuple = ()        # sorted (name, value) pairs of PredictorSettings (a model's preset as edited);
     #                             () = the checkpoint's own recommended settings
+    engine: str = "auto"        # what runs the network: auto (PyTorch where installed), onnxruntime, torch
 
 
 @dataclass(frozen=True)

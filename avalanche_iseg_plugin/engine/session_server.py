@@ -175,6 +175,8 @@ class SessionServer:
             extra = {} if key.brs_mode == "NoBRS" else {"brs_mode": key.brs_mode}
             if key.settings:   # a chosen model's preset: likewise only when there is one
                 extra["settings"] = dict(key.settings)
+            if key.engine != "auto":   # an engine chosen in the dock: likewise
+                extra["engine"] = key.engine
             self._predictor = self._factory(key.checkpoint, key.device, self.threshold, **extra)
             self._predictor_key = key
         return self._predictor

@@ -37,6 +37,19 @@ from .raster_look import raster_look_combo
 DOCK_OBJECT_NAME = "AvalancheIsegDock"
 
 
+
+def engine_combo(parent, engine: str, chosen) -> QComboBox:
+    """Automatic / ONNX Runtime / PyTorch; ``chosen(engine)`` when the user picks one."""
+    combo = QComboBox(parent)
+    for label, value in (("Automatic", "auto"), ("ONNX Runtime (CPU)", "onnxruntime"), ("PyTorch", "torch")):
+        combo.addItem(label, value)
+    combo.setCurrentIndex(max(0, combo.findData(engine)))
+    combo.setToolTip("What runs the model: Automatic takes PyTorch where it is installed (needed for the "
+                     "refinement modes and an NVIDIA GPU), else ONNX Runtime. The status line says which one "
+                     "runs; applies from the next avalanche.")
+    combo.currentIndexChanged.connect(lambda _i: chosen(combo.currentData() or "auto"))
+    return combo
+
 class AvalancheDock(QDockWidget):
     finishRequested = pyqtSignal()
     undoRequested = pyqtSignal()
@@ -89,6 +102,8 @@ class AvalancheDock(QDockWidget):
         self.refinement_combo.currentIndexChanged.connect(
             lambda _i: self._set("brs_mode", self.refinement_combo.currentData() or "NoBRS"))
         form.addRow("Refinement", self.refinement_combo)
+        self.engine_combo = engine_combo(model_box, settings.engine, lambda engine: self._set("engine", engine))
+        form.addRow("Engine", self.engine_combo)
         self.max_side_spin = QSpinBox(model_box)
         self.max_side_spin.setRange(256, 8192)
         self.max_side_spin.setSingleStep(100)

@@ -68,7 +68,7 @@ class DockModels(QObject):
         """Another models folder or institution catalogue: a new store, listed in the dialog and the dock."""
         self._set("models_dir", folder)
         self._set("catalogue", catalogue)
-        self.store, self.problem = plugin_store(self.settings)
+        self.store, self.problem = plugin_store(self.settings, remote=True)
         if self.dialog is not None:
             self.dialog.set_store(self.store, self.problem)
         self.refresh()
@@ -77,6 +77,9 @@ class DockModels(QObject):
         """The Models… dialog; what it installs or removes shows in the Model row when it changes."""
         from .models_dialog import ModelsDialog
 
+        self.store, self.problem = plugin_store(self.settings, remote=True)   # the catalogue URL, read now
+        if self.dialog is not None:
+            self.dialog.set_store(self.store, self.problem)
         if self.dialog is None:
             locations = ModelLocations(self.settings.models_dir, self.settings.catalogue,
                                        str(plugin_models_dir(PluginSettings())))

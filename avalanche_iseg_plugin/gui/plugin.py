@@ -134,7 +134,17 @@ class AvalancheIsegPlugin:
             self.action.setChecked(False)
 
     def run(self):
-        """Opens the dock and activates the click tool (the toolbar button and the menu entry)."""
+        """Opens the dock and activates the click tool (the toolbar button and the menu entry). A click on the
+        button while an earlier one is still being handled (a nested event loop) does nothing: one dock."""
+        if getattr(self, "_running", False):
+            return
+        self._running = True
+        try:
+            self._run()
+        finally:
+            self._running = False
+
+    def _run(self):
         self._ensure_ui()
         if self.photo_digitising is not None and self.photo_digitising.active:
             self.photo_digitising.set_active(False)

@@ -15,6 +15,7 @@ from ..engine.plugin_settings import PluginSettings, preset_values
 from .settings import PREFIX, as_bool
 
 MEMORY_PREFIX = PREFIX + "model_settings/"
+CATALOGUE_COPY = "institution_catalogue.json"     # the last reading of a catalogue URL, in the models folder
 
 
 def plugin_models_dir(settings: PluginSettings) -> Path:
@@ -24,24 +25,38 @@ def plugin_models_dir(settings: PluginSettings) -> Path:
     return Path(QgsApplication.qgisSettingsDirPath()) / "avalanche_iseg" / "models"
 
 
-def plugin_catalogue(settings: PluginSettings):
+def plugin_catalogue(settings: PluginSettings, remote: bool = False):
     """(catalogue, problem): the shipped catalogue joined by the institution's file of the settings; when
-    that file cannot be read or is malformed, the shipped catalogue and the sentence that says why."""
+    that file cannot be read or is malformed, the shipped catalogue and the sentence that says why.
+    A catalogue URL is read through the network only with ``remote`` (the user opened *Models…* or changed
+    it: a network that does not answer must never stall QGIS's start or the dock); otherwise the copy kept
+    from its last reading (``CATALOGUE_COPY`` in the models folder) stands for it."""
     source = settings.catalogue.strip()
     if not source:
         return load_catalogue(), ""
+    copy = plugin_models_dir(settings) / CATALOGUE_COPY
     try:
         if urlsplit(source).scheme in ("http", "https"):
+            if not remote:
+                text = copy.read_text(encoding="utf-8") if copy.is_file() else ""
+                return (load_catalogue(texts=[(text, source)]) if text else load_catalogue()), ""
             from .qgis_fetch import qgis_read_text
-            return load_catalogue(texts=[(qgis_read_text(source), source)]), ""
+            text = qgis_read_text(source)
+            catalogue = load_catalogue(texts=[(text, source)])      # checked before it is kept
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_text(text, encoding="utf-8")
+            return catalogue, ""
         return load_catalogue([source]), ""
+    except OSError as exc:
+        return load_catalogue(), f"The institution catalogue could not be kept in {copy.parent} ({exc.strerror})."
     except CoreModelError as exc:
         return load_catalogue(), str(exc)
 
 
-def plugin_store(settings: PluginSettings) -> tuple[ModelStore, str]:
-    """(the store, a sentence about an unreadable institution catalogue or '')."""
-    catalogue, problem = plugin_catalogue(settings)
+def plugin_store(settings: PluginSettings, remote: bool = False) -> tuple[ModelStore, str]:
+    """(the store, a sentence about an unreadable institution catalogue or ''); ``remote``: see
+    plugin_catalogue."""
+    catalogue, problem = plugin_catalogue(settings, remote)
     return ModelStore(plugin_models_dir(settings), catalogue), problem
 
 
