@@ -46,6 +46,6 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     || fail "pip install -r requirements.txt failed (see the pip output above)."
   echo "$want" > "$stamp"
 fi
-.venv/bin/python -c "import torch, numpy, qgis.core, rasterio, shapely, cv2" \
-  || fail "the venv cannot import torch/numpy/qgis/rasterio/shapely/cv2 after installing."
+.venv/bin/python -c "import torch, numpy, qgis.core, rasterio, shapely, cv2, onnxruntime, onnx, pycocotools" \
+  || fail "the venv cannot import torch/numpy/qgis/rasterio/shapely/cv2/onnxruntime/onnx/pycocotools after installing."
 echo "setup: done. Run the tests with: bash scripts/test.sh"
