@@ -88,15 +88,9 @@ def add_model_choice_arguments(p) -> None:
     p.add_argument("--engine", choices=("auto", "onnxruntime", "torch"), default="auto",
                    help="what runs the network: auto (PyTorch where installed, else ONNX Runtime; default), "
                         "onnxruntime (CPU, no PyTorch needed) or torch (refinement modes, CUDA)")
-    group = p.add_argument_group("predictor settings (default: those the checkpoint recommends)")
-    group.add_argument("--preset", default=None, metavar="NAME|FILE",
-                       help="the settings of catalogue model NAME (e.g. aval_slf: no zoom-in, threshold 0.5, "
-                            "longest side 800) or of a JSON file; settings it leaves out are RITM's defaults")
-    group.add_argument("--zoom-in", action=argparse.BooleanOptionalAction, default=None,
-                       help="RITM's zoom-in on the object from the second click on")
-    group.add_argument("--zoom-target-size", type=int, default=None, metavar="PX", help="zoom-in crop size")
-    group.add_argument("--max-longest-side", type=int, default=None, metavar="PX",
-                       help="the model image's longest side at most (0: the window's full size)")
+    from core_model.cli.common import add_predictor_setting_arguments
+
+    add_predictor_setting_arguments(p)
 
 
 def model_choice(args):

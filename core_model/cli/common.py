@@ -28,6 +28,15 @@ def add_model_arguments(parser: argparse.ArgumentParser, threads_default: int | 
     parser.add_argument("--threads", type=int, default=threads_default,
                         help="CPU threads of the engine (default: its own choice)" if threads_default is None
                         else f"CPU threads of the engine (default {threads_default})")
+    group = add_predictor_setting_arguments(parser)
+    group.add_argument("--threshold", type=float, default=None, metavar="T", help="probability threshold of the mask")
+    if hasattr(parser, "after_parse"):
+        parser.after_parse(choose_model)
+
+
+def add_predictor_setting_arguments(parser: argparse.ArgumentParser):
+    """--preset and the single settings (zoom-in, its crop size, the longest side), for core_model's and the
+    plugin's command lines alike; returns their argument group."""
     group = parser.add_argument_group("predictor settings (default: those the checkpoint recommends)")
     group.add_argument("--preset", default=None, metavar="NAME|FILE",
                        help="the settings of catalogue model NAME (e.g. aval_slf: no zoom-in, threshold 0.5, "
@@ -36,10 +45,8 @@ def add_model_arguments(parser: argparse.ArgumentParser, threads_default: int | 
                        help="RITM's zoom-in on the object from the second click on")
     group.add_argument("--zoom-target-size", type=int, default=None, metavar="PX", help="zoom-in crop size")
     group.add_argument("--max-longest-side", type=int, default=None, metavar="PX",
-                       help="limit the image's longest side (0: full size)")
-    group.add_argument("--threshold", type=float, default=None, metavar="T", help="probability threshold of the mask")
-    if hasattr(parser, "after_parse"):
-        parser.after_parse(choose_model)
+                       help="limit the model image's longest side (0: full size)")
+    return group
 
 
 def choose_model(args: argparse.Namespace) -> None:
