@@ -24,7 +24,7 @@ from .avalanche_fields import avalanche_fields, field_index, set_attributes
 from .crs import crs_from, is_defined, make_transform
 from .feature_ids import make_ids_unique, next_id
 from .geopackage_files import remove_geopackage, why_writing_failed
-from .write_lock import one_writer
+from .write_lock import file_lock, one_writer
 from .measure import measure
 from ..engine.avalanche_schema import (INVENTORY_NAMES, METHOD_CORRECTED, METHOD_INTERACTIVE, object_attributes,
                                        utc_now_iso)
@@ -67,7 +67,8 @@ def open_avalanche_layer(path, layer_name: str | None = None) -> QgsVectorLayer:
         raise LayerError(f"The file '{path}' does not exist.")
     uri = f"{path}|layername={layer_name}" if layer_name else path
     name = layer_name or os.path.splitext(os.path.basename(path))[0]
-    layer = QgsVectorLayer(uri, name, "ogr")
+    with file_lock(path, name, "the layer was not opened: try again when it is done."):
+        layer = QgsVectorLayer(uri, name, "ogr")
     if layer.isValid() and layer.crs().isValid() and not is_defined(layer.crs()):
         layer.setCrs(QgsCoordinateReferenceSystem())   # pixel units: drawn as they are, never transformed
     if not layer.isValid():

@@ -44,11 +44,19 @@ def one_writer(layer: QgsVectorLayer):
     if data_file is None:
         yield
         return
-    lock = QLockFile(lock_path(data_file))
+    with file_lock(data_file, layer.name(), "nothing was written: finish again when it is done."):
+        yield
+
+
+@contextmanager
+def file_lock(data_file: str, name: str, outcome: str):
+    """Hold the write lock of ``data_file`` (an existing file) for the block; LayerError naming ``name`` and
+    saying ``outcome`` when another program holds it for over WAIT_S.  Opening a layer takes it too: a
+    GeoPackage read while another process writes it can come up without its CRS (SQLite is locked)."""
+    lock = QLockFile(lock_path(os.path.abspath(data_file)))
     lock.setStaleLockTime(0)  # a lock is stale only when its process is gone, however long a save takes
     if not lock.tryLock(int(WAIT_S * 1000)):
-        raise LayerError(f"Another program has been saving to '{layer.name()}' for over {WAIT_S:.0f} s; "
-                         "nothing was written: finish again when it is done.")
+        raise LayerError(f"Another program has been saving to '{name}' for over {WAIT_S:.0f} s; {outcome}")
     try:
         yield
     finally:
