@@ -14,7 +14,6 @@ from core_model.errors import CheckpointError, EngineError
 from core_model.noc import iou
 from core_model.predictor import InteractivePredictor, PredictorSettings
 
-pytest.importorskip("onnxruntime")
 from core_model.onnx_network import load_onnx_network  # noqa: E402
 from core_model.onnx_variants import GRAPH_DIR, SHIPPED, manifest_entry  # noqa: E402
 

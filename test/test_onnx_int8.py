@@ -6,8 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytest.importorskip("onnxruntime")
-pytest.importorskip("onnx")
 
 from core_model.default_model import default_checkpoint  # noqa: E402
 from core_model.errors import EngineError  # noqa: E402

@@ -14,7 +14,6 @@ import pytest
 
 from conftest import SHARED
 
-pytest.importorskip("onnxruntime")
 
 ROOT = Path(__file__).resolve().parents[1]
 REF = SHARED / "ritm_reference"
